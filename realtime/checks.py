@@ -1,0 +1,94 @@
+"""Django system checks for ``realtime`` configuration (ids ``realtime.E0xx`` / ``realtime.W0xx``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+from .conf import DEFAULTS
+
+
+@register()
+def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """A channel layer must exist: hubs route everything through it."""
+    from .conf import realtime_settings
+
+    alias = realtime_settings.CHANNEL_LAYER
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if alias not in layers:
+        return [
+            Error(
+                f"CHANNEL_LAYERS has no {alias!r} layer, and realtime needs one.",
+                hint='Add CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}} '
+                "for one process, or channels_redis.core.RedisChannelLayer for several.",
+                id="realtime.E001",
+            )
+        ]
+    return _check_redis_timeout(layers[alias])
+
+
+def _check_redis_timeout(config: dict[str, Any]) -> list[Any]:
+    """redis-py 8 times out idle ``RedisChannelLayer`` consumers after 5 s unless ``socket_timeout`` is set."""
+    if not str(config.get("BACKEND", "")).endswith("core.RedisChannelLayer"):
+        return []
+    try:
+        import redis
+    except ImportError:
+        return []
+    if int(redis.__version__.split(".")[0]) < 8:
+        return []
+    hosts = (config.get("CONFIG") or {}).get("hosts") or []
+    if hosts and all(isinstance(h, dict) and "socket_timeout" in h for h in hosts):
+        return []
+    return [
+        Warning(
+            f"redis-py {redis.__version__} drops idle RedisChannelLayer consumers after 5 s.",
+            hint='Give every host a socket timeout: "hosts": [{"address": REDIS_URL, "socket_timeout": None}], '
+            'or pin "redis<8".',
+            id="realtime.W003",
+        )
+    ]
+
+
+@register()
+def check_asgi_application(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Hubs need an ASGI server: ``ASGI_APPLICATION`` must name the app that routes them."""
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        return [
+            Error(
+                "ASGI_APPLICATION is not set; hubs are served only by an ASGI application.",
+                hint='Set ASGI_APPLICATION = "yourproject.asgi.application" and route hubs there '
+                "with realtime.routing.hub_routes().",
+                id="realtime.E002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Unknown ``REALTIME`` keys and timing values that cannot work together."""
+    user = getattr(settings, "REALTIME", None) or {}
+    problems: list[Any] = [
+        Error(
+            f"REALTIME[{key!r}] is not a realtime setting.",
+            hint=f"Known settings: {', '.join(DEFAULTS)}.",
+            id="realtime.E004",
+        )
+        for key in user
+        if key not in DEFAULTS
+    ]
+    keep_alive = float(user.get("KEEP_ALIVE_INTERVAL", DEFAULTS["KEEP_ALIVE_INTERVAL"]))
+    client_timeout = float(user.get("CLIENT_TIMEOUT", DEFAULTS["CLIENT_TIMEOUT"]))
+    if keep_alive > client_timeout / 2:
+        problems.append(
+            Warning(
+                f"KEEP_ALIVE_INTERVAL ({keep_alive} s) is above half of CLIENT_TIMEOUT ({client_timeout} s): "
+                "clients using the same values will time out connections that are alive.",
+                hint="Keep CLIENT_TIMEOUT at least twice KEEP_ALIVE_INTERVAL (SignalR: 15 s and 30 s).",
+                id="realtime.W005",
+            )
+        )
+    return problems

@@ -1,0 +1,195 @@
+"""Target proxies: who a message goes to (all, a group, a user, one connection...).
+
+Every proxy has ``asend`` (async) and ``send`` (sync, for views, signals and Celery tasks). A message is
+encoded once per hub protocol, then crosses the channel layer once per process that has recipients.
+Single-connection proxies also have ``invoke`` (await a client result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync
+
+from . import lifetime, local, names
+from .conf import hub_option
+from .exceptions import ClientResultError
+from .protocol.base import Frame
+from .protocol.messages import InvocationMessage
+
+if TYPE_CHECKING:
+    from .hubs import Hub
+
+
+def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run an async API from sync code; refuses inside a running event loop, naming the async twin."""
+    try:
+        import asyncio
+
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(coroutine_function)(*args, **kwargs)
+    raise RuntimeError(
+        f"{coroutine_function.__qualname__.replace('.a', '.', 1)}() is the sync API and cannot run inside an "
+        f"event loop: use 'await ...{coroutine_function.__name__}(...)' instead."
+    )
+
+
+def encode_invocation(hub: type[Hub], target: str, arguments: Iterable[Any]) -> dict[str, Frame]:
+    """Encode a server-to-client invocation once for each of the hub's protocols."""
+    message = InvocationMessage(target=target, arguments=list(arguments))
+    return {protocol.name: protocol.write(message) for protocol in hub.protocol_instances()}
+
+
+class ClientProxy:
+    """Every connection in one or more layer groups, minus excluded connection ids."""
+
+    __slots__ = ("hub", "groups", "exclude")
+
+    def __init__(self, hub: type[Hub], groups: list[str], exclude: Iterable[str] = ()) -> None:
+        self.hub = hub
+        self.groups = groups
+        self.exclude = list(exclude)
+
+    async def asend(self, method: str, *args: Any) -> None:
+        """Call client method ``method`` with ``args`` on every target connection; does not wait for them."""
+        frames = encode_invocation(self.hub, method, args)
+        for group in self.groups:
+            event = {"type": lifetime.FRAME, "group": group, "frames": frames}
+            if self.exclude:
+                event["exclude"] = self.exclude
+            await lifetime.group_send(group, event)
+
+    def send(self, method: str, *args: Any) -> None:
+        """Sync twin of :meth:`asend`."""
+        run_sync(self.asend, method, *args)
+
+
+class SingleClientProxy:
+    """One connection, addressed by connection id: send to it, or invoke it and await its result."""
+
+    __slots__ = ("hub", "connection_id")
+
+    def __init__(self, hub: type[Hub], connection_id: str) -> None:
+        self.hub = hub
+        self.connection_id = connection_id
+
+    async def asend(self, method: str, *args: Any) -> None:
+        """Call client method ``method``; written in order with the connection's own replies when local."""
+        connection = local.find(self.connection_id)
+        if connection is not None:
+            await connection.send(InvocationMessage(target=method, arguments=list(args)))
+            return
+        await ClientProxy(self.hub, [names.connection(self.connection_id)]).asend(method, *args)
+
+    def send(self, method: str, *args: Any) -> None:
+        """Sync twin of :meth:`asend`."""
+        run_sync(self.asend, method, *args)
+
+    async def invoke(self, method: str, *args: Any, timeout: float | None = None) -> Any:
+        """Invoke ``method`` on the client and return its result (a "client result").
+
+        Raises ``ClientResultError`` with the client's error text (e.g. ``Client didn't provide a result.``)
+        and ``TimeoutError`` when no answer comes within ``timeout`` (default ``CLIENT_RESULT_TIMEOUT``).
+        """
+        from .dispatcher import released_slot
+
+        if timeout is None:
+            timeout = float(hub_option(self.hub, "CLIENT_RESULT_TIMEOUT"))
+        async with released_slot():
+            connection = local.find(self.connection_id)
+            if connection is not None:
+                return await connection.invoke_client(method, list(args), timeout=timeout)
+            return await self._invoke_remote(method, list(args), timeout)
+
+    async def _invoke_remote(self, method: str, arguments: list[Any], timeout: float) -> Any:
+        event = {
+            "type": lifetime.INVOKE,
+            "connection_id": self.connection_id,
+            "message": local.pack_message(InvocationMessage(target=method, arguments=arguments)),
+            "timeout": timeout,
+        }
+        try:
+            reply = await lifetime.request(names.connection(self.connection_id), event, timeout=timeout + 1)
+        except TimeoutError:
+            raise TimeoutError(f"No result from connection '{self.connection_id}' within {timeout} s.") from None
+        completion = local.unpack_message(reply["message"])
+        if completion.error is not None:
+            raise ClientResultError(completion.error)
+        return completion.result
+
+    def invoke_sync(self, method: str, *args: Any, timeout: float | None = None) -> Any:
+        """Sync twin of :meth:`invoke`; blocks the calling thread for the whole wait."""
+        return run_sync(self.invoke, method, *args, timeout=timeout)
+
+
+class HubClients:
+    """The targets reachable from outside a hub method (``get_hub_context(Hub).clients``)."""
+
+    __slots__ = ("hub", "_name")
+
+    def __init__(self, hub: type[Hub]) -> None:
+        self.hub = hub
+        self._name = hub.hub_name()
+
+    @property
+    def all(self) -> ClientProxy:
+        """Every connection of the hub."""
+        return ClientProxy(self.hub, [names.hub_all(self._name)])
+
+    def all_except(self, connection_ids: Iterable[str]) -> ClientProxy:
+        """Every connection of the hub but ``connection_ids``."""
+        return ClientProxy(self.hub, [names.hub_all(self._name)], connection_ids)
+
+    def client(self, connection_id: str) -> SingleClientProxy:
+        """One connection."""
+        return SingleClientProxy(self.hub, connection_id)
+
+    def clients(self, connection_ids: Iterable[str]) -> ClientProxy:
+        """Several connections."""
+        return ClientProxy(self.hub, [names.connection(cid) for cid in dict.fromkeys(connection_ids)])
+
+    def group(self, name: str) -> ClientProxy:
+        """The members of group ``name``."""
+        return ClientProxy(self.hub, [names.group(self._name, name)])
+
+    def groups(self, group_names: Iterable[str]) -> ClientProxy:
+        """The members of each group (a connection in two groups gets the message twice, as in SignalR)."""
+        return ClientProxy(self.hub, [names.group(self._name, n) for n in dict.fromkeys(group_names)])
+
+    def group_except(self, name: str, connection_ids: Iterable[str]) -> ClientProxy:
+        """The members of group ``name`` but ``connection_ids``."""
+        return ClientProxy(self.hub, [names.group(self._name, name)], connection_ids)
+
+    def user(self, user_id: str) -> ClientProxy:
+        """Every connection of user ``user_id``."""
+        return ClientProxy(self.hub, [names.user(self._name, str(user_id))])
+
+    def users(self, user_ids: Iterable[str]) -> ClientProxy:
+        """Every connection of each user."""
+        return ClientProxy(self.hub, [names.user(self._name, str(u)) for u in dict.fromkeys(user_ids)])
+
+
+class HubCallerClients(HubClients):
+    """``self.clients`` inside a hub method: :class:`HubClients` plus the caller-relative targets."""
+
+    __slots__ = ("connection_id",)
+
+    def __init__(self, hub: type[Hub], connection_id: str) -> None:
+        super().__init__(hub)
+        self.connection_id = connection_id
+
+    @property
+    def caller(self) -> SingleClientProxy:
+        """The connection that made the current invocation."""
+        return SingleClientProxy(self.hub, self.connection_id)
+
+    @property
+    def others(self) -> ClientProxy:
+        """Every connection of the hub but the caller."""
+        return self.all_except([self.connection_id])
+
+    def others_in_group(self, name: str) -> ClientProxy:
+        """The members of group ``name`` but the caller."""
+        return self.group_except(name, [self.connection_id])

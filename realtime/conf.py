@@ -1,0 +1,110 @@
+"""The ``REALTIME`` settings dict: defaults, import strings, lazy reads and ``reload()`` (the DRF pattern).
+
+Read settings only through ``realtime_settings.KEY``; unknown keys raise ``AttributeError``. Per-hub
+overrides are class attributes of the same name in lower case (``keep_alive_interval``...), resolved
+hub → ``REALTIME`` → default by :func:`hub_option`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    "CHANNEL_LAYER": "default",
+    "PROTOCOLS": [
+        "realtime.protocol.json.JsonHubProtocol",
+        "realtime.protocol.msgpack.MessagePackHubProtocol",
+    ],
+    "TRANSPORTS": ["WebSockets"],
+    "HANDSHAKE_TIMEOUT": 15.0,
+    "KEEP_ALIVE_INTERVAL": 15.0,
+    "CLIENT_TIMEOUT": 30.0,
+    "MAX_MESSAGE_SIZE": 32 * 1024,
+    "STREAM_BUFFER_CAPACITY": 10,
+    "MAX_PARALLEL_INVOCATIONS": 1,
+    "MAX_OUTBOUND_BYTES": 1024 * 1024,
+    "DISCONNECT_TIMEOUT": 15.0,
+    "CLIENT_RESULT_TIMEOUT": 30.0,
+    "DETAILED_ERRORS": False,
+    "USER_ID_PROVIDER": "realtime.auth.default_user_id",
+    "REGISTRY_BACKEND": "realtime.registry.MemoryRegistry",
+    "GROUP_REFRESH_INTERVAL": 3600.0,
+}
+
+IMPORT_STRINGS = {"PROTOCOLS", "USER_ID_PROVIDER", "REGISTRY_BACKEND"}
+
+HUB_OPTIONS = {
+    "PROTOCOLS",
+    "TRANSPORTS",
+    "HANDSHAKE_TIMEOUT",
+    "KEEP_ALIVE_INTERVAL",
+    "CLIENT_TIMEOUT",
+    "MAX_MESSAGE_SIZE",
+    "STREAM_BUFFER_CAPACITY",
+    "MAX_PARALLEL_INVOCATIONS",
+    "MAX_OUTBOUND_BYTES",
+    "CLIENT_RESULT_TIMEOUT",
+    "DETAILED_ERRORS",
+}
+"""Settings a hub class may override with a lower-case class attribute."""
+
+
+def perform_import(value: Any, name: str) -> Any:
+    """Import a dotted path (or each path of a list), naming the setting on failure."""
+    if isinstance(value, str):
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"REALTIME[{name!r}]: could not import {value!r}: {exc}") from exc
+    if isinstance(value, list | tuple):
+        return [perform_import(item, name) for item in value]
+    return value
+
+
+class RealtimeSettings:
+    """Lazy view of ``settings.REALTIME`` over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cached: set[str] = set()
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "REALTIME", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid REALTIME setting: {name!r}")
+        value = self.user_settings.get(name, DEFAULTS[name])
+        if name in IMPORT_STRINGS:
+            value = perform_import(value, name)
+        self._cached.add(name)
+        setattr(self, name, value)
+        return value
+
+    def reload(self) -> None:
+        """Forget cached values (called on ``setting_changed``)."""
+        for name in self._cached:
+            delattr(self, name)
+        self._cached.clear()
+
+
+realtime_settings = RealtimeSettings()
+
+
+def hub_option(hub: type | None, name: str) -> Any:
+    """Resolve option ``name`` for ``hub``: its lower-case class attribute, then ``REALTIME``, then default."""
+    if hub is not None:
+        value = getattr(hub, name.lower(), None)
+        if value is not None:
+            return perform_import(value, name) if name in IMPORT_STRINGS else value
+    return getattr(realtime_settings, name)
+
+
+def reload_settings(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver: drop cached values when ``REALTIME`` changes."""
+    if setting == "REALTIME":
+        realtime_settings.reload()

@@ -1,0 +1,288 @@
+"""One hub connection: identity, the single write path, keep-alive clocks and pending client results.
+
+Theory of operation
+-------------------
+A transport (WebSocket consumer, SSE request, long-polling owner) creates a ``HubConnection`` and a
+``HubDispatcher`` and feeds inbound bytes to the dispatcher. Everything written to the client goes
+through :meth:`HubConnection.send_frame` (awaitable, used by the connection's own tasks) or
+:meth:`HubConnection.enqueue_frame` (non-blocking, used by the process fan-out loop). Both append to
+one outbox drained by one writer at a time, so frames never interleave and a slow client never stalls
+anyone else: past ``MAX_OUTBOUND_BYTES`` queued, the connection is closed with an error.
+
+Timers are one ``call_later`` handle per connection that re-arms itself: it enforces the handshake
+timeout, sends a Ping when nothing was written for ``KEEP_ALIVE_INTERVAL`` and closes the connection
+when nothing was read for ``CLIENT_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .conf import hub_option
+from .exceptions import ClientResultError
+from .protocol import errors, handshake
+from .protocol.base import Frame, HubProtocol
+from .protocol.messages import CloseMessage, CompletionMessage, HubMessage, InvocationMessage, PingMessage
+from .request import RequestInfo
+from .types import Transport
+
+if TYPE_CHECKING:
+    from .hubs import Hub
+
+logger = logging.getLogger("realtime.connection")
+
+_result_ids = itertools.count(1)
+
+
+class State(enum.Enum):
+    """Where a connection is in its life."""
+
+    HANDSHAKING = "handshaking"
+    CONNECTED = "connected"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class HubConnection:
+    """The server side of one client connection to one hub."""
+
+    def __init__(
+        self,
+        hub: type[Hub],
+        transport: Transport,
+        *,
+        connection_id: str,
+        user: Any = None,
+        user_id: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> None:
+        self.hub = hub
+        self.transport = transport
+        self.connection_id = connection_id
+        self.user = user
+        self.user_id = user_id
+        self.request = request or RequestInfo()
+        self.items: dict[Any, Any] = {}
+        self.protocol: HubProtocol | None = None
+        self.state = State.HANDSHAKING
+        self.layer_groups: set[str] = set()
+        self.max_outbound_bytes: int = hub_option(hub, "MAX_OUTBOUND_BYTES")
+        self._outbox: deque[Frame] = deque()
+        self._outbox_bytes = 0
+        self._writing = False
+        self._pending_results: dict[str, asyncio.Future[Any]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._loop = asyncio.get_running_loop()
+        self._opened = self.last_sent = self.last_received = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timeouts = (
+            float(hub_option(hub, "HANDSHAKE_TIMEOUT")),
+            float(hub_option(hub, "KEEP_ALIVE_INTERVAL")),
+            float(hub_option(hub, "CLIENT_TIMEOUT")),
+        )
+
+    def __repr__(self) -> str:
+        return f"<HubConnection {self.connection_id} {self.hub.__name__} {self.state.value}>"
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def encode(self, message: HubMessage) -> Frame:
+        """Encode ``message`` with this connection's hub protocol."""
+        assert self.protocol is not None, "no hub protocol before the handshake"
+        return self.protocol.write(message)
+
+    async def send(self, message: HubMessage) -> None:
+        """Encode and write one message, in order with everything else written to this connection."""
+        await self.send_frame(self.encode(message))
+
+    async def send_frame(self, frame: Frame) -> None:
+        """Write a finished frame; returns once it is handed to the transport or queued behind a writer."""
+        if self.state is State.CLOSED:
+            return
+        if self._writing:
+            self._queue(frame)
+            return
+        self._writing = True
+        try:
+            await self._write(frame)
+            await self._drain()
+        finally:
+            self._writing = False
+
+    def enqueue_frame(self, frame: Frame) -> None:
+        """Queue a finished frame without waiting (fan-out path); a writer task drains the queue."""
+        if self.state is State.CLOSED:
+            return
+        self._queue(frame)
+        if not self._writing:
+            self._writing = True
+            self.spawn(self._drain_task())
+
+    def deliver(self, frames: Mapping[str, Frame]) -> None:
+        """Queue the frame of a broadcast encoded for this connection's protocol."""
+        if self.protocol is not None and self.state is State.CONNECTED:
+            self.enqueue_frame(frames[self.protocol.name])
+
+    def _queue(self, frame: Frame) -> None:
+        self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
+        if self._outbox_bytes > self.max_outbound_bytes and self.state is State.CONNECTED:
+            logger.warning(
+                "realtime: closing %s: %d bytes queued for a client that does not keep up",
+                self.connection_id,
+                self._outbox_bytes,
+            )
+            self._outbox.clear()
+            self._outbox_bytes = 0
+            self.spawn(self.abort("Connection closed with an error. The client is too slow to keep up."))
+
+    async def _drain(self) -> None:
+        while self._outbox:
+            frame = self._outbox.popleft()
+            self._outbox_bytes -= len(frame)
+            await self._write(frame)
+
+    async def _drain_task(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self._writing = False
+
+    async def _write(self, frame: Frame) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.last_sent = time.monotonic()
+        try:
+            await self.transport.send(frame)
+        except Exception:  # the transport is gone; its disconnect event ends the connection
+            logger.debug("realtime: write to %s failed", self.connection_id, exc_info=True)
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start_timers(self) -> None:
+        """Arm the handshake timeout (called when the transport opens)."""
+        self._arm(self._timeouts[0])
+
+    def handshake_done(self, protocol: HubProtocol) -> None:
+        """Switch to ``protocol`` and start keep-alive and client-timeout clocks."""
+        self.protocol = protocol
+        self.state = State.CONNECTED
+        self.last_received = time.monotonic()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.transport.name != "LongPolling":
+            self._arm(min(self._timeouts[1], self._timeouts[2]))
+
+    def _arm(self, delay: float) -> None:
+        self._timer = self._loop.call_later(max(delay, 0.0), self._tick)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        handshake_timeout, keep_alive, client_timeout = self._timeouts
+        if self.state is State.HANDSHAKING:
+            left = handshake_timeout - (now - self._opened)
+            if left > 0:
+                self._arm(left)
+            else:
+                self.spawn(self.fail_handshake(errors.HANDSHAKE_CANCELED))
+            return
+        if self.state is not State.CONNECTED:
+            return
+        if now - self.last_received >= client_timeout:
+            logger.info("realtime: %s sent nothing for %.1f s; closing", self.connection_id, client_timeout)
+            self.spawn(
+                self.abort(
+                    "Connection closed with an error. Client timeout elapsed without receiving a message.",
+                    allow_reconnect=True,
+                )
+            )
+            return
+        if now - self.last_sent >= keep_alive:
+            assert self.protocol is not None
+            self.enqueue_frame(self.protocol.write(PingMessage()))
+            self.last_sent = now
+        self._arm(min(keep_alive - (now - self.last_sent), client_timeout - (now - self.last_received)))
+
+    async def fail_handshake(self, error: str) -> None:
+        """Answer the handshake with ``error`` and end the transport."""
+        if self.state is not State.HANDSHAKING:
+            return
+        self.state = State.CLOSING
+        await self._write(handshake.handshake_response(error).decode("utf-8"))
+        await self.transport.close()
+
+    async def abort(self, error: str | None = None, *, allow_reconnect: bool = False) -> None:
+        """Close from the server side: send a Close message (with ``error`` if given), then end the transport."""
+        if self.state in (State.CLOSING, State.CLOSED):
+            return
+        connected = self.state is State.CONNECTED
+        self.state = State.CLOSING
+        if connected:
+            self._outbox.clear()
+            await self._write(self.encode(CloseMessage(error=error, allow_reconnect=allow_reconnect)))
+        await self.transport.close()
+
+    async def close_transport(self) -> None:
+        """End the transport without a Close message (the client asked to close)."""
+        if self.state not in (State.CLOSING, State.CLOSED):
+            self.state = State.CLOSING
+            await self.transport.close()
+
+    def spawn(self, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``awaitable`` as a task owned by this connection (cancelled when it closes)."""
+        task = asyncio.ensure_future(awaitable)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def cleanup(self) -> None:
+        """Stop timers and owned tasks, fail pending client results (called once, at disconnect)."""
+        self.state = State.CLOSED
+        if self._timer is not None:
+            self._timer.cancel()
+        current = asyncio.current_task()
+        tasks = [task for task in self._background if task is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for future in self._pending_results.values():
+            if not future.done():
+                future.set_exception(ClientResultError("Connection closed before the client answered."))
+        self._pending_results.clear()
+
+    # -- client results ------------------------------------------------------------------------
+
+    async def invoke_client(self, target: str, arguments: list[Any], *, timeout: float) -> Any:
+        """Invoke ``target`` on this client and wait for its result.
+
+        Raises ``ClientResultError`` with the client's error text, ``TimeoutError`` after ``timeout``.
+        """
+        if self.state is not State.CONNECTED:
+            raise ClientResultError(f"Connection '{self.connection_id}' is not connected.")
+        invocation_id = f"s{next(_result_ids)}"
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._pending_results[invocation_id] = future
+        try:
+            await self.send(InvocationMessage(target=target, arguments=arguments, invocation_id=invocation_id))
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            self._pending_results.pop(invocation_id, None)
+
+    def resolve_result(self, message: CompletionMessage) -> bool:
+        """Complete a pending client result; ``False`` when ``message`` answers none."""
+        future = self._pending_results.pop(message.invocation_id, None)
+        if future is None or future.done():
+            return False
+        if message.error is not None:
+            future.set_exception(ClientResultError(message.error))
+        else:
+            future.set_result(message.result)
+        return True

@@ -1,0 +1,55 @@
+"""The error hierarchy of ``realtime``.
+
+Everything raised on purpose derives from :class:`RealtimeError`. Only :class:`HubError` text reaches
+clients unless ``DETAILED_ERRORS`` is on.
+"""
+
+from __future__ import annotations
+
+
+class RealtimeError(Exception):
+    """Base of every error ``realtime`` raises on purpose."""
+
+
+class HubError(RealtimeError):
+    """Raised by hub code: its message always reaches the client.
+
+    ``wire_name`` is the type name shown to clients (``HubException``, as ASP.NET SignalR).
+    """
+
+    wire_name = "HubException"
+
+
+class ClientResultError(HubError):
+    """The client answered a client-result invocation with an error, or never answered."""
+
+
+class ProtocolError(RealtimeError):
+    """Malformed or illegal protocol traffic."""
+
+    close_code = 1002
+
+
+class LocalProtocolError(ProtocolError):
+    """We were asked to send something the protocol does not allow (API misuse)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something malformed or out of order."""
+
+
+class HandshakeError(RemoteProtocolError):
+    """The handshake request is malformed, names an unknown protocol or version, or timed out."""
+
+    detail: str | None = None
+    """Extra cause (``InvalidDataException: ...``) shown only with detailed errors."""
+
+
+class MessageTooLarge(RemoteProtocolError):
+    """A message exceeded ``MAX_MESSAGE_SIZE``."""
+
+    close_code = 1009
+
+
+class InvalidToken(RealtimeError):
+    """A JWT is missing, malformed, or expired."""

@@ -1,0 +1,187 @@
+"""The ``Hub`` base class.
+
+Exposure rule: every public (not ``_``-prefixed) ``async def`` method and async generator defined on a
+``Hub`` subclass is callable by clients under its Python name, matched case-sensitively. Names defined
+by ``Hub`` itself (``on_connected``, ``context``...) never are. ``@hub_method(name=...)`` renames a
+method or exposes a plain ``def`` (run in a worker thread). An async generator is a server-to-client
+stream; a parameter annotated ``AsyncIterator[...]`` receives a client-to-server stream.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+from .clients import HubCallerClients
+from .conf import hub_option
+from .groups import GroupManager
+from .methods import HubMethod, hub_method, wire_name
+from .protocol.base import HubProtocol
+
+if TYPE_CHECKING:
+    from .connection import HubConnection
+    from .request import RequestInfo
+
+__all__ = ["Hub", "HubCallerContext", "hub_method"]
+
+_protocol_cache: dict[type, list[HubProtocol]] = {}
+setting_changed.connect(lambda **kwargs: _protocol_cache.clear(), weak=False)
+
+
+class HubCallerContext:
+    """What hub code knows about the calling connection (``self.context``)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: HubConnection) -> None:
+        self._connection = connection
+
+    @property
+    def connection_id(self) -> str:
+        """The public connection id (``connection.connectionId`` on the client)."""
+        return self._connection.connection_id
+
+    @property
+    def user(self) -> Any:
+        """The authenticated user of the connection request, or ``AnonymousUser``/``None``."""
+        return self._connection.user
+
+    @property
+    def user_identifier(self) -> str | None:
+        """The identifier ``clients.user()`` addresses, or ``None`` when anonymous."""
+        return self._connection.user_id
+
+    @property
+    def request(self) -> RequestInfo:
+        """Headers, cookies and query of the connection request (never the negotiate request)."""
+        return self._connection.request
+
+    @property
+    def items(self) -> dict[Any, Any]:
+        """Per-connection storage shared by every invocation of this connection."""
+        return self._connection.items
+
+    @property
+    def transport(self) -> str:
+        """``WebSockets``, ``ServerSentEvents`` or ``LongPolling``."""
+        return self._connection.transport.name
+
+    @property
+    def protocol(self) -> str:
+        """The hub protocol name: ``json`` or ``messagepack``."""
+        protocol = self._connection.protocol
+        return protocol.name if protocol else ""
+
+    def abort(self) -> None:
+        """Close the connection from the server side (after the current invocation returns)."""
+        self._connection.spawn(self._connection.abort())
+
+
+class Hub:
+    """Base class of hubs: subclass it and write async methods clients can call.
+
+    One instance is created per invocation (and per ``on_connected``/``on_disconnected`` call); keep
+    per-connection state in ``self.context.items``. Per-hub options override ``REALTIME`` settings.
+    """
+
+    protocols: ClassVar[list[str] | None] = None
+    transports: ClassVar[list[str] | None] = None
+    handshake_timeout: ClassVar[float | None] = None
+    keep_alive_interval: ClassVar[float | None] = None
+    client_timeout: ClassVar[float | None] = None
+    max_message_size: ClassVar[int | None] = None
+    stream_buffer_capacity: ClassVar[int | None] = None
+    max_parallel_invocations: ClassVar[int | None] = None
+    max_outbound_bytes: ClassVar[int | None] = None
+    client_result_timeout: ClassVar[float | None] = None
+    detailed_errors: ClassVar[bool | None] = None
+
+    hub_methods: ClassVar[dict[str, HubMethod]] = {}
+
+    def __init__(self, connection: HubConnection) -> None:
+        self._connection = connection
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.hub_methods = _collect_methods(cls)
+
+    @classmethod
+    def hub_name(cls) -> str:
+        """The hub's identity across processes (its import path)."""
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    @classmethod
+    def protocol_instances(cls) -> list[HubProtocol]:
+        """The hub protocols this hub speaks, configured with its maximum message size."""
+        found = _protocol_cache.get(cls)
+        if found is None:
+            size = hub_option(cls, "MAX_MESSAGE_SIZE")
+            found = _protocol_cache[cls] = [p(max_message_size=size) for p in hub_option(cls, "PROTOCOLS")]
+        return found
+
+    @cached_property
+    def context(self) -> HubCallerContext:
+        """The calling connection: id, user, request, items."""
+        return HubCallerContext(self._connection)
+
+    @cached_property
+    def clients(self) -> HubCallerClients:
+        """Targets to call client methods on: ``caller``, ``others``, ``all``, ``group(name)``..."""
+        return HubCallerClients(type(self), self._connection.connection_id)
+
+    @cached_property
+    def groups(self) -> GroupManager:
+        """Add connections to groups and remove them."""
+        return GroupManager(type(self))
+
+    async def on_connected(self) -> None:
+        """Called when a client connected (after the handshake), before any of its invocations run."""
+
+    async def on_disconnected(self, exception: Exception | None) -> None:
+        """Called when the connection ended: ``exception`` is ``None`` for a clean close.
+
+        Group memberships are removed afterwards automatically.
+        """
+
+
+_RESERVED = frozenset(name for name in vars(Hub) if not name.startswith("_")) | {"hub_methods"}
+
+
+def _exposed_name(attr: str, func: Any) -> str | None:
+    """The wire name of class attribute ``attr`` if it is a hub method, else ``None``."""
+    name = wire_name(func)
+    if name is None:
+        public = not attr.startswith("_") and attr not in _RESERVED
+        is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+        return attr if public and is_async else None
+    if attr in _RESERVED or name.startswith("_"):
+        raise ImproperlyConfigured(f"Hub method {func.__qualname__}: the name {name!r} is reserved")
+    return name
+
+
+def _collect_methods(cls: type[Hub]) -> dict[str, HubMethod]:
+    """Find the exposed methods of ``cls`` and its hub bases; a subclass attribute overrides its base's."""
+    found: dict[str, HubMethod] = {}
+    by_attr: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not issubclass(klass, Hub) or klass is Hub:
+            continue
+        own: set[str] = set()
+        for attr, func in vars(klass).items():
+            if attr in by_attr:
+                found.pop(by_attr.pop(attr), None)
+            name = _exposed_name(attr, func)
+            if name is None:
+                continue
+            if name in own:
+                raise ImproperlyConfigured(
+                    f"{klass.__qualname__}: two methods are exposed as {name!r}; rename one with @hub_method(name=...)"
+                )
+            own.add(name)
+            found[name] = HubMethod(name, func)
+            by_attr[attr] = name
+    return found

@@ -1,0 +1,153 @@
+"""The only module that talks to the channel layer.
+
+Each server process opens ONE layer channel (lazily, with its first connection) and runs one receive
+loop over it. The process channel joins a layer group when its first local member of that group
+appears, so a broadcast crosses the layer once per process and fans out locally (see ``local.py``).
+Event ``type`` strings of every layer message are defined here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
+
+from . import names
+from .conf import realtime_settings
+
+logger = logging.getLogger("realtime.lifetime")
+
+FRAME = "realtime.frame"
+"""Deliver finished frames to the local members of ``group`` (minus ``exclude``)."""
+INVOKE = "realtime.invoke"
+"""Ask the owner of a connection for a client result; the answer goes to ``reply_channel``."""
+RESULT = "realtime.result"
+"""The answer to an ``INVOKE``."""
+GROUP = "realtime.group"
+"""Ask the owner of a connection to add it to (``add``) or remove it from a layer ``group``."""
+ABORT = "realtime.abort"
+"""Close a connection wherever it lives."""
+
+Event = dict[str, Any]
+Handler = Callable[[Event], None]
+
+__all__ = ["ABORT", "FRAME", "GROUP", "INVOKE", "RESULT", "ChannelFull", "ProcessChannel", "layer"]
+
+
+def layer() -> BaseChannelLayer:
+    """The channel layer named by ``REALTIME["CHANNEL_LAYER"]``; fails loudly when none is configured."""
+    alias = realtime_settings.CHANNEL_LAYER
+    found = get_channel_layer(alias)
+    if found is None:
+        raise ImproperlyConfigured(
+            f"realtime needs a channel layer: add CHANNEL_LAYERS[{alias!r}] to your settings "
+            '(e.g. {"BACKEND": "channels.layers.InMemoryChannelLayer"} for one process).'
+        )
+    return found
+
+
+async def group_send(group: str, event: Event) -> None:
+    """Send ``event`` to every channel in layer ``group`` (one message per member process)."""
+    await layer().group_send(group, event)
+
+
+async def send(channel: str, event: Event) -> None:
+    """Send ``event`` to one channel; raises ``ChannelFull`` when it cannot take more."""
+    await layer().send(channel, event)
+
+
+async def request(group: str, event: Event, *, timeout: float) -> Event:
+    """Send ``event`` to ``group`` with a fresh reply channel and wait for one answer.
+
+    Raises ``TimeoutError`` when no answer arrives in ``timeout`` seconds.
+    """
+    chosen = layer()
+    reply_channel = await chosen.new_channel(f"{names.PREFIX}.reply.")
+    await chosen.group_send(group, {**event, "reply_channel": reply_channel})
+    async with asyncio.timeout(timeout):
+        return await chosen.receive(reply_channel)
+
+
+class ProcessChannel:
+    """This process's one layer channel: group membership and the receive loop that feeds ``handler``."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self._layer = layer()
+        self.name: str | None = None
+        self._joined: set[str] = set()
+        self._joining: dict[str, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._started: asyncio.Future[str] | None = None
+
+    async def start(self) -> str:
+        """Open the channel and start the receive loop once; returns the channel name."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_future()
+            try:
+                self.name = await self._layer.new_channel(names.process_channel_prefix())
+            except BaseException as exc:
+                self._started.set_exception(exc)
+                started, self._started = self._started, None
+                started.exception()  # retrieved: the next caller retries
+                raise
+            self._task = asyncio.create_task(self._receive_loop(), name="realtime-process-channel")
+            self._started.set_result(self.name)
+        return await asyncio.shield(self._started)
+
+    async def join(self, group: str) -> None:
+        """Make sure the process channel is in layer ``group`` (once per process, awaited by all callers)."""
+        if group in self._joined:
+            return
+        pending = self._joining.get(group)
+        if pending is None:
+            pending = asyncio.ensure_future(self._group_add(group))
+            self._joining[group] = pending
+        await asyncio.shield(pending)
+
+    async def _group_add(self, group: str) -> None:
+        try:
+            await self._layer.group_add(group, await self.start())
+            self._joined.add(group)
+        finally:
+            self._joining.pop(group, None)
+
+    async def prune(self, keep: Callable[[str], bool]) -> None:
+        """Leave every joined layer group for which ``keep(group)`` is false."""
+        for group in [g for g in self._joined if not keep(g)]:
+            self._joined.discard(group)
+            if self.name is not None:
+                await self._layer.group_discard(group, self.name)
+
+    async def refresh(self) -> None:
+        """Re-add the channel to its groups so the layer's ``group_expiry`` never evicts it."""
+        if self.name is not None:
+            for group in list(self._joined):
+                await self._layer.group_add(group, self.name)
+
+    async def _receive_loop(self) -> None:
+        assert self.name is not None
+        delay = 0.1
+        while True:
+            try:
+                event = await self._layer.receive(self.name)
+                delay = 0.1
+                self._handler(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("realtime process channel %s: receive failed; retrying", self.name)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        """Stop the receive loop and leave every group."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.prune(lambda group: False)

@@ -1,0 +1,185 @@
+"""The process-local connection table: which connections this process owns and which layer groups they are in.
+
+There is one table per event loop (one per server process in production). It owns the process's layer
+channel (``lifetime.ProcessChannel``): when a connection joins a layer group the process channel joins it
+once, and every layer event that arrives is fanned out here to the local members, handing the same
+finished frame to each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+from . import lifetime, names
+from .conf import realtime_settings
+from .connection import HubConnection, State
+from .exceptions import ClientResultError
+from .protocol.messages import CompletionMessage, InvocationMessage
+from .protocol.msgpack import MessagePackHubProtocol
+
+logger = logging.getLogger("realtime.local")
+
+HOUSEKEEPING_INTERVAL = 10.0
+_wire = MessagePackHubProtocol(max_message_size=None)
+
+
+def pack_message(message: InvocationMessage | CompletionMessage) -> bytes:
+    """Encode a message for a trip over the layer (MessagePack keeps bytes and datetimes intact)."""
+    return bytes(_wire.write(message))
+
+
+def unpack_message(data: bytes) -> Any:
+    """Decode what :func:`pack_message` encoded."""
+    (message,) = _wire.decoder().feed(data)
+    return message
+
+
+class LocalTable:
+    """Connections owned by this process, and their layer-group memberships."""
+
+    def __init__(self) -> None:
+        self.connections: dict[str, HubConnection] = {}
+        self.members: dict[str, set[HubConnection]] = {}
+        self.channel = lifetime.ProcessChannel(self._on_event)
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def add(self, connection: HubConnection) -> None:
+        """Register a connection that finished its handshake and join its standard layer groups."""
+        self.connections[connection.connection_id] = connection
+        hub = connection.hub.hub_name()
+        await self.join(connection, names.connection(connection.connection_id))
+        await self.join(connection, names.hub_all(hub))
+        if connection.user_id is not None:
+            await self.join(connection, names.user(hub, connection.user_id))
+        if self._housekeeping is None:
+            self._housekeeping = asyncio.create_task(self._housekeep(), name="realtime-housekeeping")
+
+    def remove(self, connection: HubConnection) -> None:
+        """Forget a closed connection and its memberships (the layer side is pruned lazily)."""
+        for group in connection.layer_groups:
+            self._leave(connection, group)
+        connection.layer_groups.clear()
+        if self.connections.get(connection.connection_id) is connection:
+            del self.connections[connection.connection_id]
+
+    async def join(self, connection: HubConnection, group: str) -> None:
+        """Add ``connection`` to layer ``group``; returns once the process channel is in it."""
+        self.members.setdefault(group, set()).add(connection)
+        connection.layer_groups.add(group)
+        await self.channel.join(group)
+
+    def leave(self, connection: HubConnection, group: str) -> None:
+        """Remove ``connection`` from layer ``group``."""
+        connection.layer_groups.discard(group)
+        self._leave(connection, group)
+
+    def _leave(self, connection: HubConnection, group: str) -> None:
+        members = self.members.get(group)
+        if members is not None:
+            members.discard(connection)
+            if not members:
+                del self.members[group]
+
+    def deliver(self, group: str, frames: dict[str, Any], exclude: list[str] | None = None) -> int:
+        """Hand ``frames`` to every local member of ``group`` except ``exclude``; returns the count."""
+        members = self.members.get(group)
+        if not members:
+            return 0
+        count = 0
+        for connection in list(members):
+            if exclude and connection.connection_id in exclude:
+                continue
+            connection.deliver(frames)
+            count += 1
+        return count
+
+    # -- layer events ----------------------------------------------------------------------------
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == lifetime.FRAME:
+            self.deliver(event["group"], event["frames"], event.get("exclude"))
+        elif kind == lifetime.INVOKE:
+            self._spawn(self._answer_invoke(event))
+        elif kind == lifetime.GROUP:
+            self._spawn(self._answer_group(event))
+        elif kind == lifetime.ABORT:
+            connection = self.connections.get(event["connection_id"])
+            if connection is not None:
+                connection.spawn(connection.abort(event.get("error")))
+        else:
+            logger.warning("realtime: ignoring unknown layer event type %r", kind)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer_invoke(self, event: dict[str, Any]) -> None:
+        connection = self.connections.get(event["connection_id"])
+        if connection is None:
+            return
+        message: InvocationMessage = unpack_message(event["message"])
+        try:
+            result = await connection.invoke_client(message.target, message.arguments, timeout=event["timeout"])
+            reply = CompletionMessage.with_result("0", result)
+        except (ClientResultError, TimeoutError) as exc:
+            reply = CompletionMessage.with_error("0", str(exc) or type(exc).__name__)
+        await lifetime.send(event["reply_channel"], {"type": lifetime.RESULT, "message": pack_message(reply)})
+
+    async def _answer_group(self, event: dict[str, Any]) -> None:
+        connection = self.connections.get(event["connection_id"])
+        if connection is None:
+            return
+        if event["add"]:
+            await self.join(connection, event["group"])
+        else:
+            self.leave(connection, event["group"])
+        await lifetime.send(event["reply_channel"], {"type": lifetime.RESULT})
+
+    async def _housekeep(self) -> None:
+        """Leave layer groups that lost their last local member; re-add the rest before they expire."""
+        refresh_every = float(realtime_settings.GROUP_REFRESH_INTERVAL)
+        since_refresh = 0.0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                await self.channel.prune(lambda group: group in self.members)
+                since_refresh += HOUSEKEEPING_INTERVAL
+                if since_refresh >= refresh_every:
+                    since_refresh = 0.0
+                    await self.channel.refresh()
+            except Exception:
+                logger.exception("realtime: housekeeping of the process channel failed; will retry")
+
+    async def close(self) -> None:
+        """Close every connection's tasks and leave the layer (tests, shutdown)."""
+        for task in [self._housekeeping, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[t for t in [self._housekeeping, *self._tasks] if t], return_exceptions=True)
+        await self.channel.close()
+
+
+_tables: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalTable] = weakref.WeakKeyDictionary()
+
+
+def table() -> LocalTable:
+    """The connection table of the running event loop."""
+    loop = asyncio.get_running_loop()
+    found = _tables.get(loop)
+    if found is None:
+        found = _tables[loop] = LocalTable()
+    return found
+
+
+def find(connection_id: str) -> HubConnection | None:
+    """The connection with ``connection_id`` if this process owns it and it is connected."""
+    loop = asyncio.get_running_loop()
+    found = _tables.get(loop)
+    connection = found.connections.get(connection_id) if found else None
+    return connection if connection is not None and connection.state is State.CONNECTED else None

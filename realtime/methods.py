@@ -1,0 +1,134 @@
+"""Hub methods: which functions of a hub are callable, under which wire name, and how to call them.
+
+Each hub method's signature is inspected once, when its hub class is created.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections.abc
+import datetime
+import inspect
+import typing
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+STREAM_TYPES = {
+    collections.abc.AsyncIterator,
+    collections.abc.AsyncIterable,
+    collections.abc.AsyncGenerator,
+}
+STREAM_NAMES = ("AsyncIterator", "AsyncIterable", "AsyncGenerator")
+
+_MARK = "_realtime_hub_method"
+
+
+def hub_method(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Expose ``func`` to clients, optionally under another wire ``name``.
+
+    Public ``async def`` methods and async generators are exposed without it; use it to rename a method
+    or to expose a plain ``def`` (run in a thread through ``database_sync_to_async``).
+    """
+
+    def mark(target: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(target, _MARK, name or target.__name__)
+        return target
+
+    return mark(func) if func is not None else mark
+
+
+def wire_name(func: Any) -> str | None:
+    """The wire name given by :func:`hub_method`, or ``None`` when ``func`` is not marked."""
+    return getattr(func, _MARK, None)
+
+
+class ArgumentError(Exception):
+    """The invocation's arguments do not fit the method (count or type)."""
+
+    wire_name = "InvalidDataException"
+
+
+def _is_stream_annotation(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.split("[", 1)[0].rsplit(".", 1)[-1] in STREAM_NAMES
+    return typing.get_origin(annotation) in STREAM_TYPES or annotation in STREAM_TYPES
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any] | None:
+    """A JSON-to-Python conversion for annotated parameters (bytes, UUID, datetime), else ``None``."""
+    if annotation is bytes:
+        return lambda v: base64.b64decode(v, validate=True) if isinstance(v, str) else v
+    if annotation is uuid.UUID:
+        return lambda v: uuid.UUID(v) if isinstance(v, str) else v
+    if annotation is datetime.datetime:
+        return lambda v: datetime.datetime.fromisoformat(v) if isinstance(v, str) else v
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One client-supplied positional parameter."""
+
+    name: str
+    required: bool
+    convert: Callable[[Any], Any] | None
+
+
+class HubMethod:
+    """A callable hub method: wire name, parameters, stream parameters and call kind."""
+
+    __slots__ = ("name", "func", "params", "stream_positions", "is_stream", "is_void", "is_async", "arity")
+
+    def __init__(self, name: str, func: Callable[..., Any]) -> None:
+        self.name = name
+        self.func = func
+        self.is_stream = inspect.isasyncgenfunction(func)
+        self.is_async = self.is_stream or inspect.iscoroutinefunction(func)
+        signature = inspect.signature(func)
+        hints = self._hints(func)
+        returns = hints.get("return", signature.return_annotation)
+        self.is_void = returns is None or returns is type(None) or returns == "None"
+        self.params: list[Parameter] = []
+        self.stream_positions: list[int] = []
+        for index, param in enumerate(list(signature.parameters.values())[1:]):
+            if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+                raise TypeError(f"Hub method {func.__qualname__}: only positional parameters are supported")
+            annotation = hints.get(param.name, param.annotation)
+            if _is_stream_annotation(annotation):
+                self.stream_positions.append(index)
+            else:
+                required = param.default is param.empty
+                self.params.append(Parameter(param.name, required, _converter(annotation)))
+        self.arity = (sum(p.required for p in self.params), len(self.params))
+
+    @staticmethod
+    def _hints(func: Callable[..., Any]) -> dict[str, Any]:
+        try:
+            return typing.get_type_hints(func)
+        except Exception:  # unresolvable forward references: fall back to the raw strings
+            return dict(getattr(func, "__annotations__", {}))
+
+    def bind(self, arguments: list[Any], streams: list[Any]) -> list[Any]:
+        """Positional arguments for the call, stream iterators placed at their parameters' positions.
+
+        Raises :class:`ArgumentError` (texts as ASP.NET's) when counts or types do not fit.
+        """
+        low, high = self.arity
+        if not low <= len(arguments) <= high:
+            expected = str(high) if low == high else f"{low} to {high}"
+            raise ArgumentError(
+                f"Invocation provides {len(arguments)} argument(s) but target expects {expected}."
+            )
+        values = []
+        for param, value in zip(self.params, arguments, strict=False):
+            if param.convert is not None and value is not None:
+                try:
+                    value = param.convert(value)
+                except (ValueError, TypeError) as exc:
+                    raise ArgumentError(f"Error binding argument '{param.name}': {exc}") from exc
+            values.append(value)
+        for position, stream in zip(self.stream_positions, streams, strict=True):
+            values.insert(position, stream)
+        return values

@@ -1,0 +1,50 @@
+"""The hub protocol interface every codec implements (sans-IO: bytes in, messages out)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Literal
+
+from .messages import HubMessage
+
+TransferFormat = Literal["Text", "Binary"]
+Frame = str | bytes
+"""A finished chunk for the transport: ``str`` for Text protocols, ``bytes`` for Binary ones."""
+
+DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024
+
+
+class MessageDecoder(ABC):
+    """Stateful reader for one connection: keeps a trailing partial message between chunks."""
+
+    @abstractmethod
+    def feed(self, data: bytes | str) -> list[HubMessage]:
+        """Parse every complete message in ``data`` (plus what was kept from earlier chunks).
+
+        Unknown message types are skipped. Raises :class:`realtime.exceptions.RemoteProtocolError`
+        (or its subclass ``MessageTooLarge``) for malformed input.
+        """
+
+    @property
+    @abstractmethod
+    def pending(self) -> int:
+        """Bytes of an incomplete trailing message kept for the next chunk."""
+
+
+class HubProtocol(ABC):
+    """A hub protocol: its handshake name, transfer format, a decoder factory and a writer."""
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    transfer_format: ClassVar[TransferFormat]
+
+    def __init__(self, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self.max_message_size = max_message_size
+
+    @abstractmethod
+    def decoder(self) -> MessageDecoder:
+        """A fresh decoder for one connection's inbound byte stream."""
+
+    @abstractmethod
+    def write(self, message: HubMessage) -> Frame:
+        """Encode one message, framing included (``0x1E`` terminator or varint length prefix)."""

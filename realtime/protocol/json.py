@@ -1,0 +1,339 @@
+"""The JSON hub protocol (``json``, transfer format Text): UTF-8 objects each ended by ``0x1E``.
+
+Value mapping for writing (protocol.md §12) is :func:`encode_value`, the ``default`` hook of
+:func:`json.dumps`; :func:`to_builtin` holds the conversions shared with the MessagePack codec.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from realtime.exceptions import MessageTooLarge, RemoteProtocolError
+
+from .base import HubProtocol, MessageDecoder
+from .messages import (
+    AckMessage,
+    CancelInvocationMessage,
+    CloseMessage,
+    CompletionMessage,
+    Headers,
+    HubMessage,
+    InvocationMessage,
+    MessageType,
+    PingMessage,
+    SequenceMessage,
+    StreamInvocationMessage,
+    StreamItemMessage,
+)
+
+RECORD_SEPARATOR = "\x1e"
+_SEPARATOR_BYTE = 0x1E
+
+# --- value mapping ------------------------------------------------------------------------------------
+
+
+def to_builtin(value: Any) -> Any:
+    """Convert the non-JSON values both codecs share; ``TypeError`` naming the type for anything else.
+
+    UUID → lowercase hyphenated str; Decimal → str; date → ISO; ``to_json()`` → its result;
+    dataclass instance → dict; set/frozenset/tuple → list.
+    """
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__qualname__} cannot be sent by a hub protocol.")
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO-8601 in UTC ending in ``Z`` (``2000-01-01T00:00:00Z``); naive datetimes are treated as UTC."""
+    return as_utc(value).replace(tzinfo=None).isoformat() + "Z"
+
+
+def encode_value(value: Any) -> Any:
+    """``json.dumps`` ``default`` hook: bytes → base64, datetime → ISO-8601 ``Z``, then :func:`to_builtin`.
+
+    Aware datetimes are converted to UTC; **naive datetimes are treated as UTC**.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    return to_builtin(value)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text with the hub value mapping (control characters, ``0x1E`` included, escaped)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=encode_value)
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+_KINDS: dict[type, str] = {str: "String", list: "Array", dict: "Object", int: "Integer", bool: "Boolean"}
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if kind is int and isinstance(value, bool):
+        return False
+    return isinstance(value, kind)
+
+
+def _optional(obj: dict[str, Any], name: str, kind: type) -> Any:
+    """The property ``name`` checked against ``kind``; ``None`` when absent or null."""
+    value = obj.get(name)
+    if value is not None and not _is_kind(value, kind):
+        raise RemoteProtocolError(f"Expected '{name}' to be of type {_KINDS[kind]}.")
+    return value
+
+
+def _required(obj: dict[str, Any], name: str, kind: type) -> Any:
+    """The property ``name``, which must be present and of ``kind``."""
+    value = _optional(obj, name, kind)
+    if value is None:
+        raise RemoteProtocolError(f"Missing required property '{name}'.")
+    return value
+
+
+def _headers(obj: dict[str, Any]) -> Headers | None:
+    headers = _optional(obj, "headers", dict)
+    if headers and not all(isinstance(v, str) for v in headers.values()):
+        raise RemoteProtocolError("Expected header values to be of type String.")
+    return headers or None
+
+
+def _stream_ids(obj: dict[str, Any]) -> list[str] | None:
+    ids = _optional(obj, "streamIds", list)
+    if ids and not all(isinstance(i, str) for i in ids):
+        raise RemoteProtocolError("Expected 'streamIds' to be an Array of String.")
+    return ids or None
+
+
+def _invocation(obj: dict[str, Any]) -> InvocationMessage:
+    return InvocationMessage(
+        invocation_id=_optional(obj, "invocationId", str),
+        target=_required(obj, "target", str),
+        arguments=_required(obj, "arguments", list),
+        stream_ids=_stream_ids(obj),
+        headers=_headers(obj),
+    )
+
+
+def _stream_invocation(obj: dict[str, Any]) -> StreamInvocationMessage:
+    return StreamInvocationMessage(
+        invocation_id=_required(obj, "invocationId", str),
+        target=_required(obj, "target", str),
+        arguments=_required(obj, "arguments", list),
+        stream_ids=_stream_ids(obj),
+        headers=_headers(obj),
+    )
+
+
+def _stream_item(obj: dict[str, Any]) -> StreamItemMessage:
+    if "item" not in obj:
+        raise RemoteProtocolError("Missing required property 'item'.")
+    invocation_id = _required(obj, "invocationId", str)
+    return StreamItemMessage(invocation_id=invocation_id, item=obj["item"], headers=_headers(obj))
+
+
+def _completion(obj: dict[str, Any]) -> CompletionMessage:
+    invocation_id = _required(obj, "invocationId", str)
+    error = _optional(obj, "error", str)
+    if error is not None and "result" in obj:
+        raise RemoteProtocolError("The 'error' and 'result' properties are mutually exclusive.")
+    return CompletionMessage(
+        invocation_id=invocation_id,
+        result=obj.get("result"),
+        error=error,
+        has_result="result" in obj,
+        headers=_headers(obj),
+    )
+
+
+def _cancel(obj: dict[str, Any]) -> CancelInvocationMessage:
+    return CancelInvocationMessage(invocation_id=_required(obj, "invocationId", str), headers=_headers(obj))
+
+
+def _close(obj: dict[str, Any]) -> CloseMessage:
+    allow = _optional(obj, "allowReconnect", bool)
+    return CloseMessage(error=_optional(obj, "error", str), allow_reconnect=bool(allow))
+
+
+_READERS: dict[int, Callable[[dict[str, Any]], HubMessage]] = {
+    MessageType.INVOCATION: _invocation,
+    MessageType.STREAM_ITEM: _stream_item,
+    MessageType.COMPLETION: _completion,
+    MessageType.STREAM_INVOCATION: _stream_invocation,
+    MessageType.CANCEL_INVOCATION: _cancel,
+    MessageType.PING: lambda obj: PingMessage(),
+    MessageType.CLOSE: _close,
+    MessageType.ACK: lambda obj: AckMessage(sequence_id=_required(obj, "sequenceId", int)),
+    MessageType.SEQUENCE: lambda obj: SequenceMessage(sequence_id=_required(obj, "sequenceId", int)),
+}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load_object(raw: bytes) -> dict[str, Any]:
+    """Decode one message's bytes into a JSON object."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError(f"Invalid UTF-8 in message: {exc.reason}.") from None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise RemoteProtocolError(f"Invalid JSON in message: {exc}") from None
+    if not isinstance(obj, dict):
+        raise RemoteProtocolError("Expected a JSON object as message.")
+    return obj
+
+
+def parse_message(raw: bytes) -> HubMessage | None:
+    """Parse one message (without its ``0x1E``); ``None`` for an unknown ``type``."""
+    obj = _load_object(raw)
+    reader = _READERS.get(_required(obj, "type", int))
+    return reader(obj) if reader is not None else None
+
+
+class JsonMessageDecoder(MessageDecoder):
+    """Splits a JSON byte stream on ``0x1E``; discard it after it raised."""
+
+    def __init__(self, *, max_message_size: int | None) -> None:
+        self.max_message_size = max_message_size
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of _buffer known to hold no separator
+
+    @property
+    def pending(self) -> int:
+        """Bytes of the incomplete trailing message."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes | str) -> list[HubMessage]:
+        """Every complete message in ``data`` plus the kept partial data; see :class:`MessageDecoder`."""
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        buffer = self._buffer
+        buffer += data
+        messages: list[HubMessage] = []
+        start = 0
+        try:
+            while (end := buffer.find(_SEPARATOR_BYTE, max(start, self._scanned))) != -1:
+                raw, start = bytes(buffer[start:end]), end + 1
+                self._check_size(len(raw))
+                if (message := parse_message(raw)) is not None:
+                    messages.append(message)
+        finally:
+            del buffer[:start]
+            self._scanned = len(buffer)
+        self._check_size(len(buffer))
+        return messages
+
+    def _check_size(self, size: int) -> None:
+        if self.max_message_size is not None and size > self.max_message_size:
+            raise MessageTooLarge(f"The maximum message size of {self.max_message_size}B was exceeded.")
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def _with_headers(fields: dict[str, Any], headers: Headers | None) -> dict[str, Any]:
+    if headers:
+        fields["headers"] = headers
+    return fields
+
+
+def _invocation_fields(message: InvocationMessage | StreamInvocationMessage) -> dict[str, Any]:
+    fields = _with_headers({"type": int(message.type)}, message.headers)
+    if message.invocation_id is not None:
+        fields["invocationId"] = message.invocation_id
+    fields["target"] = message.target
+    fields["arguments"] = message.arguments
+    if message.stream_ids:
+        fields["streamIds"] = message.stream_ids
+    return fields
+
+
+def _completion_fields(message: CompletionMessage) -> dict[str, Any]:
+    fields = _with_headers({"type": int(message.type)}, message.headers)
+    fields["invocationId"] = message.invocation_id
+    if message.error is not None:
+        fields["error"] = message.error
+    elif message.has_result:
+        fields["result"] = message.result
+    return fields
+
+
+def _close_fields(message: CloseMessage) -> dict[str, Any]:
+    fields: dict[str, Any] = {"type": int(message.type)}
+    if message.error is not None:
+        fields["error"] = message.error
+    if message.allow_reconnect:
+        fields["allowReconnect"] = True
+    return fields
+
+
+def message_fields(message: HubMessage) -> dict[str, Any]:
+    """The JSON object for ``message``, wire property names, ``type`` first."""
+    match message:
+        case InvocationMessage() | StreamInvocationMessage():
+            return _invocation_fields(message)
+        case StreamItemMessage():
+            fields = _with_headers({"type": int(message.type)}, message.headers)
+            return {**fields, "invocationId": message.invocation_id, "item": message.item}
+        case CompletionMessage():
+            return _completion_fields(message)
+        case CancelInvocationMessage():
+            fields = _with_headers({"type": int(message.type)}, message.headers)
+            return {**fields, "invocationId": message.invocation_id}
+        case PingMessage():
+            return {"type": int(message.type)}
+        case CloseMessage():
+            return _close_fields(message)
+        case AckMessage() | SequenceMessage():
+            return {"type": int(message.type), "sequenceId": message.sequence_id}
+    raise TypeError(f"Not a hub message: {type(message).__qualname__}.")
+
+
+class JsonHubProtocol(HubProtocol):
+    """The ``json`` hub protocol (transfer format Text)."""
+
+    name = "json"
+    transfer_format = "Text"
+
+    def decoder(self) -> JsonMessageDecoder:
+        """A fresh decoder enforcing this protocol's ``max_message_size``."""
+        return JsonMessageDecoder(max_message_size=self.max_message_size)
+
+    def write(self, message: HubMessage) -> str:
+        """The message as JSON text ending in ``0x1E``.
+
+        Raises:
+            TypeError: a value has no JSON mapping (see :func:`encode_value`).
+            ValueError: a float is NaN or infinite, or a value is circular.
+        """
+        return dumps(message_fields(message)) + RECORD_SEPARATOR

@@ -1,0 +1,95 @@
+"""Client-to-server ("upload") streams: one bounded buffer per stream id, read as an async iterator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .exceptions import HubError, RemoteProtocolError
+
+_END = object()
+
+
+class UploadStream(AsyncIterator[Any]):
+    """The async iterator a hub method receives for one stream parameter.
+
+    Items are never dropped and never block the connection's receive path: they wait here, and the
+    owning :class:`StreamTracker` bounds the bytes all streams of a connection may hold.
+    """
+
+    def __init__(self, tracker: StreamTracker, stream_id: str) -> None:
+        self._tracker = tracker
+        self.stream_id = stream_id
+        self._items: deque[tuple[Any, int]] = deque()
+        self._ready = asyncio.Event()
+
+    def _push(self, item: Any, size: int) -> None:
+        self._items.append((item, size))
+        self._ready.set()
+
+    def __aiter__(self) -> UploadStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item, size = self._items.popleft()
+        self._tracker.buffered -= size
+        if item is _END:
+            self._items.appendleft((item, 0))
+            raise StopAsyncIteration
+        if isinstance(item, HubError):
+            self._items.appendleft((_END, 0))
+            raise item
+        return item
+
+
+class StreamTracker:
+    """The upload streams of one connection, keyed by stream id.
+
+    ``limit`` bounds the bytes buffered across all streams; a client that keeps sending past it is
+    misbehaving and gets ``RemoteProtocolError`` (the connection then closes with that error).
+    """
+
+    def __init__(self, *, limit: int) -> None:
+        self.limit = limit
+        self.buffered = 0
+        self._streams: dict[str, UploadStream] = {}
+
+    def open(self, stream_ids: list[str]) -> list[UploadStream]:
+        """Create the streams of a new invocation (before its task runs, so no item is missed)."""
+        streams = [UploadStream(self, stream_id) for stream_id in stream_ids]
+        for stream in streams:
+            self._streams[stream.stream_id] = stream
+        return streams
+
+    def __contains__(self, stream_id: str) -> bool:
+        return stream_id in self._streams
+
+    def push(self, stream_id: str, item: Any, size: int) -> None:
+        """Buffer one item; items for unknown or finished streams are ignored."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if self.buffered + size > self.limit:
+            raise RemoteProtocolError(
+                f"Client sent more stream data than the server buffers ({self.limit} bytes)."
+            )
+        self.buffered += size
+        stream._push(item, size)
+
+    def complete(self, stream_id: str, error: str | None) -> None:
+        """End a stream; with ``error`` its reader raises ``HubError(error)``."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None:
+            stream._push(_END if error is None else HubError(error), 0)
+
+    def close(self, streams: list[UploadStream]) -> None:
+        """Forget the streams of a finished invocation."""
+        for stream in streams:
+            if self._streams.get(stream.stream_id) is stream:
+                del self._streams[stream.stream_id]
+                self.buffered -= sum(size for _, size in stream._items)

@@ -1,0 +1,1 @@
+"""Transports: how hub frames travel (WebSockets; the negotiate endpoint)."""

@@ -1,0 +1,34 @@
+"""ASGI entry point of the conformance server: ``daphne tests.conformance.asgi:application``.
+
+Starting it is the only set-up step: it creates its tables and the ``testuser`` on import.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.conformance.settings"
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from realtime.routing import hub_routes  # noqa: E402
+
+from .cors import ConformanceHttp  # noqa: E402
+from .hubs import ChatHub, TestHub  # noqa: E402
+
+call_command("migrate", verbosity=0, interactive=False)
+
+http_hubs, websocket_hubs = hub_routes({"testhub": TestHub, "chathub": ChatHub})
+
+application = ProtocolTypeRouter(
+    {
+        "http": ConformanceHttp(URLRouter([*http_hubs, re_path(r"", django_asgi_app)])),
+        "websocket": URLRouter(websocket_hubs),
+    }
+)

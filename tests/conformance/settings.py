@@ -1,0 +1,62 @@
+"""Settings of the conformance server (see shared/conformance.md): driven by real, unmodified clients."""
+
+import os
+import tempfile
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = "conformance-server-not-secret"
+DEBUG = True
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "tests.conformance.urls"
+ASGI_APPLICATION = "tests.conformance.asgi.application"
+USE_TZ = True
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "realtime",
+]
+MIDDLEWARE: list[str] = []
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("CONFORMANCE_DB") or str(Path(tempfile.gettempdir()) / "realtime-conformance.sqlite3"),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "capacity": 1000,
+                "channel_capacity": {"realtime.*": 10000},
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # channel_capacity is not compiled by InMemoryChannelLayer (channels 4.3): raise capacity instead.
+            "CONFIG": {"capacity": 10000},
+        }
+    }
+
+REALTIME = {
+    "USER_ID_PROVIDER": "tests.conformance.hubs.username_id",
+}
+
+SIMPLE_JWT = {"SIGNING_KEY": "conformance-signing-key-0123456789abcdef", "ALGORITHM": "HS256"}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"realtime": {"handlers": ["console"], "level": os.environ.get("REALTIME_LOG_LEVEL", "WARNING")}},
+}

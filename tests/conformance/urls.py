@@ -1,0 +1,12 @@
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("generateJwtToken", views.generate_jwt_token),
+    path("clientresult/<str:connection_id>", views.client_result),
+    re_path(r"^redirect(?:/(?P<rest>.*))?$", views.redirect_negotiate),
+    path("push/group/<str:group>", views.push_group),
+    path("push/all", views.push_all),
+    path("push/user/<str:user>", views.push_user),
+]

@@ -1,0 +1,88 @@
+"""Plain HTTP endpoints of the conformance server."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from realtime.context import get_hub_context
+from realtime.exceptions import ClientResultError
+
+from .hubs import ChatHub, TestHub
+
+_redirects = itertools.count()
+
+
+@require_GET
+def generate_jwt_token(request: HttpRequest) -> HttpResponse:
+    """A simplejwt access token for ``?user=`` (default ``testuser``), valid ``?seconds=`` (default 300)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user, _ = get_user_model().objects.get_or_create(username=request.GET.get("user", "testuser"))
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=int(request.GET.get("seconds", 300))))
+    return HttpResponse(str(token), content_type="text/plain")
+
+
+async def client_result(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """Ask the connection's ``Result`` handler for an int and answer with it (or the error text)."""
+    try:
+        value = await get_hub_context(TestHub).clients.client(connection_id).invoke("Result", timeout=10)
+    except (ClientResultError, TimeoutError) as exc:
+        return HttpResponse(str(exc), content_type="text/plain")
+    return HttpResponse(str(value), content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def redirect_negotiate(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Send the client on to ``/testHub`` with a growing ``numRedirects``."""
+    url = f"{request.scheme}://{request.get_host()}/testHub?numRedirects={next(_redirects)}"
+    return JsonResponse({"url": url})
+
+
+def _message(request: HttpRequest) -> str | None:
+    try:
+        message = json.loads(request.body or b"{}").get("message")
+    except (ValueError, AttributeError):
+        return None
+    return message if isinstance(message, str) else None
+
+
+@csrf_exempt
+@require_POST
+def push_group(request: HttpRequest, group: str) -> HttpResponse:
+    """``ReceiveMessage("server", message)`` to a ChatHub group, sent from sync code."""
+    message = _message(request)
+    if message is None:
+        return HttpResponseBadRequest('Send a JSON body {"message": "..."}.')
+    get_hub_context(ChatHub).clients.group(group).send("ReceiveMessage", "server", message)
+    return HttpResponse(status=202)
+
+
+@csrf_exempt
+@require_POST
+def push_all(request: HttpRequest) -> HttpResponse:
+    """``ReceiveMessage("server", message)`` to every ChatHub connection."""
+    message = _message(request)
+    if message is None:
+        return HttpResponseBadRequest('Send a JSON body {"message": "..."}.')
+    get_hub_context(ChatHub).clients.all.send("ReceiveMessage", "server", message)
+    return HttpResponse(status=202)
+
+
+@csrf_exempt
+@require_POST
+def push_user(request: HttpRequest, user: str) -> HttpResponse:
+    """``ReceiveMessage("server", message)`` to every ChatHub connection of a user."""
+    message = _message(request)
+    if message is None:
+        return HttpResponseBadRequest('Send a JSON body {"message": "..."}.')
+    get_hub_context(ChatHub).clients.user(user).send("ReceiveMessage", "server", message)
+    return HttpResponse(status=202)

@@ -1,0 +1,22 @@
+"""Minimal settings for the in-process test suite."""
+
+SECRET_KEY = "tests-not-secret"
+DEBUG = True
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "realtime",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ROOT_URLCONF = "tests.urls"
+ASGI_APPLICATION = "tests.conformance.asgi.application"
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels.layers.InMemoryChannelLayer",
+        # channel_capacity is not compiled by InMemoryChannelLayer (channels 4.3): raise capacity instead.
+        "CONFIG": {"capacity": 10000},
+    }
+}
