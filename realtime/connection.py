@@ -128,7 +128,11 @@ class HubConnection:
     def deliver(self, frames: Mapping[str, Frame]) -> None:
         """Queue the frame of a broadcast encoded for this connection's protocol."""
         if self.protocol is not None and self.state is State.CONNECTED:
-            self.enqueue_frame(frames[self.protocol.name])
+            frame = frames.get(self.protocol.name)
+            if frame is None:
+                logger.warning("realtime: broadcast has no %s frame for %s", self.protocol.name, self.connection_id)
+                return
+            self.enqueue_frame(frame)
 
     def _queue(self, frame: Frame) -> None:
         self._outbox.append(frame)

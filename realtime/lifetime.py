@@ -67,7 +67,7 @@ async def request(group: str, event: Event, *, timeout: float) -> Event:
     Raises ``TimeoutError`` when no answer arrives in ``timeout`` seconds.
     """
     chosen = layer()
-    reply_channel = await chosen.new_channel(f"{names.PREFIX}.reply.")
+    reply_channel = await chosen.new_channel(names.specific_channel_prefix())
     await chosen.group_send(group, {**event, "reply_channel": reply_channel})
     async with asyncio.timeout(timeout):
         return await chosen.receive(reply_channel)
@@ -90,7 +90,7 @@ class ProcessChannel:
         if self._started is None:
             self._started = asyncio.get_running_loop().create_future()
             try:
-                self.name = await self._layer.new_channel(names.process_channel_prefix())
+                self.name = await self._layer.new_channel(names.specific_channel_prefix())
             except BaseException as exc:
                 self._started.set_exception(exc)
                 started, self._started = self._started, None
@@ -136,14 +136,18 @@ class ProcessChannel:
         while True:
             try:
                 event = await self._layer.receive(self.name)
-                delay = 0.1
-                self._handler(event)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("realtime process channel %s: receive failed; retrying", self.name)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            try:
+                self._handler(event)
+            except Exception:
+                logger.exception("realtime process channel %s: handling %r failed", self.name, event.get("type"))
 
     async def close(self) -> None:
         """Stop the receive loop and leave every group."""

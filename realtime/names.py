@@ -15,9 +15,14 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def process_channel_prefix() -> str:
-    """Prefix of the one layer channel each server process reads."""
-    return f"{PREFIX}.process."
+def specific_channel_prefix() -> str:
+    """Prefix of this process's own channels: its process channel and its reply channels.
+
+    They must share one prefix: channels_redis reads every ``new_channel()`` name with the same prefix
+    from one Redis list, under one lock; a second prefix would be starved by the process channel's
+    blocking receive (replies arrived only when that receive timed out).
+    """
+    return f"{PREFIX}.local."
 
 
 def hub_all(hub: str) -> str:

@@ -1,0 +1,83 @@
+"""A minimal raw SignalR JSON client over ``websockets``, for tests that need wire-level control."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+RS = "\x1e"
+
+
+class RawHubClient:
+    """Connects (skipNegotiation), handshakes, invokes, and collects server invocations."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+        self.ids = itertools.count()
+        self.inbox: list[dict[str, Any]] = []
+        self.handlers: dict[str, Any] = {}
+
+    @classmethod
+    async def open(cls, url: str) -> RawHubClient:
+        """Open ``ws://...`` ``url`` and complete a JSON handshake."""
+        socket = await connect(url, open_timeout=10)
+        await socket.send(json.dumps({"protocol": "json", "version": 1}) + RS)
+        reply = await asyncio.wait_for(socket.recv(), 10)
+        assert reply.startswith("{}" + RS), reply
+        client = cls(socket)
+        client._feed(reply[3:])
+        return client
+
+    def _feed(self, data: str | bytes) -> None:
+        text = data.decode() if isinstance(data, bytes) else data
+        self.inbox.extend(json.loads(part) for part in text.split(RS) if part)
+
+    async def _next(self, wanted: Any, timeout: float) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for message in self.inbox:
+                    if wanted(message):
+                        self.inbox.remove(message)
+                        return message
+                self._feed(await self.socket.recv())
+                await self._answer_client_results()
+
+    async def _answer_client_results(self) -> None:
+        for message in [m for m in self.inbox if m.get("type") == 1 and "invocationId" in m]:
+            self.inbox.remove(message)
+            handler = self.handlers.get(message["target"])
+            reply = {"type": 3, "invocationId": message["invocationId"]}
+            if handler is None:
+                reply["error"] = "Client didn't provide a result."
+            else:
+                reply["result"] = handler(*message["arguments"])
+            await self.socket.send(json.dumps(reply) + RS)
+
+    async def invoke(self, target: str, *args: Any, timeout: float = 10) -> Any:
+        """Invoke and return the result; raises ``RuntimeError`` with the Completion's error."""
+        invocation_id = str(next(self.ids))
+        await self.socket.send(json.dumps({"type": 1, "invocationId": invocation_id, "target": target,
+                                           "arguments": list(args)}) + RS)
+        completion = await self._next(lambda m: m.get("type") == 3 and m.get("invocationId") == invocation_id, timeout)
+        if "error" in completion:
+            raise RuntimeError(completion["error"])
+        return completion.get("result")
+
+    async def receive_invocation(self, target: str, timeout: float = 10) -> list[Any]:
+        """The arguments of the next server invocation of ``target``."""
+        message = await self._next(lambda m: m.get("type") == 1 and m.get("target") == target, timeout)
+        return message["arguments"]
+
+    async def serve(self, duration: float) -> None:
+        """Read for ``duration`` seconds, answering client results."""
+        with __import__("contextlib").suppress(TimeoutError):
+            await self._next(lambda m: False, duration)
+
+    async def close(self) -> None:
+        """Send a Close message and close the socket cleanly."""
+        await self.socket.send(json.dumps({"type": 7}) + RS)
+        await self.socket.close()
