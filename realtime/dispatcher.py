@@ -78,6 +78,7 @@ class HubDispatcher:
         self.connection = connection
         self.hub: type[Hub] = connection.hub
         self.detailed_errors = bool(hub_option(self.hub, "DETAILED_ERRORS"))
+        self.max_message_size: int | None = hub_option(self.hub, "MAX_MESSAGE_SIZE")
         capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
         self.streams = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
         self._slots = asyncio.Semaphore(int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS")))
@@ -117,10 +118,8 @@ class HubDispatcher:
         connection = self.connection
         self._handshake_buffer += data
         try:
-            request, rest = handshake.parse_handshake(self._handshake_buffer)
+            request, rest = handshake.parse_handshake(self._handshake_buffer, max_size=self.max_message_size)
             if request is None:
-                if len(self._handshake_buffer) > connection.hub.protocol_instances()[0].max_message_size:
-                    raise HandshakeError(errors.HANDSHAKE_UNEXPECTED_ERROR)
                 return b""
             protocol = handshake.select_protocol(
                 request, self.hub.protocol_instances(), transfer_formats=connection.transport.transfer_formats

@@ -77,9 +77,8 @@ def unknown_method(target: str) -> str:
 
 def invocation_error(target: str, exc_type_name: str | None = None, message: str | None = None) -> str:
     """An exception while invoking ``target`` (for a stream: before its first item)."""
-    return with_suffix(
-        f"An unexpected error occurred invoking '{target}' on the server.", exc_type_name, message
-    )
+    prefix = f"An unexpected error occurred invoking '{target}' on the server."
+    return with_suffix(prefix, exc_type_name, message)
 
 
 def streaming_error(exc_type_name: str | None = None, message: str | None = None) -> str:

@@ -93,9 +93,10 @@ def _parse_request(raw: bytes) -> HandshakeRequest:
     return HandshakeRequest(protocol=protocol, version=version)
 
 
-def _find_protocol(
-    name: str, protocols: Mapping[str, HubProtocol] | Iterable[HubProtocol]
-) -> HubProtocol | None:
+Protocols = Mapping[str, HubProtocol] | Iterable[HubProtocol]
+
+
+def _find_protocol(name: str, protocols: Protocols) -> HubProtocol | None:
     """The offered protocol called ``name`` (case-insensitive, as ASP.NET's resolver)."""
     candidates = protocols.values() if isinstance(protocols, Mapping) else protocols
     wanted = name.casefold()
@@ -104,7 +105,7 @@ def _find_protocol(
 
 def select_protocol(
     request: HandshakeRequest,
-    protocols: Mapping[str, HubProtocol] | Iterable[HubProtocol],
+    protocols: Protocols,
     *,
     transfer_formats: Collection[str],
 ) -> HubProtocol:

@@ -136,9 +136,8 @@ def _completion(array: list[Any]) -> CompletionMessage:
 
 
 def _cancel(array: list[Any]) -> CancelInvocationMessage:
-    return CancelInvocationMessage(
-        headers=_headers(array), invocation_id=_get(array, 2, "invocation id", str)
-    )
+    invocation_id = _get(array, 2, "invocation id", str)
+    return CancelInvocationMessage(headers=_headers(array), invocation_id=invocation_id)
 
 
 def _close(array: list[Any]) -> CloseMessage:
@@ -186,10 +185,11 @@ class MessagePackMessageDecoder(MessageDecoder):
     def feed(self, data: bytes | str) -> list[HubMessage]:
         """Every complete message in ``data`` plus the kept partial data; see :class:`MessageDecoder`.
 
-        A ``str`` (a text frame) is taken as its UTF-8 bytes.
+        Raises:
+            RemoteProtocolError: also for ``str`` data (a text frame): MessagePack is binary only.
         """
         if isinstance(data, str):
-            data = data.encode("utf-8", "surrogatepass")
+            raise RemoteProtocolError("The 'messagepack' protocol expects binary data, got text.")
         buffer = self._buffer
         buffer += data
         messages: list[HubMessage] = []

@@ -32,7 +32,10 @@ def _parse_int32(raw: str) -> int | None:
 
 
 def select_negotiate_version(
-    raw: str | None, *, minimum: int = 0, maximum: int = MAX_NEGOTIATE_VERSION
+    raw: str | None,
+    *,
+    minimum: int = 0,
+    maximum: int = MAX_NEGOTIATE_VERSION,
 ) -> int:
     """The negotiate version to answer for the ``negotiateVersion`` query value ``raw`` (``None`` = absent).
 
@@ -46,16 +49,15 @@ def select_negotiate_version(
         raise NegotiateError("The client requested a non-integer protocol version.")
     if version < minimum:
         raise NegotiateError(
-            f"The client requested version '{version}', but the server does not support this version."
+            f"The client requested version '{version}', but the server does not support this version.",
         )
     return min(version, maximum)
 
 
 def available_transports(enabled: Collection[str] | None = None) -> list[tuple[str, list[str]]]:
     """The standard transports (in client order) restricted to ``enabled`` names (``None`` = all)."""
-    return [
-        (name, list(formats)) for name, formats in STANDARD_TRANSPORTS if enabled is None or name in enabled
-    ]
+    chosen = [t for t in STANDARD_TRANSPORTS if enabled is None or t[0] in enabled]
+    return [(name, list(formats)) for name, formats in chosen]
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -82,9 +84,7 @@ def negotiate_response(
     if version >= 1:
         body["connectionToken"] = connection_token
     items = transports.items() if isinstance(transports, Mapping) else transports
-    body["availableTransports"] = [
-        {"transport": name, "transferFormats": list(formats)} for name, formats in items
-    ]
+    body["availableTransports"] = [{"transport": n, "transferFormats": list(formats)} for n, formats in items]
     return _dumps(body)
 
 

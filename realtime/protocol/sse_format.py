@@ -30,7 +30,11 @@ def _field(name: str, value: str) -> str:
 
 
 def format_sse(
-    data: str, *, event: str | None = None, id: str | int | None = None, retry: int | None = None
+    data: str,
+    *,
+    event: str | None = None,
+    id: str | int | None = None,
+    retry: int | None = None,
 ) -> bytes:
     """One SSE event for the plain SSE views: optional ``event``/``id``/``retry``, then ``data`` lines.
 
