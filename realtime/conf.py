@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
         "realtime.protocol.json.JsonHubProtocol",
         "realtime.protocol.msgpack.MessagePackHubProtocol",
     ],
-    "TRANSPORTS": ["WebSockets"],
+    "TRANSPORTS": ["WebSockets", "ServerSentEvents", "LongPolling"],
     "HANDSHAKE_TIMEOUT": 15.0,
     "KEEP_ALIVE_INTERVAL": 15.0,
     "CLIENT_TIMEOUT": 30.0,
@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "USER_ID_PROVIDER": "realtime.auth.default_user_id",
     "REGISTRY_BACKEND": "realtime.registry.MemoryRegistry",
     "GROUP_REFRESH_INTERVAL": 3600.0,
+    "POLL_TIMEOUT": 90.0,
+    "REDIS_URL": None,
 }
 
 IMPORT_STRINGS = {"PROTOCOLS", "USER_ID_PROVIDER", "REGISTRY_BACKEND"}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from channels.exceptions import ChannelFull
@@ -32,11 +33,29 @@ GROUP = "realtime.group"
 """Ask the owner of a connection to add it to (``add``) or remove it from a layer ``group``."""
 ABORT = "realtime.abort"
 """Close a connection wherever it lives."""
+TRANSPORT_DATA = "realtime.transport.data"
+"""A POST body for the owner of the HTTP connection ``token``."""
+POLL = "realtime.poll"
+"""A long poll for the owner of ``token``; answered on ``reply_channel`` with ``status`` and ``body``."""
+DELETE = "realtime.delete"
+"""End the long-polling connection ``token``; answered on ``reply_channel``."""
 
 Event = dict[str, Any]
 Handler = Callable[[Event], None]
 
-__all__ = ["ABORT", "FRAME", "GROUP", "INVOKE", "RESULT", "ChannelFull", "ProcessChannel", "layer"]
+__all__ = [
+    "ABORT",
+    "DELETE",
+    "FRAME",
+    "GROUP",
+    "INVOKE",
+    "POLL",
+    "RESULT",
+    "TRANSPORT_DATA",
+    "ChannelFull",
+    "ProcessChannel",
+    "layer",
+]
 
 
 def layer() -> BaseChannelLayer:
@@ -51,14 +70,32 @@ def layer() -> BaseChannelLayer:
     return found
 
 
+_home: weakref.ref[asyncio.AbstractEventLoop] | None = None
+"""The event loop that runs this process's channel (set by :meth:`ProcessChannel.start`)."""
+
+
+async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Await ``coroutine`` on the loop of the process channel when called from another loop.
+
+    Sync pushes from plain threads (``send`` in a worker thread, ``asyncio.to_thread``) run in a
+    temporary loop of their own. The in-memory layer is not thread-safe: a message it queued from there
+    would wake the process channel's receive loop only at that loop's next timer. Hopping to the home
+    loop keeps every layer call on one loop.
+    """
+    home = _home() if _home is not None else None
+    if home is None or home.is_closed() or not home.is_running() or home is asyncio.get_running_loop():
+        return await coroutine
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, home))
+
+
 async def group_send(group: str, event: Event) -> None:
     """Send ``event`` to every channel in layer ``group`` (one message per member process)."""
-    await layer().group_send(group, event)
+    await _on_home_loop(layer().group_send(group, event))
 
 
 async def send(channel: str, event: Event) -> None:
     """Send ``event`` to one channel; raises ``ChannelFull`` when it cannot take more."""
-    await layer().send(channel, event)
+    await _on_home_loop(layer().send(channel, event))
 
 
 async def request(group: str, event: Event, *, timeout: float) -> Event:
@@ -66,9 +103,22 @@ async def request(group: str, event: Event, *, timeout: float) -> Event:
 
     Raises ``TimeoutError`` when no answer arrives in ``timeout`` seconds.
     """
+    return await _on_home_loop(_request(event, timeout, group=group))
+
+
+async def request_channel(channel: str, event: Event, *, timeout: float) -> Event:
+    """Like :func:`request`, to one channel; raises ``ChannelFull`` when it cannot take more."""
+    return await _on_home_loop(_request(event, timeout, channel=channel))
+
+
+async def _request(event: Event, timeout: float, *, group: str = "", channel: str = "") -> Event:
     chosen = layer()
     reply_channel = await chosen.new_channel(names.specific_channel_prefix())
-    await chosen.group_send(group, {**event, "reply_channel": reply_channel})
+    event = {**event, "reply_channel": reply_channel}
+    if group:
+        await chosen.group_send(group, event)
+    else:
+        await chosen.send(channel, event)
     async with asyncio.timeout(timeout):
         return await chosen.receive(reply_channel)
 
@@ -88,6 +138,8 @@ class ProcessChannel:
     async def start(self) -> str:
         """Open the channel and start the receive loop once; returns the channel name."""
         if self._started is None:
+            global _home
+            _home = weakref.ref(asyncio.get_running_loop())
             self._started = asyncio.get_running_loop().create_future()
             try:
                 self.name = await self._layer.new_channel(names.specific_channel_prefix())

@@ -19,6 +19,7 @@ from .connection import HubConnection, State
 from .exceptions import ClientResultError
 from .protocol.messages import CompletionMessage, InvocationMessage
 from .protocol.msgpack import MessagePackHubProtocol
+from .registry import registry
 
 logger = logging.getLogger("realtime.local")
 
@@ -42,6 +43,10 @@ class LocalTable:
 
     def __init__(self) -> None:
         self.connections: dict[str, HubConnection] = {}
+        self.owners: dict[str, Any] = {}
+        """HTTP-transport owners (SSE, long polling) by connection token."""
+        self.claimed: dict[str, Any] = {}
+        """WebSocket transports by connection token (their registry entries are refreshed here)."""
         self.members: dict[str, set[HubConnection]] = {}
         self.channel = lifetime.ProcessChannel(self._on_event)
         self._housekeeping: asyncio.Task[None] | None = None
@@ -55,6 +60,10 @@ class LocalTable:
         await self.join(connection, names.hub_all(hub))
         if connection.user_id is not None:
             await self.join(connection, names.user(hub, connection.user_id))
+        self.start_housekeeping()
+
+    def start_housekeeping(self) -> None:
+        """Start the periodic pruning and refreshing of layer groups and registry entries (once)."""
         if self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._housekeep(), name="realtime-housekeeping")
 
@@ -107,6 +116,12 @@ class LocalTable:
             self._spawn(self._answer_invoke(event))
         elif kind == lifetime.GROUP:
             self._spawn(self._answer_group(event))
+        elif kind == lifetime.TRANSPORT_DATA:
+            owner = self.owners.get(event["token"])
+            if owner is not None:
+                owner.post(event["data"])
+        elif kind in (lifetime.POLL, lifetime.DELETE):
+            self._spawn(self._answer_transport(event))
         elif kind == lifetime.ABORT:
             connection = self.connections.get(event["connection_id"])
             if connection is not None:
@@ -131,6 +146,19 @@ class LocalTable:
             reply = CompletionMessage.with_error("0", str(exc) or type(exc).__name__)
         await lifetime.send(event["reply_channel"], {"type": lifetime.RESULT, "message": pack_message(reply)})
 
+    async def _answer_transport(self, event: dict[str, Any]) -> None:
+        """Run a poll or a DELETE routed here from another process, and send back the outcome."""
+        owner = self.owners.get(event["token"])
+        if owner is None:
+            reply = {"type": lifetime.RESULT, "status": 404, "body": b"No Connection with that ID"}
+        elif event["type"] == lifetime.POLL:
+            status, body = await owner.poll(event["timeout"])
+            reply = {"type": lifetime.RESULT, "status": status, "body": body}
+        else:
+            await owner.delete()
+            reply = {"type": lifetime.RESULT, "status": 202, "body": b""}
+        await lifetime.send(event["reply_channel"], reply)
+
     async def _answer_group(self, event: dict[str, Any]) -> None:
         connection = self.connections.get(event["connection_id"])
         if connection is None:
@@ -149,6 +177,7 @@ class LocalTable:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             try:
                 await self.channel.prune(lambda group: group in self.members)
+                await registry().refresh([*self.owners, *self.claimed])
                 since_refresh += HOUSEKEEPING_INTERVAL
                 if since_refresh >= refresh_every:
                     since_refresh = 0.0

@@ -1,16 +1,25 @@
-"""The connection registry: which negotiated connection a connection token stands for.
+"""The connection registry: what a connection token stands for, and which process owns it.
 
-Negotiate writes an entry; the transport request that claims the token reads it. Entries nobody claims
-expire after ``DISCONNECT_TIMEOUT`` seconds.
+Negotiate writes an entry (``create``). The first transport request claims it (``claim``), recording
+the transport and the owner (the process channel of the process that serves it). Later HTTP requests of
+the connection (POST sends, polls, DELETE) look the owner up (``lookup``) and are routed to it, so no
+sticky sessions are needed. Unclaimed entries expire after ``DISCONNECT_TIMEOUT``; claimed ones after
+``ACTIVE_TTL`` unless their owner refreshes them (a killed process's entries thus disappear).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass, replace
+from typing import Any
 
 from .conf import realtime_settings
+
+ACTIVE_TTL = 60.0
+"""Seconds a claimed entry lives without a refresh from its owner."""
 
 
 def new_id() -> str:
@@ -18,48 +27,160 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A negotiated connection."""
 
     connection_id: str
-    hub: str
+    endpoint: str
     user_id: str | None = None
-    expires: float = field(default=0.0)
+    transport: str = ""
+    """Empty until a transport request claims the connection."""
+    owner: str = ""
+    """The layer channel of the owning process, once claimed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of :meth:`MemoryRegistry.claim`: the entry, and whether this call claimed it."""
+
+    entry: Entry
+    claimed: bool
 
 
 class MemoryRegistry:
     """Registry for one process (the embedded default)."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, Entry] = {}
+        self._entries: dict[str, tuple[Entry, float]] = {}
 
     async def create(self, token: str, entry: Entry) -> None:
-        """Remember ``entry`` under ``token`` until it is claimed or expires."""
+        """Remember ``entry`` under ``token`` until claimed or ``DISCONNECT_TIMEOUT`` passes."""
         now = time.monotonic()
-        self._purge(now)
-        entry.expires = now + float(realtime_settings.DISCONNECT_TIMEOUT)
-        self._entries[token] = entry
+        self._entries = {t: (e, exp) for t, (e, exp) in self._entries.items() if exp > now}
+        self._entries[token] = (entry, now + float(realtime_settings.DISCONNECT_TIMEOUT))
 
-    async def claim(self, token: str) -> Entry | None:
-        """Take the entry for ``token`` (once); ``None`` if unknown, claimed or expired."""
-        entry = self._entries.pop(token, None)
-        if entry is None or entry.expires < time.monotonic():
+    async def lookup(self, token: str) -> Entry | None:
+        """The live entry of ``token``, or ``None``."""
+        found = self._entries.get(token)
+        if found is None or found[1] < time.monotonic():
             return None
-        return entry
+        return found[0]
 
-    def _purge(self, now: float) -> None:
-        expired = [token for token, entry in self._entries.items() if entry.expires < now]
-        for token in expired:
-            del self._entries[token]
+    async def claim(self, token: str, transport: str, owner: str) -> Claim | None:
+        """Claim ``token`` for ``transport`` served by ``owner``, unless already claimed; ``None`` if unknown."""
+        entry = await self.lookup(token)
+        if entry is None:
+            return None
+        if entry.transport:
+            return Claim(entry, claimed=False)
+        entry = replace(entry, transport=transport, owner=owner)
+        self._entries[token] = (entry, time.monotonic() + ACTIVE_TTL)
+        return Claim(entry, claimed=True)
+
+    async def refresh(self, tokens: list[str]) -> None:
+        """Keep the claimed entries of ``tokens`` alive (their owner is)."""
+        deadline = time.monotonic() + ACTIVE_TTL
+        for token in tokens:
+            if token in self._entries:
+                self._entries[token] = (self._entries[token][0], deadline)
+
+    async def release(self, token: str) -> None:
+        """Forget ``token`` (its connection ended)."""
+        self._entries.pop(token, None)
 
 
-_registry: MemoryRegistry | None = None
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local claimed = 0
+if redis.call('HGET', KEYS[1], 'transport') == '' then
+  redis.call('HSET', KEYS[1], 'transport', ARGV[1], 'owner', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  claimed = 1
+end
+return {claimed, redis.call('HGETALL', KEYS[1])}
+"""
 
 
-def registry() -> MemoryRegistry:
+class RedisRegistry:
+    """Registry shared by every process through Redis (``REALTIME["REDIS_URL"]``)."""
+
+    prefix = "realtime:registry:"
+
+    def __init__(self) -> None:
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def _redis(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            import redis.asyncio
+
+            url = realtime_settings.REDIS_URL
+            if not url:
+                raise RuntimeError('RedisRegistry needs REALTIME["REDIS_URL"], e.g. "redis://127.0.0.1:6379/0".')
+            client = self._clients[loop] = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        return client
+
+    async def create(self, token: str, entry: Entry) -> None:
+        """Remember ``entry`` under ``token`` until claimed or ``DISCONNECT_TIMEOUT`` passes."""
+        fields = {
+            "connection_id": entry.connection_id,
+            "endpoint": entry.endpoint,
+            "user_id": entry.user_id or "",
+            "transport": "",
+            "owner": "",
+        }
+        key = self.prefix + token
+        async with self._redis().pipeline(transaction=True) as pipe:
+            await pipe.hset(key, mapping=fields).pexpire(key, int(float(realtime_settings.DISCONNECT_TIMEOUT) * 1000))
+            await pipe.execute()
+
+    async def lookup(self, token: str) -> Entry | None:
+        """The live entry of ``token``, or ``None``."""
+        return _entry(await self._redis().hgetall(self.prefix + token))
+
+    async def claim(self, token: str, transport: str, owner: str) -> Claim | None:
+        """Claim ``token`` atomically for ``transport`` served by ``owner``; ``None`` if unknown."""
+        result = await self._redis().eval(_CLAIM, 1, self.prefix + token, transport, owner, int(ACTIVE_TTL * 1000))
+        if result is None:
+            return None
+        claimed, flat = result
+        entry = _entry(dict(zip(flat[::2], flat[1::2], strict=True)))
+        return None if entry is None else Claim(entry, claimed=bool(claimed))
+
+    async def refresh(self, tokens: list[str]) -> None:
+        """Keep the claimed entries of ``tokens`` alive (their owner is)."""
+        if tokens:
+            async with self._redis().pipeline(transaction=False) as pipe:
+                for token in tokens:
+                    pipe.pexpire(self.prefix + token, int(ACTIVE_TTL * 1000))
+                await pipe.execute()
+
+    async def release(self, token: str) -> None:
+        """Forget ``token`` (its connection ended)."""
+        await self._redis().delete(self.prefix + token)
+
+
+def _entry(fields: dict[str, str]) -> Entry | None:
+    if not fields:
+        return None
+    return Entry(
+        connection_id=fields["connection_id"],
+        endpoint=fields["endpoint"],
+        user_id=fields["user_id"] or None,
+        transport=fields["transport"],
+        owner=fields["owner"],
+    )
+
+
+_registry: Any = None
+
+
+def registry() -> MemoryRegistry | RedisRegistry:
     """The configured registry (``REALTIME["REGISTRY_BACKEND"]``), created once per process."""
     global _registry
-    if _registry is None or not isinstance(_registry, realtime_settings.REGISTRY_BACKEND):
-        _registry = realtime_settings.REGISTRY_BACKEND()
+    backend = realtime_settings.REGISTRY_BACKEND
+    if not isinstance(_registry, backend):
+        _registry = backend()
     return _registry

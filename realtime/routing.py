@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, re_path
 
+from .endpoints import ConnectionHandler, Endpoint
 from .hubs import Hub
 
 
@@ -36,20 +37,38 @@ def caseless(path: str) -> str:
 
 def hub_routes(hubs: Mapping[str, type[Hub]]) -> tuple[list[URLPattern], list[URLPattern]]:
     """``(http_routes, websocket_routes)`` for ``{"path": HubClass}``; paths without leading slash."""
-    from .transports.http import HubHttpApp
-    from .transports.websocket import HubWebsocketConsumer
+    from .endpoints import hub_endpoint
+
+    for path, hub in hubs.items():
+        if not (isinstance(hub, type) and issubclass(hub, Hub)):
+            raise ImproperlyConfigured(f"hub_routes: {path!r} must map to a Hub subclass, not {hub!r}")
+    return endpoint_routes({path: hub_endpoint(hub) for path, hub in hubs.items()})
+
+
+def connection_routes(handlers: Mapping[str, type[ConnectionHandler]]) -> tuple[list[URLPattern], list[URLPattern]]:
+    """Routes for raw endpoints (``ConnectionHandler`` subclasses): the same transports, no hub protocol."""
+    for path, handler in handlers.items():
+        if not (isinstance(handler, type) and issubclass(handler, ConnectionHandler)):
+            raise ImproperlyConfigured(f"connection_routes: {path!r} must map to a ConnectionHandler subclass")
+    return endpoint_routes({path: handler.endpoint() for path, handler in handlers.items()})
+
+
+def endpoint_routes(endpoints: Mapping[str, Endpoint]) -> tuple[list[URLPattern], list[URLPattern]]:
+    """``(http_routes, websocket_routes)`` for ``{"path": Endpoint}``."""
+    from .transports.http import EndpointHttpApp
+    from .transports.websocket import WebsocketTransport
 
     http: list[URLPattern] = []
     websocket: list[URLPattern] = []
     seen: dict[str, str] = {}
-    for path, hub in hubs.items():
+    for path, endpoint in endpoints.items():
         clean = path.strip("/")
-        if not clean or not (isinstance(hub, type) and issubclass(hub, Hub)):
-            raise ImproperlyConfigured(f"hub_routes: {path!r} must map a non-empty path to a Hub subclass")
+        if not clean:
+            raise ImproperlyConfigured(f"{path!r} is not a valid endpoint path")
         if clean.lower() in seen:
-            raise ImproperlyConfigured(f"hub_routes: {path!r} and {seen[clean.lower()]!r} are the same route")
+            raise ImproperlyConfigured(f"{path!r} and {seen[clean.lower()]!r} are the same route")
         seen[clean.lower()] = path
         base = caseless(clean)
-        http.append(re_path(rf"^{base}(?:/{caseless('negotiate')})?$", HubHttpApp(hub)))
-        websocket.append(re_path(rf"^{base}$", HubWebsocketConsumer.for_hub(hub)))
+        http.append(re_path(rf"^{base}(?:/{caseless('negotiate')})?$", EndpointHttpApp(endpoint)))
+        websocket.append(re_path(rf"^{base}$", WebsocketTransport.for_endpoint(endpoint)))
     return http, websocket

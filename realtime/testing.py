@@ -33,7 +33,7 @@ from .protocol.messages import (
     StreamItemMessage,
 )
 from .protocol.msgpack import MessagePackHubProtocol
-from .transports.websocket import HubWebsocketConsumer
+from .transports.websocket import WebsocketTransport
 
 
 class HubCommunicator:
@@ -56,7 +56,7 @@ class HubCommunicator:
         user: Any = None,
         headers: Iterable[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        app = HubWebsocketConsumer.for_hub(hub)
+        app = WebsocketTransport.for_hub(hub)
         if user is not None:
             inner = app
 

@@ -1,25 +1,38 @@
-"""The hub's HTTP side: negotiate, and the answers for transport requests this server does not serve.
+"""The HTTP side of an endpoint: negotiate, Server-Sent Events, long polls, POST sends and DELETE.
 
-It is a plain ASGI app (outside Django's middleware stack, so no CSRF or GZip middleware touches it).
+It is a plain ASGI app (outside Django's middleware stack, so no CSRF or GZip middleware touches it:
+negotiate, POST and DELETE carry no CSRF token; the secret connection token protects them instead).
+Requests for a connection owned by another process are routed to it over the channel layer.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
 
+from .. import lifetime, local
 from ..auth import scope_user
-from ..conf import hub_option
-from ..hubs import Hub
+from ..conf import realtime_settings
+from ..endpoints import ConnectionInfo, Endpoint
 from ..protocol import negotiate
 from ..registry import Entry, new_id, registry
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
+from .longpolling import LongPollingTransport
+from .sse import SseTransport
 
 logger = logging.getLogger("realtime.transports.http")
 
 TEXT = [(b"content-type", b"text/plain")]
 NO_CACHE = [(b"cache-control", b"no-cache, no-store")]
+POLL_HEADERS = [
+    (b"content-type", b"application/octet-stream"),
+    (b"cache-control", b"no-cache, no-store"),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"Thu, 01 Jan 1970 00:00:00 GMT"),
+]
+POST_LIMIT = 4 * 1024 * 1024
+"""Largest POST body accepted (one body may batch many messages)."""
+ORDER = ("WebSockets", "ServerSentEvents", "LongPolling")
 
 
 async def respond(send: Send, status: int, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -45,32 +58,43 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-class HubHttpApp:
-    """ASGI app for ``[base]`` and ``[base]/negotiate`` of one hub."""
+class HttpRefusal(Exception):
+    """A transport request refused with an HTTP status and a ``text/plain`` body."""
 
-    enabled_transports: ClassVar[tuple[str, ...]] = ("WebSockets",)
+    def __init__(self, status: int, body: str = "") -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
 
-    def __init__(self, hub: type[Hub]) -> None:
-        self.hub = hub
+
+class EndpointHttpApp:
+    """ASGI app for ``[base]`` and ``[base]/negotiate`` of one endpoint."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        if scope["path"].rstrip("/").lower().endswith("/negotiate"):
-            await self.negotiate(scope, receive, send)
-        else:
-            await self.transport_request(scope, receive, send)
+        try:
+            if scope["path"].rstrip("/").lower().endswith("/negotiate"):
+                await self.negotiate(scope, send)
+            else:
+                await self.transport_request(scope, receive, send)
+        except HttpRefusal as refusal:
+            logger.info(
+                "realtime: %s %s refused: %s %s", scope["method"], self.endpoint.name, refusal.status, refusal.body
+            )
+            await respond(send, refusal.status, refusal.body.encode(), TEXT if refusal.body else [])
 
     def transports(self) -> list[str]:
         """Transports this endpoint offers, in SignalR's order."""
-        configured = hub_option(self.hub, "TRANSPORTS")
-        return [name for name in self.enabled_transports if name in configured]
+        return [name for name in ORDER if name in self.endpoint.transports]
 
-    async def negotiate(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def negotiate(self, scope: Scope, send: Send) -> None:
         """``POST [base]/negotiate``: create a connection and list the transports."""
         if scope["method"] != "POST":
-            await respond(send, 405)
-            return
+            raise HttpRefusal(405)
         request = RequestInfo.from_scope(scope)
         try:
             version = negotiate.select_negotiate_version(request.query_value("negotiateVersion"))
@@ -80,7 +104,7 @@ class HubHttpApp:
         _, user_id = scope_user(scope)
         connection_id = new_id()
         token = new_id() if version >= 1 else connection_id
-        await registry().create(token, Entry(connection_id=connection_id, hub=self.hub.hub_name(), user_id=user_id))
+        await registry().create(token, Entry(connection_id=connection_id, endpoint=self.endpoint.name, user_id=user_id))
         body = negotiate.negotiate_response(
             version=version,
             connection_id=connection_id,
@@ -90,18 +114,123 @@ class HubHttpApp:
         await respond(send, 200, body, [(b"content-type", b"application/json"), *NO_CACHE])
 
     async def transport_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``GET``/``POST``/``DELETE [base]``: the HTTP transports, refused while not enabled here."""
+        """``GET``/``POST``/``DELETE [base]?id=<token>``."""
         method = scope["method"]
         if method not in ("GET", "POST", "DELETE"):
-            await respond(send, 405)
-            return
+            raise HttpRefusal(405)
         request = RequestInfo.from_scope(scope)
-        if not request.query_value("id"):
-            await respond(send, 400, b"Connection ID required", TEXT)
-            return
-        accept = request.header("accept") or ""
-        transport = "ServerSentEvents" if "text/event-stream" in accept else "LongPolling"
-        if method == "GET":
-            await respond(send, 404, f"{transport} transport not supported by this end point type".encode(), TEXT)
+        token = request.query_value("id")
+        if not token:
+            raise HttpRefusal(400, "Connection ID required")
+        if method == "GET" and "text/event-stream" in (request.header("accept") or ""):
+            await self.server_sent_events(scope, receive, send, token, request)
+        elif method == "GET":
+            await self.poll(scope, send, token, request)
+        elif method == "POST":
+            await self.post(scope, receive, send, token)
         else:
-            await respond(send, 404, b"No Connection with that ID", TEXT)
+            await self.delete(scope, send, token)
+
+    async def _entry(self, scope: Scope, token: str) -> Entry:
+        """The registry entry of ``token`` for this endpoint and this request's user, or a refusal."""
+        entry = await registry().lookup(token)
+        if entry is None or entry.endpoint != self.endpoint.name:
+            raise HttpRefusal(404, "No Connection with that ID")
+        if scope_user(scope)[1] != entry.user_id:
+            raise HttpRefusal(403)
+        return entry
+
+    def _require(self, transport: str) -> None:
+        if transport not in self.endpoint.transports:
+            raise HttpRefusal(404, f"{transport} transport not supported by this end point type")
+
+    async def _claim(self, scope: Scope, token: str, transport: str) -> Entry | None:
+        """Claim ``token`` for ``transport`` here; ``None`` if already claimed by the same transport."""
+        entry = await self._entry(scope, token)
+        if entry.transport and entry.transport != transport:
+            raise HttpRefusal(400, "Cannot change transports mid-connection")
+        if entry.transport:
+            return None
+        claim = await registry().claim(token, transport, await local.table().channel.start())
+        if claim is None:
+            raise HttpRefusal(404, "No Connection with that ID")
+        if claim.entry.transport != transport:
+            raise HttpRefusal(400, "Cannot change transports mid-connection")
+        return claim.entry if claim.claimed else None
+
+    def _info(self, scope: Scope, entry: Entry, request: RequestInfo) -> ConnectionInfo:
+        user, user_id = scope_user(scope)
+        return ConnectionInfo(entry.connection_id, user, user_id, request)
+
+    async def server_sent_events(
+        self, scope: Scope, receive: Receive, send: Send, token: str, request: RequestInfo
+    ) -> None:
+        """The SSE GET: claim the connection and own it for as long as the response stays open."""
+        self._require("ServerSentEvents")
+        entry = await self._claim(scope, token, "ServerSentEvents")
+        if entry is None:
+            raise HttpRefusal(409)
+        await SseTransport(self.endpoint, self._info(scope, entry, request), token).serve(send, receive)
+
+    async def poll(self, scope: Scope, send: Send, token: str, request: RequestInfo) -> None:
+        """A long poll: the first one starts the owner here and is answered at once; later ones wait."""
+        self._require("LongPolling")
+        entry = await self._claim(scope, token, "LongPolling")
+        if entry is not None:
+            LongPollingTransport(self.endpoint, self._info(scope, entry, request), token).start()
+            await respond(send, 200, b"", POLL_HEADERS)
+            return
+        timeout = float(realtime_settings.POLL_TIMEOUT)
+        owner = local.table().owners.get(token)
+        if isinstance(owner, LongPollingTransport):
+            status, body = await owner.poll(timeout)
+        else:
+            status, body = await self._remote(token, lifetime.POLL, {"timeout": timeout}, timeout + 10)
+        await respond(send, status, body, POLL_HEADERS)
+
+    async def post(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
+        """``POST [base]``: hand the body to the owner of the connection, wherever it runs."""
+        entry = await self._entry(scope, token)
+        if entry.transport == "WebSockets":
+            raise HttpRefusal(405, "POST requests are not allowed for WebSocket connections.")
+        if not entry.transport:
+            raise HttpRefusal(404, "No Connection with that ID")
+        body = await read_body(receive, POST_LIMIT)
+        if body is None:
+            raise HttpRefusal(413, f"Request bodies are limited to {POST_LIMIT} bytes.")
+        owner = local.table().owners.get(token)
+        if owner is not None:
+            owner.post(body)
+        else:
+            try:
+                await lifetime.send(entry.owner, {"type": lifetime.TRANSPORT_DATA, "token": token, "data": body})
+            except lifetime.ChannelFull:
+                raise HttpRefusal(503, "The connection's server is too busy; retry.") from None
+        await respond(send, 200)
+
+    async def delete(self, scope: Scope, send: Send, token: str) -> None:
+        """``DELETE [base]``: end a long-polling connection."""
+        entry = await self._entry(scope, token)
+        if entry.transport != "LongPolling":
+            raise HttpRefusal(400, "Cannot terminate this connection using the DELETE endpoint.")
+        owner = local.table().owners.get(token)
+        if isinstance(owner, LongPollingTransport):
+            await owner.delete()
+        else:
+            await self._remote(token, lifetime.DELETE, {}, 10)
+        await respond(send, 202)
+
+    async def _remote(self, token: str, kind: str, extra: dict[str, object], timeout: float) -> tuple[int, bytes]:
+        """Run a poll or DELETE on the owner process; ``(status, body)`` of its answer."""
+        entry = await registry().lookup(token)
+        if entry is None or not entry.owner:
+            return 404, b"No Connection with that ID"
+        try:
+            reply = await lifetime.request_channel(
+                entry.owner, {"type": kind, "token": token, **extra}, timeout=timeout
+            )
+        except lifetime.ChannelFull:
+            return 503, b""
+        except TimeoutError:
+            return (204 if kind == lifetime.POLL else 202), b""
+        return reply["status"], reply["body"]

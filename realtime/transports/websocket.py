@@ -1,4 +1,4 @@
-"""The WebSockets transport: a Channels consumer that owns its hub connection.
+"""The WebSockets transport: a Channels consumer that owns its connection.
 
 It reads its socket in a lean loop (no layer channel of its own, no ``await_many_dispatch``):
 everything addressed to the connection reaches it through the process's connection table.
@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 
 from channels.consumer import AsyncConsumer
 
+from .. import local
 from ..auth import scope_user
-from ..connection import HubConnection
-from ..dispatcher import HubDispatcher
+from ..endpoints import ConnectionInfo, Endpoint, hub_endpoint
 from ..hubs import Hub
 from ..registry import new_id, registry
 from ..request import RequestInfo
@@ -22,13 +22,14 @@ from ..types import Receive, Scope, Send
 logger = logging.getLogger("realtime.transports.websocket")
 
 CLEAN_CLOSE_CODES = frozenset({1000, 1001})
+NAME = "WebSockets"
 
 
-class HubWebsocketConsumer(AsyncConsumer):
-    """Serve one hub over WebSockets; route it with ``HubWebsocketConsumer.as_asgi(hub=MyHub)``."""
+class WebsocketTransport(AsyncConsumer):
+    """Serve one endpoint over WebSockets; route it with ``WebsocketTransport.for_endpoint(endpoint)``."""
 
-    hub: ClassVar[type[Hub]]
-    name = "WebSockets"
+    endpoint: ClassVar[Endpoint]
+    name = NAME
     transfer_formats = frozenset({"Text", "Binary"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -38,35 +39,46 @@ class HubWebsocketConsumer(AsyncConsumer):
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        connection_id = await self._connection_id(scope)
+        request = RequestInfo.from_scope(scope)
+        if NAME not in self.endpoint.transports:
+            await self._reject(404, f"{NAME} transport not supported by this end point type")
+            return
+        token = request.query_value("id") or ""
+        user, user_id = scope_user(scope)
+        connection_id = await self._claim(token, user_id) if token else new_id()
         if connection_id is None:
-            await self._reject(404, b"No Connection with that ID")
             return
         await send({"type": "websocket.accept"})
-        await self._serve(connection_id, receive)
+        handler = self.endpoint.create(self, ConnectionInfo(connection_id, user, user_id, request))
+        try:
+            await self._serve(handler, receive, token)
+        finally:
+            if token:
+                local.table().claimed.pop(token, None)
+                await registry().release(token)
 
-    async def _connection_id(self, scope: Scope) -> str | None:
-        """A new id for skipNegotiation; the negotiated one for a valid ``id``; ``None`` otherwise."""
-        token = RequestInfo.from_scope(scope).query_value("id")
-        if not token:
-            return new_id()
-        entry = await registry().claim(token)
-        if entry is None or entry.hub != self.hub.hub_name():
-            return None
-        return entry.connection_id
+    async def _claim(self, token: str, user_id: str | None) -> str | None:
+        """The negotiated connection id for ``token``; rejects the upgrade and returns ``None`` if refused."""
+        owner = await local.table().channel.start()
+        claim = await registry().claim(token, NAME, owner)
+        if claim is None or claim.entry.endpoint != self.endpoint.name:
+            await self._reject(404, "No Connection with that ID")
+        elif not claim.claimed:
+            if claim.entry.transport == NAME:
+                await self._reject(409, "")
+            else:
+                await self._reject(400, "Cannot change transports mid-connection")
+        elif claim.entry.user_id != user_id:
+            await self._reject(403, "")
+        else:
+            table = local.table()
+            table.claimed[token] = self
+            table.start_housekeeping()
+            return claim.entry.connection_id
+        return None
 
-    async def _serve(self, connection_id: str, receive: Receive) -> None:
-        user, user_id = scope_user(self.scope)
-        connection = HubConnection(
-            self.hub,
-            self,
-            connection_id=connection_id,
-            user=user,
-            user_id=user_id,
-            request=RequestInfo.from_scope(self.scope),
-        )
-        dispatcher = HubDispatcher(connection)
-        dispatcher.open()
+    async def _serve(self, handler: Any, receive: Receive, token: str) -> None:
+        handler.open()
         error: Exception | None = None
         try:
             while True:
@@ -74,7 +86,7 @@ class HubWebsocketConsumer(AsyncConsumer):
                 kind = message["type"]
                 if kind == "websocket.receive":
                     data = message.get("bytes")
-                    await dispatcher.receive(data if data is not None else message.get("text") or "")
+                    await handler.receive(data if data is not None else message.get("text") or "")
                 elif kind == "websocket.disconnect":
                     code = message.get("code", 1005)
                     if code not in CLEAN_CLOSE_CODES and not self._closed:
@@ -82,19 +94,15 @@ class HubWebsocketConsumer(AsyncConsumer):
                     break
         finally:
             self._closed = True
-            await dispatcher.closed(error)
+            await handler.closed(error)
 
-    async def _reject(self, status: int, body: bytes) -> None:
+    async def _reject(self, status: int, body: str) -> None:
         """Refuse the upgrade with an HTTP status when the server supports it, else a close (HTTP 403)."""
+        logger.info("realtime: refused a WebSocket for %s: %s %s", self.endpoint.name, status, body)
         if "websocket.http.response" in self.scope.get("extensions", {}):
-            await self._send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": status,
-                    "headers": [(b"content-type", b"text/plain")],
-                }
-            )
-            await self._send({"type": "websocket.http.response.body", "body": body})
+            headers = [(b"content-type", b"text/plain")]
+            await self._send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+            await self._send({"type": "websocket.http.response.body", "body": body.encode()})
         else:
             await self._send({"type": "websocket.close", "code": 1008})
 
@@ -114,7 +122,15 @@ class HubWebsocketConsumer(AsyncConsumer):
             await self._send({"type": "websocket.close", "code": 1000})
 
     @classmethod
-    def for_hub(cls, hub: type[Hub], **initkwargs: Any) -> Any:
-        """The ASGI app serving ``hub``."""
-        consumer = type(f"{hub.__name__}WebsocketConsumer", (cls,), {"hub": hub})
+    def for_endpoint(cls, endpoint: Endpoint, **initkwargs: Any) -> Any:
+        """The ASGI app serving ``endpoint`` over WebSockets."""
+        consumer = type(f"WebsocketTransport[{endpoint.name}]", (cls,), {"endpoint": endpoint})
         return consumer.as_asgi(**initkwargs)
+
+    @classmethod
+    def for_hub(cls, hub: type[Hub], **initkwargs: Any) -> Any:
+        """The ASGI app serving ``hub`` over WebSockets."""
+        return cls.for_endpoint(hub_endpoint(hub), **initkwargs)
+
+
+HubWebsocketConsumer = WebsocketTransport  # TEMPORARY alias while tests move to the new name

@@ -100,6 +100,12 @@ class TestHub(Hub):
         return self.context.request.cookies.get(name)
 
 
+class TestHubNoWebSockets(TestHub):
+    """TestHub over Server-Sent Events and long polling only (``/testhub-nowebsockets``)."""
+
+    transports = ["ServerSentEvents", "LongPolling"]
+
+
 class ChatHub(Hub):
     """Everyday features: broadcast, groups, users, streams."""
 

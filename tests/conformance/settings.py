@@ -50,6 +50,8 @@ else:
 
 REALTIME = {
     "USER_ID_PROVIDER": "tests.conformance.hubs.username_id",
+    "REDIS_URL": REDIS_URL,
+    "REGISTRY_BACKEND": "realtime.registry.RedisRegistry" if REDIS_URL else "realtime.registry.MemoryRegistry",
 }
 
 SIMPLE_JWT = {"SIGNING_KEY": "conformance-signing-key-0123456789abcdef", "ALGORITHM": "HS256"}

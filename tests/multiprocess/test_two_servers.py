@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -74,3 +75,52 @@ async def test_client_result_from_another_process(servers):
         assert answer.result() == (200, "42")
     finally:
         await client.close()
+
+
+def raw(method: str, url: str, body: bytes = b"", headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read()
+
+
+async def test_long_polling_alternating_processes(servers):
+    """Negotiate on one process, then polls and sends alternate between both: one connection throughout."""
+    first, second = servers
+    status, body = await asyncio.to_thread(raw, "POST", f"{first.url}/testhub/negotiate?negotiateVersion=1")
+    token = json.loads(body)["connectionToken"]
+    urls = [f"{server.url}/testhub?id={token}" for server in (second, first)]
+    assert await asyncio.to_thread(raw, "GET", urls[0]) == (200, b"")  # first poll: starts the owner on process 2
+    handshake = b'{"protocol":"json","version":1}\x1e'
+    assert (await asyncio.to_thread(raw, "POST", urls[1], handshake))[0] == 200
+    assert await asyncio.to_thread(raw, "GET", urls[1]) == (200, b"{}\x1e")
+    for index in range(4):
+        invocation = json.dumps({"type": 1, "invocationId": str(index), "target": "Echo", "arguments": [index]})
+        assert (await asyncio.to_thread(raw, "POST", urls[index % 2], invocation.encode() + b"\x1e"))[0] == 200
+        status, body = await asyncio.to_thread(raw, "GET", urls[(index + 1) % 2])
+        assert status == 200
+        assert json.loads(body.rstrip(b"\x1e")) == {"type": 3, "invocationId": str(index), "result": index}
+    assert await asyncio.to_thread(raw, "DELETE", urls[1]) == (202, b"")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        await asyncio.to_thread(raw, "GET", urls[0])
+    assert refused.value.code == 404
+
+
+async def test_sse_posts_arrive_at_the_other_process(servers):
+    """The SSE GET on one process owns the connection; POSTs to the other process reach it."""
+    first, second = servers
+    status, body = await asyncio.to_thread(raw, "POST", f"{first.url}/testhub/negotiate?negotiateVersion=1")
+    token = json.loads(body)["connectionToken"]
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(first.url.rsplit(":", 1)[1]))
+    writer.write(f"GET /testhub?id={token} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n".encode())
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert b"200" in head.split(b"\r\n")[0] and b"text/event-stream" in head
+    post = f"{second.url}/testhub?id={token}"
+    await asyncio.to_thread(raw, "POST", post, b'{"protocol":"json","version":1}\x1e')
+    await asyncio.to_thread(raw, "POST", post, b'{"type":1,"invocationId":"1","target":"Echo","arguments":["x"]}\x1e')
+    received = b""
+    async with asyncio.timeout(10):
+        while b'"result":"x"' not in received:
+            received += await reader.read(4096)
+    assert b"data: {}\x1e\r\n\r\n" in received
+    writer.close()

@@ -1,0 +1,127 @@
+"""Endpoints: what runs on top of a transport (the ASP.NET ``ConnectionHandler`` analog).
+
+A transport (WebSockets, Server-Sent Events, long polling) moves chunks of bytes; an endpoint turns a
+new connection into a handler that receives those chunks and writes its own. Hubs are one kind of
+endpoint (:func:`hub_endpoint`); subclass :class:`ConnectionHandler` for a raw one::
+
+    class EchoHandler(ConnectionHandler):
+        async def receive(self, data):
+            await self.send(data)
+
+    http_routes, websocket_routes = connection_routes({"echo": EchoHandler})
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .conf import hub_option, realtime_settings
+from .request import RequestInfo
+from .types import Transport
+
+if TYPE_CHECKING:
+    from .hubs import Hub
+
+
+class Handler(Protocol):
+    """What a transport drives: ``open`` once, ``receive`` per chunk, ``closed`` once at the end."""
+
+    def open(self) -> None: ...
+
+    async def receive(self, data: bytes | str) -> None: ...
+
+    async def closed(self, exception: Exception | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """Who opened a connection, and from which request."""
+
+    connection_id: str
+    user: Any = None
+    user_id: str | None = None
+    request: RequestInfo = RequestInfo()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A routable endpoint: its identity across processes, its transports and its handler factory."""
+
+    name: str
+    transports: tuple[str, ...]
+    create: Callable[[Transport, ConnectionInfo], Handler]
+
+
+class ConnectionHandler:
+    """Base class of raw (non-hub) endpoints: bytes in, bytes out, over any transport.
+
+    Override :meth:`receive` (and optionally :meth:`on_connected` / :meth:`on_disconnected`).
+    """
+
+    transports: ClassVar[list[str] | None] = None
+    """Transports this endpoint accepts; ``None`` means ``REALTIME["TRANSPORTS"]``."""
+
+    def __init__(self, transport: Transport, info: ConnectionInfo) -> None:
+        self.transport = transport
+        self.info = info
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def endpoint(cls) -> Endpoint:
+        """The :class:`Endpoint` serving this handler class."""
+        transports = cls.transports if cls.transports is not None else realtime_settings.TRANSPORTS
+        return Endpoint(f"{cls.__module__}.{cls.__qualname__}", tuple(transports), cls)
+
+    @property
+    def connection_id(self) -> str:
+        """The public id of this connection."""
+        return self.info.connection_id
+
+    def open(self) -> None:
+        """Called by the transport when it is open; starts :meth:`on_connected`."""
+        self._connected = asyncio.ensure_future(self.on_connected())
+
+    async def receive(self, data: bytes | str) -> None:
+        """Called with each chunk the client sent."""
+
+    async def send(self, data: bytes | str) -> None:
+        """Write one chunk to the client (in order with every other write)."""
+        async with self._lock:
+            await self.transport.send(data)
+
+    async def abort(self) -> None:
+        """Close the connection from the server side."""
+        await self.transport.close()
+
+    async def closed(self, exception: Exception | None = None) -> None:
+        """Called by the transport when the connection ended."""
+        await self._connected
+        await self.on_disconnected(exception)
+
+    async def on_connected(self) -> None:
+        """Called when the connection opened."""
+
+    async def on_disconnected(self, exception: Exception | None) -> None:
+        """Called when the connection ended; ``exception`` is ``None`` for a clean end."""
+
+
+def hub_endpoint(hub: type[Hub]) -> Endpoint:
+    """The :class:`Endpoint` serving ``hub``: a :class:`HubConnection` and its dispatcher per connection."""
+    from .connection import HubConnection
+    from .dispatcher import HubDispatcher
+
+    def create(transport: Transport, info: ConnectionInfo) -> Handler:
+        connection = HubConnection(
+            hub,
+            transport,
+            connection_id=info.connection_id,
+            user=info.user,
+            user_id=info.user_id,
+            request=info.request,
+        )
+        return HubDispatcher(connection)
+
+    return Endpoint(hub.hub_name(), tuple(hub_option(hub, "TRANSPORTS")), create)
