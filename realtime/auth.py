@@ -1,11 +1,31 @@
-"""Who is connecting: the user of a connection request and the identifier ``clients.user()`` addresses."""
+"""Authentication for hub and endpoint routes: JWT (simplejwt) from the header or the query, and sessions.
+
+Browsers cannot set headers on WebSocket and EventSource requests, so SignalR clients put the access
+token in ``?access_token=``; simplejwt itself reads only the ``Authorization`` header. The middleware
+here accepts either (header first), validates the token with simplejwt's own settings and token classes
+(signing key, algorithms, user id claim, token types, blacklist when installed), and sets
+``scope["user"]``, ``scope["auth_claims"]`` (the token's payload) and ``scope["auth_expires"]`` (its
+``exp``, a UNIX timestamp).
+
+Recipe (``asgi.py``)::
+
+    http_hubs, websocket_hubs = hub_routes({"chathub": ChatHub}, middleware=JWTAuthMiddlewareStack)
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+
 from .conf import realtime_settings
-from .types import Scope
+from .exceptions import InvalidToken
+from .request import RequestInfo
+from .types import Receive, Scope, Send
+
+logger = logging.getLogger("realtime.auth")
 
 
 def default_user_id(user: Any) -> str | None:
@@ -21,3 +41,65 @@ def scope_user(scope: Scope) -> tuple[Any, str | None]:
     if hasattr(user, "_wrapped") and hasattr(user, "_setup"):  # Channels' lazy UserLazyObject
         user = user._wrapped if user._wrapped is not None else user
     return user, realtime_settings.USER_ID_PROVIDER(user)
+
+
+def raw_token(scope: Scope) -> str | None:
+    """The access token of a request: ``Authorization: Bearer`` first, then the query parameter."""
+    request = RequestInfo.from_scope(scope)
+    header = request.header("authorization") or ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query_value(realtime_settings.JWT_QUERY_PARAM) or None
+
+
+def _validate(raw: str) -> tuple[Any, dict[str, Any]]:
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
+    from rest_framework_simplejwt.exceptions import InvalidToken as SimpleJWTInvalidToken
+
+    authentication = JWTAuthentication()
+    try:
+        validated = authentication.get_validated_token(raw.encode())
+        user = authentication.get_user(validated)
+    except (SimpleJWTInvalidToken, AuthenticationFailed, TokenError) as exc:
+        detail = getattr(exc, "detail", None)
+        message = detail.get("detail") if isinstance(detail, dict) else str(exc)
+        raise InvalidToken(str(message)) from exc
+    return user, dict(validated.payload)
+
+
+async def authenticate_jwt(raw: str) -> tuple[Any, dict[str, Any]]:
+    """Validate ``raw`` with simplejwt; returns ``(user, claims)`` or raises :class:`InvalidToken`."""
+    return await database_sync_to_async(_validate)(raw)
+
+
+class JWTAuthMiddleware:
+    """ASGI middleware: authenticate HTTP and WebSocket requests that carry a JWT.
+
+    A request without a token passes through unchanged (a session middleware may have set the user);
+    an invalid or expired token makes the user anonymous and records why in ``scope["auth_error"]``.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            raw = raw_token(scope)
+            if raw is not None:
+                scope = dict(scope)
+                try:
+                    scope["user"], scope["auth_claims"] = await authenticate_jwt(raw)
+                    scope["auth_expires"] = scope["auth_claims"].get("exp")
+                except InvalidToken as exc:
+                    from django.contrib.auth.models import AnonymousUser
+
+                    scope["user"], scope["auth_error"] = AnonymousUser(), str(exc)
+                    logger.info("realtime: rejected an access token on %s: %s", scope.get("path"), exc)
+        await self.app(scope, receive, send)
+
+
+def JWTAuthMiddlewareStack(app: Any) -> Any:  # noqa: N802  (named like Channels' AuthMiddlewareStack)
+    """Session authentication (Channels' ``AuthMiddlewareStack``) with JWT on top: a token wins."""
+    return AuthMiddlewareStack(JWTAuthMiddleware(app))

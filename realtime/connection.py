@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .conf import hub_option
+from .conf import hub_option, realtime_settings
 from .exceptions import ClientResultError
 from .protocol import errors, handshake
 from .protocol.base import Frame, HubProtocol
@@ -62,8 +62,13 @@ class HubConnection:
         user: Any = None,
         user_id: str | None = None,
         request: RequestInfo | None = None,
+        expires: float | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> None:
         self.hub = hub
+        self.expires = expires if expires is not None and realtime_settings.CLOSE_ON_TOKEN_EXPIRY else None
+        """When the access token the connection was opened with expires (UNIX time), or ``None``."""
+        self.claims = claims or {}
         self.transport = transport
         self.connection_id = connection_id
         self.user = user
@@ -181,8 +186,17 @@ class HubConnection:
         self.last_received = time.monotonic()
         if self._timer is not None:
             self._timer.cancel()
-        if self.transport.name != "LongPolling":
-            self._arm(min(self._timeouts[1], self._timeouts[2]))
+        self._arm(self._next_tick(time.monotonic()))
+
+    def _next_tick(self, now: float) -> float:
+        """Seconds until the next clock duty: a Ping, the client timeout, or the token's expiry."""
+        _, keep_alive, client_timeout = self._timeouts
+        delays = [3600.0]
+        if self.transport.name != "LongPolling":  # long polling has neither pings nor a client timeout
+            delays += [keep_alive - (now - self.last_sent), client_timeout - (now - self.last_received)]
+        if self.expires is not None:
+            delays.append(self.expires - time.time())
+        return min(delays)
 
     def _arm(self, delay: float) -> None:
         self._timer = self._loop.call_later(max(delay, 0.0), self._tick)
@@ -199,6 +213,13 @@ class HubConnection:
             return
         if self.state is not State.CONNECTED:
             return
+        if self.expires is not None and time.time() >= self.expires:
+            logger.info("realtime: the access token of %s expired; closing", self.connection_id)
+            self.spawn(self.abort(errors.CLOSE_TOKEN_EXPIRED, allow_reconnect=True))
+            return
+        if self.transport.name == "LongPolling":
+            self._arm(self._next_tick(now))
+            return
         if now - self.last_received >= client_timeout:
             logger.info("realtime: %s sent nothing for %.1f s; closing", self.connection_id, client_timeout)
             self.spawn(
@@ -212,7 +233,7 @@ class HubConnection:
             assert self.protocol is not None
             self.enqueue_frame(self.protocol.write(PingMessage()))
             self.last_sent = now
-        self._arm(min(keep_alive - (now - self.last_sent), client_timeout - (now - self.last_received)))
+        self._arm(self._next_tick(now))
 
     async def fail_handshake(self, error: str) -> None:
         """Answer the handshake with ``error`` and end the transport."""

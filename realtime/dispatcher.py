@@ -30,8 +30,10 @@ from . import local
 from .conf import hub_option
 from .connection import HubConnection, State
 from .exceptions import HandshakeError, HubError, RemoteProtocolError
+from .filters import InvocationContext, chain, hub_filters
 from .hubs import Hub
 from .methods import ArgumentError, HubMethod
+from .permissions import AccessRequest, allowed
 from .protocol import errors, handshake
 from .protocol.base import HubProtocol
 from .protocol.messages import (
@@ -79,6 +81,7 @@ class HubDispatcher:
         self.hub: type[Hub] = connection.hub
         self.detailed_errors = bool(hub_option(self.hub, "DETAILED_ERRORS"))
         self.max_message_size: int | None = hub_option(self.hub, "MAX_MESSAGE_SIZE")
+        self.filters = hub_filters(self.hub)
         capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
         self.streams = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
         self._slots = asyncio.Semaphore(int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS")))
@@ -235,9 +238,18 @@ class HubDispatcher:
     ) -> None:
         invocation_id = message.invocation_id
         assert invocation_id is not None
-        async with self._slot():
-            generator = method.func(self._hub_instance(), *arguments)
         send = self.connection.send
+        try:
+            async with self._slot():
+                generator = await self._call(method, arguments)
+        except PermissionDenied:
+            await send(CompletionMessage.with_error(invocation_id, errors.unauthorized(message.target)))
+            return
+        except Exception as exc:
+            self._log_failure(message, exc)
+            error = errors.invocation_error(message.target, *self._detail(exc))
+            await send(CompletionMessage.with_error(invocation_id, error))
+            return
         try:
             try:
                 first = await generator.__anext__()
@@ -292,13 +304,27 @@ class HubDispatcher:
         return self.hub(self.connection)
 
     async def _call(self, method: HubMethod, arguments: list[Any]) -> Any:
+        """Check the method's permissions, then call it through the hub filters (a stream: create it)."""
         hub = self._hub_instance()
-        if method.is_async:
-            return await method.func(hub, *arguments)
-        return await database_sync_to_async(method.func)(hub, *arguments)
+        if method.permission_classes:
+            connection = self.connection
+            access = AccessRequest(connection.user, connection.user_id, connection.request, method.name, arguments)
+            if not await allowed(method.permission_classes, access, self.hub):
+                raise PermissionDenied(method.name)
+
+        async def call(context: InvocationContext) -> Any:
+            if method.is_stream:
+                return method.func(context.hub, *context.arguments)
+            if method.is_async:
+                return await method.func(context.hub, *context.arguments)
+            return await database_sync_to_async(method.func)(context.hub, *context.arguments)
+
+        return await chain(self.filters, "invoke", call)(InvocationContext(hub, method.name, arguments))
 
     async def _call_hook(self, name: str, *args: Any) -> None:
-        await getattr(self._hub_instance(), name)(*args)
+        """Run ``on_connected``/``on_disconnected`` through the hub filters."""
+        hook = chain(self.filters, name, lambda hub, *rest: getattr(hub, name)(*rest))
+        await hook(self._hub_instance(), *args)
 
     def _detail(self, exc: BaseException) -> tuple[str | None, str | None]:
         """The (type, message) suffix clients may see: always for HubError, else with detailed errors."""

@@ -14,13 +14,15 @@ endpoint (:func:`hub_endpoint`); subclass :class:`ConnectionHandler` for a raw o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from .auth import scope_user
 from .conf import hub_option, realtime_settings
+from .permissions import AccessRequest, allowed
 from .request import RequestInfo
-from .types import Transport
+from .types import Scope, Transport
 
 if TYPE_CHECKING:
     from .hubs import Hub
@@ -44,15 +46,33 @@ class ConnectionInfo:
     user: Any = None
     user_id: str | None = None
     request: RequestInfo = RequestInfo()
+    expires: float | None = None
+    """When the access token used to connect expires (UNIX time)."""
+    claims: dict[str, Any] = field(default_factory=dict)
+    """The claims of that access token."""
+
+    @classmethod
+    def from_scope(cls, scope: Scope, connection_id: str) -> ConnectionInfo:
+        """The info of a connection opened by the request ``scope``."""
+        user, user_id = scope_user(scope)
+        request = RequestInfo.from_scope(scope)
+        return cls(connection_id, user, user_id, request, scope.get("auth_expires"), scope.get("auth_claims") or {})
+
+
+async def allow_all(scope: Scope) -> int | None:
+    """The default authorization of raw endpoints: everyone may connect."""
+    return None
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A routable endpoint: its identity across processes, its transports and its handler factory."""
+    """A routable endpoint: identity across processes, transports, handler factory and authorization."""
 
     name: str
     transports: tuple[str, ...]
     create: Callable[[Transport, ConnectionInfo], Handler]
+    authorize: Callable[[Scope], Awaitable[int | None]] = allow_all
+    """Checked on negotiate and every transport request: ``None`` to allow, else the HTTP status."""
 
 
 class ConnectionHandler:
@@ -121,7 +141,16 @@ def hub_endpoint(hub: type[Hub]) -> Endpoint:
             user=info.user,
             user_id=info.user_id,
             request=info.request,
+            expires=info.expires,
+            claims=info.claims,
         )
         return HubDispatcher(connection)
 
-    return Endpoint(hub.hub_name(), tuple(hub_option(hub, "TRANSPORTS")), create)
+    async def authorize(scope: Scope) -> int | None:
+        user, user_id = scope_user(scope)
+        access = AccessRequest(user, user_id, RequestInfo.from_scope(scope))
+        if await allowed(hub.get_permission_classes(), access, hub):
+            return None
+        return 403 if getattr(user, "is_authenticated", False) else 401
+
+    return Endpoint(hub.hub_name(), tuple(hub_option(hub, "TRANSPORTS")), create, authorize)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
 
 from . import lifetime, local, names
 
@@ -19,13 +22,19 @@ class GroupManager:
     reconnect is a new connection and must join again, as in SignalR).
     """
 
-    __slots__ = ("hub",)
+    __slots__ = ("hub", "guard")
 
-    def __init__(self, hub: type[Hub]) -> None:
+    def __init__(self, hub: type[Hub], *, guard: Callable[[str, str], Awaitable[bool]] | None = None) -> None:
         self.hub = hub
+        self.guard = guard
 
     async def add(self, connection_id: str, group: str) -> None:
-        """Add ``connection_id`` to ``group``; returns once sends to the group reach it."""
+        """Add ``connection_id`` to ``group``; returns once sends to the group reach it.
+
+        Raises ``PermissionDenied`` when the hub's ``can_join_group`` refuses (inside hub methods).
+        """
+        if self.guard is not None and not await self.guard(connection_id, group):
+            raise PermissionDenied(f"Joining group {group!r} is not allowed.")
         await self._change(connection_id, group, add=True)
 
     async def remove(self, connection_id: str, group: str) -> None:

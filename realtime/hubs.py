@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from .clients import HubCallerClients
-from .conf import hub_option
+from .conf import hub_option, realtime_settings
 from .groups import GroupManager
 from .methods import HubMethod, hub_method, wire_name
 from .protocol.base import HubProtocol
@@ -54,6 +54,11 @@ class HubCallerContext:
     def user_identifier(self) -> str | None:
         """The identifier ``clients.user()`` addresses, or ``None`` when anonymous."""
         return self._connection.user_id
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        """The claims of the access token the connection was opened with (empty without a JWT)."""
+        return self._connection.claims
 
     @property
     def request(self) -> RequestInfo:
@@ -99,6 +104,10 @@ class Hub:
     max_outbound_bytes: ClassVar[int | None] = None
     client_result_timeout: ClassVar[float | None] = None
     detailed_errors: ClassVar[bool | None] = None
+    permission_classes: ClassVar[list[type] | None] = None
+    """Checked on negotiate and every transport request; ``None`` = ``DEFAULT_PERMISSION_CLASSES``."""
+    filters: ClassVar[list[Any] | None] = None
+    """Hub filters run after the global ``HUB_FILTERS`` (see ``realtime.filters``)."""
 
     hub_methods: ClassVar[dict[str, HubMethod]] = {}
 
@@ -123,6 +132,20 @@ class Hub:
             found = _protocol_cache[cls] = [p(max_message_size=size) for p in hub_option(cls, "PROTOCOLS")]
         return found
 
+    @classmethod
+    def get_permission_classes(cls) -> list[type]:
+        """The permission classes every request of a connection to this hub must pass."""
+        if cls.permission_classes is not None:
+            return list(cls.permission_classes)
+        return list(realtime_settings.DEFAULT_PERMISSION_CLASSES)
+
+    async def can_join_group(self, connection_id: str, group: str) -> bool:
+        """Whether ``self.groups.add(connection_id, group)`` may proceed; refusals raise ``PermissionDenied``.
+
+        Override to restrict groups (e.g. by ``self.context.user``); the default allows every group.
+        """
+        return True
+
     @cached_property
     def context(self) -> HubCallerContext:
         """The calling connection: id, user, request, items."""
@@ -135,8 +158,8 @@ class Hub:
 
     @cached_property
     def groups(self) -> GroupManager:
-        """Add connections to groups and remove them."""
-        return GroupManager(type(self))
+        """Add connections to groups (subject to :meth:`can_join_group`) and remove them."""
+        return GroupManager(type(self), guard=self.can_join_group)
 
     async def on_connected(self) -> None:
         """Called when a client connected (after the handshake), before any of its invocations run."""

@@ -25,15 +25,21 @@ STREAM_NAMES = ("AsyncIterator", "AsyncIterable", "AsyncGenerator")
 _MARK = "_realtime_hub_method"
 
 
-def hub_method(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
-    """Expose ``func`` to clients, optionally under another wire ``name``.
+def hub_method(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    permission_classes: list[type] | None = None,
+) -> Any:
+    """Expose ``func`` to clients, optionally under another wire ``name`` and with its own permissions.
 
-    Public ``async def`` methods and async generators are exposed without it; use it to rename a method
-    or to expose a plain ``def`` (run in a thread through ``database_sync_to_async``).
+    Public ``async def`` methods and async generators are exposed without it; use it to rename a method,
+    to require ``permission_classes`` for calling it, or to expose a plain ``def`` (run in a worker thread
+    through ``database_sync_to_async``).
     """
 
     def mark(target: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(target, _MARK, name or target.__name__)
+        setattr(target, _MARK, (name or target.__name__, list(permission_classes or [])))
         return target
 
     return mark(func) if func is not None else mark
@@ -41,7 +47,8 @@ def hub_method(func: Callable[..., Any] | None = None, *, name: str | None = Non
 
 def wire_name(func: Any) -> str | None:
     """The wire name given by :func:`hub_method`, or ``None`` when ``func`` is not marked."""
-    return getattr(func, _MARK, None)
+    marked = getattr(func, _MARK, None)
+    return marked[0] if marked else None
 
 
 class ArgumentError(Exception):
@@ -79,11 +86,23 @@ class Parameter:
 class HubMethod:
     """A callable hub method: wire name, parameters, stream parameters and call kind."""
 
-    __slots__ = ("name", "func", "params", "stream_positions", "is_stream", "is_void", "is_async", "arity")
+    __slots__ = (
+        "name",
+        "func",
+        "params",
+        "stream_positions",
+        "is_stream",
+        "is_void",
+        "is_async",
+        "arity",
+        "permission_classes",
+    )
 
     def __init__(self, name: str, func: Callable[..., Any]) -> None:
         self.name = name
         self.func = func
+        marked = getattr(func, _MARK, None)
+        self.permission_classes: list[type] = marked[1] if marked else []
         self.is_stream = inspect.isasyncgenfunction(func)
         self.is_async = self.is_stream or inspect.iscoroutinefunction(func)
         signature = inspect.signature(func)
@@ -118,9 +137,7 @@ class HubMethod:
         low, high = self.arity
         if not low <= len(arguments) <= high:
             expected = str(high) if low == high else f"{low} to {high}"
-            raise ArgumentError(
-                f"Invocation provides {len(arguments)} argument(s) but target expects {expected}."
-            )
+            raise ArgumentError(f"Invocation provides {len(arguments)} argument(s) but target expects {expected}.")
         values = []
         for param, value in zip(self.params, arguments, strict=False):
             if param.convert is not None and value is not None:

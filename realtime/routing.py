@@ -15,7 +15,8 @@ trailing slash. Recipe for ``asgi.py``::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, re_path
@@ -35,25 +36,35 @@ def caseless(path: str) -> str:
     return "".join(parts)
 
 
-def hub_routes(hubs: Mapping[str, type[Hub]]) -> tuple[list[URLPattern], list[URLPattern]]:
-    """``(http_routes, websocket_routes)`` for ``{"path": HubClass}``; paths without leading slash."""
+def hub_routes(
+    hubs: Mapping[str, type[Hub]], *, middleware: Callable[[Any], Any] | None = None
+) -> tuple[list[URLPattern], list[URLPattern]]:
+    """``(http_routes, websocket_routes)`` for ``{"path": HubClass}``; paths without leading slash.
+
+    ``middleware`` (e.g. ``JWTAuthMiddlewareStack``) wraps every route, HTTP and WebSocket alike, so
+    negotiate and every transport request are authenticated the same way.
+    """
     from .endpoints import hub_endpoint
 
     for path, hub in hubs.items():
         if not (isinstance(hub, type) and issubclass(hub, Hub)):
             raise ImproperlyConfigured(f"hub_routes: {path!r} must map to a Hub subclass, not {hub!r}")
-    return endpoint_routes({path: hub_endpoint(hub) for path, hub in hubs.items()})
+    return endpoint_routes({path: hub_endpoint(hub) for path, hub in hubs.items()}, middleware=middleware)
 
 
-def connection_routes(handlers: Mapping[str, type[ConnectionHandler]]) -> tuple[list[URLPattern], list[URLPattern]]:
+def connection_routes(
+    handlers: Mapping[str, type[ConnectionHandler]], *, middleware: Callable[[Any], Any] | None = None
+) -> tuple[list[URLPattern], list[URLPattern]]:
     """Routes for raw endpoints (``ConnectionHandler`` subclasses): the same transports, no hub protocol."""
     for path, handler in handlers.items():
         if not (isinstance(handler, type) and issubclass(handler, ConnectionHandler)):
             raise ImproperlyConfigured(f"connection_routes: {path!r} must map to a ConnectionHandler subclass")
-    return endpoint_routes({path: handler.endpoint() for path, handler in handlers.items()})
+    return endpoint_routes({path: handler.endpoint() for path, handler in handlers.items()}, middleware=middleware)
 
 
-def endpoint_routes(endpoints: Mapping[str, Endpoint]) -> tuple[list[URLPattern], list[URLPattern]]:
+def endpoint_routes(
+    endpoints: Mapping[str, Endpoint], *, middleware: Callable[[Any], Any] | None = None
+) -> tuple[list[URLPattern], list[URLPattern]]:
     """``(http_routes, websocket_routes)`` for ``{"path": Endpoint}``."""
     from .transports.http import EndpointHttpApp
     from .transports.websocket import WebsocketTransport
@@ -69,6 +80,10 @@ def endpoint_routes(endpoints: Mapping[str, Endpoint]) -> tuple[list[URLPattern]
             raise ImproperlyConfigured(f"{path!r} and {seen[clean.lower()]!r} are the same route")
         seen[clean.lower()] = path
         base = caseless(clean)
-        http.append(re_path(rf"^{base}(?:/{caseless('negotiate')})?$", EndpointHttpApp(endpoint)))
-        websocket.append(re_path(rf"^{base}$", WebsocketTransport.for_endpoint(endpoint)))
+        http_app: Any = EndpointHttpApp(endpoint)
+        websocket_app: Any = WebsocketTransport.for_endpoint(endpoint)
+        if middleware is not None:
+            http_app, websocket_app = middleware(http_app), middleware(websocket_app)
+        http.append(re_path(rf"^{base}(?:/{caseless('negotiate')})?$", http_app))
+        websocket.append(re_path(rf"^{base}$", websocket_app))
     return http, websocket

@@ -75,9 +75,7 @@ class StreamTracker:
         if stream is None:
             return
         if self.buffered + size > self.limit:
-            raise RemoteProtocolError(
-                f"Client sent more stream data than the server buffers ({self.limit} bytes)."
-            )
+            raise RemoteProtocolError(f"Client sent more stream data than the server buffers ({self.limit} bytes).")
         self.buffered += size
         stream._push(item, size)
 
@@ -92,4 +90,7 @@ class StreamTracker:
         for stream in streams:
             if self._streams.get(stream.stream_id) is stream:
                 del self._streams[stream.stream_id]
-                self.buffered -= sum(size for _, size in stream._items)
+            # also for streams the client already completed (no longer registered): their unread items
+            # must stop counting against the connection's buffer limit
+            self.buffered -= sum(size for _, size in stream._items)
+            stream._items.clear()

@@ -13,6 +13,7 @@ from .. import lifetime, local
 from ..auth import scope_user
 from ..conf import realtime_settings
 from ..endpoints import ConnectionInfo, Endpoint
+from ..origins import origin_allowed
 from ..protocol import negotiate
 from ..registry import Entry, new_id, registry
 from ..request import RequestInfo
@@ -77,6 +78,7 @@ class EndpointHttpApp:
         if scope["type"] != "http":
             return
         try:
+            await self._authorize(scope)
             if scope["path"].rstrip("/").lower().endswith("/negotiate"):
                 await self.negotiate(scope, send)
             else:
@@ -86,6 +88,14 @@ class EndpointHttpApp:
                 "realtime: %s %s refused: %s %s", scope["method"], self.endpoint.name, refusal.status, refusal.body
             )
             await respond(send, refusal.status, refusal.body.encode(), TEXT if refusal.body else [])
+
+    async def _authorize(self, scope: Scope) -> None:
+        """Every request passes the Origin allow-list and the endpoint's authorization (401 has no body)."""
+        if not origin_allowed(scope):
+            raise HttpRefusal(403, "Origin not allowed.")
+        status = await self.endpoint.authorize(scope)
+        if status is not None:
+            raise HttpRefusal(status)
 
     def transports(self) -> list[str]:
         """Transports this endpoint offers, in SignalR's order."""
@@ -123,9 +133,9 @@ class EndpointHttpApp:
         if not token:
             raise HttpRefusal(400, "Connection ID required")
         if method == "GET" and "text/event-stream" in (request.header("accept") or ""):
-            await self.server_sent_events(scope, receive, send, token, request)
+            await self.server_sent_events(scope, receive, send, token)
         elif method == "GET":
-            await self.poll(scope, send, token, request)
+            await self.poll(scope, send, token)
         elif method == "POST":
             await self.post(scope, receive, send, token)
         else:
@@ -158,26 +168,22 @@ class EndpointHttpApp:
             raise HttpRefusal(400, "Cannot change transports mid-connection")
         return claim.entry if claim.claimed else None
 
-    def _info(self, scope: Scope, entry: Entry, request: RequestInfo) -> ConnectionInfo:
-        user, user_id = scope_user(scope)
-        return ConnectionInfo(entry.connection_id, user, user_id, request)
-
-    async def server_sent_events(
-        self, scope: Scope, receive: Receive, send: Send, token: str, request: RequestInfo
-    ) -> None:
+    async def server_sent_events(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """The SSE GET: claim the connection and own it for as long as the response stays open."""
         self._require("ServerSentEvents")
         entry = await self._claim(scope, token, "ServerSentEvents")
         if entry is None:
             raise HttpRefusal(409)
-        await SseTransport(self.endpoint, self._info(scope, entry, request), token).serve(send, receive)
+        await SseTransport(self.endpoint, ConnectionInfo.from_scope(scope, entry.connection_id), token).serve(
+            send, receive
+        )
 
-    async def poll(self, scope: Scope, send: Send, token: str, request: RequestInfo) -> None:
+    async def poll(self, scope: Scope, send: Send, token: str) -> None:
         """A long poll: the first one starts the owner here and is answered at once; later ones wait."""
         self._require("LongPolling")
         entry = await self._claim(scope, token, "LongPolling")
         if entry is not None:
-            LongPollingTransport(self.endpoint, self._info(scope, entry, request), token).start()
+            LongPollingTransport(self.endpoint, ConnectionInfo.from_scope(scope, entry.connection_id), token).start()
             await respond(send, 200, b"", POLL_HEADERS)
             return
         timeout = float(realtime_settings.POLL_TIMEOUT)

@@ -15,6 +15,7 @@ from .. import local
 from ..auth import scope_user
 from ..endpoints import ConnectionInfo, Endpoint, hub_endpoint
 from ..hubs import Hub
+from ..origins import origin_allowed
 from ..registry import new_id, registry
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
@@ -43,13 +44,20 @@ class WebsocketTransport(AsyncConsumer):
         if NAME not in self.endpoint.transports:
             await self._reject(404, f"{NAME} transport not supported by this end point type")
             return
+        if not origin_allowed(scope):
+            await self._reject(403, "Origin not allowed.")
+            return
+        status = await self.endpoint.authorize(scope)
+        if status is not None:
+            await self._reject(status, "")
+            return
         token = request.query_value("id") or ""
-        user, user_id = scope_user(scope)
+        user_id = scope_user(scope)[1]
         connection_id = await self._claim(token, user_id) if token else new_id()
         if connection_id is None:
             return
         await send({"type": "websocket.accept"})
-        handler = self.endpoint.create(self, ConnectionInfo(connection_id, user, user_id, request))
+        handler = self.endpoint.create(self, ConnectionInfo.from_scope(scope, connection_id))
         try:
             await self._serve(handler, receive, token)
         finally:

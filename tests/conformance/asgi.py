@@ -17,11 +17,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from realtime.auth import JWTAuthMiddlewareStack  # noqa: E402
 from realtime.routing import connection_routes, hub_routes  # noqa: E402
 
 from .cors import ConformanceHttp  # noqa: E402
 from .echo import EchoHandler  # noqa: E402
-from .hubs import ChatHub, TestHub, TestHubNoWebSockets  # noqa: E402
+from .hubs import AuthorizedHub, ChatHub, TestHub, TestHubNoWebSockets  # noqa: E402
 
 call_command("migrate", verbosity=0, interactive=False)
 
@@ -29,10 +30,11 @@ http_hubs, websocket_hubs = hub_routes(
     {"testhub": TestHub, "testhub-nowebsockets": TestHubNoWebSockets, "chathub": ChatHub}
 )
 http_raw, websocket_raw = connection_routes({"echo": EchoHandler})
+http_auth, websocket_auth = hub_routes({"authorizedhub": AuthorizedHub}, middleware=JWTAuthMiddlewareStack)
 
 application = ProtocolTypeRouter(
     {
-        "http": ConformanceHttp(URLRouter([*http_hubs, *http_raw, re_path(r"", django_asgi_app)])),
-        "websocket": URLRouter([*websocket_hubs, *websocket_raw]),
+        "http": ConformanceHttp(URLRouter([*http_hubs, *http_raw, *http_auth, re_path(r"", django_asgi_app)])),
+        "websocket": URLRouter([*websocket_hubs, *websocket_raw, *websocket_auth]),
     }
 )

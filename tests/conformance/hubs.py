@@ -11,6 +11,7 @@ from typing import Any
 from realtime.context import get_hub_context
 from realtime.exceptions import HubError
 from realtime.hubs import Hub
+from realtime.permissions import IsAuthenticated
 
 
 def username_id(user: Any) -> str | None:
@@ -104,6 +105,21 @@ class TestHubNoWebSockets(TestHub):
     """TestHub over Server-Sent Events and long polling only (``/testhub-nowebsockets``)."""
 
     transports = ["ServerSentEvents", "LongPolling"]
+
+
+class AuthorizedHub(Hub):
+    """Every request needs a valid JWT (``/authorizedhub``)."""
+
+    permission_classes = [IsAuthenticated]
+
+    async def Echo(self, message: Any) -> Any:  # noqa: N802
+        return message
+
+    async def GetUserNameIdentifier(self) -> str | None:  # noqa: N802
+        return self.context.user_identifier
+
+    async def GetUserClaim(self, claim: str) -> Any:  # noqa: N802
+        return self.context.claims.get(claim)
 
 
 class ChatHub(Hub):

@@ -15,6 +15,7 @@ USE_TZ = True
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
     "realtime",
 ]
 MIDDLEWARE: list[str] = []
@@ -60,5 +61,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"realtime": {"handlers": ["console"], "level": os.environ.get("REALTIME_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        "realtime": {
+            "handlers": ["console"],
+            "level": os.environ.get("REALTIME_LOG_LEVEL", "WARNING"),
+            "propagate": False,
+        }
+    },
 }
