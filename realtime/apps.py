@@ -14,6 +14,9 @@ class RealtimeConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
-        from .conf import reload_settings
+        from . import logging as token_logging
+        from .conf import realtime_settings, reload_settings
 
         setting_changed.connect(reload_settings, dispatch_uid="realtime.conf.reload")
+        if realtime_settings.MASK_TOKENS_IN_LOGS:
+            token_logging.install()

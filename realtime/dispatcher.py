@@ -90,6 +90,7 @@ class HubDispatcher:
         self._handshake_buffer = b""
         self._decoder: Any = None
         self._connected = False
+        self._error: Exception | None = None
 
     # -- inbound ---------------------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ class HubDispatcher:
                 await self._handle(message, len(data) // max(len(messages), 1))
         except RemoteProtocolError as exc:
             logger.info("realtime: closing %s: %s", connection.connection_id, exc)
+            self._error = exc  # on_disconnected gets it: this end is not a clean close
             await connection.abort(errors.close_error(wire_type_for_protocol(exc), str(exc)))
 
     async def _handshake(self, data: bytes) -> bytes:
@@ -353,7 +355,7 @@ class HubDispatcher:
         await connection.cleanup()
         if self._connected:
             try:
-                await self._call_hook("on_disconnected", exception)
+                await self._call_hook("on_disconnected", exception or self._error)
             except Exception:
                 logger.exception("realtime: on_disconnected of %s failed", connection.connection_id)
             finally:
