@@ -30,9 +30,12 @@ def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return async_to_sync(coroutine_function)(*args, **kwargs)
+    name = coroutine_function.__name__
+    sync_name = name[1:] if name.startswith("a") else f"{name}_sync"  # asend -> send, invoke -> invoke_sync
+    owner = coroutine_function.__qualname__.rpartition(".")[0]
     raise RuntimeError(
-        f"{coroutine_function.__qualname__.replace('.a', '.', 1)}() is the sync API and cannot run inside an "
-        f"event loop: use 'await ...{coroutine_function.__name__}(...)' instead."
+        f"{owner}.{sync_name}() is the sync API and cannot run inside an "
+        f"event loop: use 'await ...{name}(...)' instead."
     )
 
 

@@ -85,7 +85,7 @@ class HubDispatcher:
         capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
         self.streams = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
         self._slots = asyncio.Semaphore(int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS")))
-        self._running_streams: dict[str, asyncio.Task[None]] = {}
+        self._running_streams: dict[str, _RunningStream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshake_buffer = b""
         self._decoder: Any = None
@@ -165,9 +165,9 @@ class HubDispatcher:
                 else:
                     connection.resolve_result(message)
             case CancelInvocationMessage():
-                task = self._running_streams.pop(message.invocation_id, None)
-                if task is not None:
-                    task.cancel()
+                running = self._running_streams.pop(message.invocation_id, None)
+                if running is not None:
+                    running.cancel()
             case CloseMessage():
                 await connection.close_transport()
             case _:
@@ -181,7 +181,7 @@ class HubDispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if isinstance(message, StreamInvocationMessage):
-            self._running_streams[message.invocation_id] = task
+            self._running_streams[message.invocation_id] = _RunningStream(task)
             task.add_done_callback(lambda _: self._running_streams.pop(message.invocation_id, None))
 
     async def _invoke(self, message: InvocationMessage | StreamInvocationMessage, streams: list[UploadStream]) -> None:
@@ -254,7 +254,7 @@ class HubDispatcher:
             return
         try:
             try:
-                first = await generator.__anext__()
+                first = await self._first_item(invocation_id, generator)
             except StopAsyncIteration:
                 await send(CompletionMessage.void(invocation_id))
                 return
@@ -277,6 +277,21 @@ class HubDispatcher:
             await send(CompletionMessage.void(invocation_id))
         finally:
             await generator.aclose()
+
+    async def _first_item(self, invocation_id: str, generator: Any) -> Any:
+        """Start the stream method and return its first item.
+
+        A CancelInvocation that arrived before the method started is applied only once its body runs,
+        so the method always sees its cancellation (``InfiniteStream`` of scenario 6 reacts to it).
+        """
+        step = asyncio.ensure_future(generator.__anext__())
+        await asyncio.sleep(0)  # the step runs first: the method body is entered
+        running = self._running_streams.get(invocation_id)
+        if running is not None:
+            running.started(step)
+        elif not step.done():  # cancelled (and forgotten) before it started
+            step.cancel()
+        return await step
 
     async def _complete(self, message: InvocationMessage | StreamInvocationMessage, build: Any, *args: Any) -> None:
         """Send the Completion of a blocking invocation (nothing for a non-blocking one)."""
@@ -360,6 +375,29 @@ class HubDispatcher:
                 logger.exception("realtime: on_disconnected of %s failed", connection.connection_id)
             finally:
                 local.table().remove(connection)
+
+
+class _RunningStream:
+    """A server stream that a CancelInvocation may stop; cancels wait until the method has started."""
+
+    __slots__ = ("task", "_step", "_cancelled")
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self.task = task
+        self._step: asyncio.Future[Any] | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the stream now if its method runs, else as soon as it starts."""
+        self._cancelled = True
+        if self._step is not None:
+            self.task.cancel()
+
+    def started(self, step: asyncio.Future[Any]) -> None:
+        """The method body was entered (``step`` computes its first item)."""
+        self._step = step
+        if self._cancelled:
+            step.cancel()
 
 
 class _Refused(Exception):

@@ -140,5 +140,3 @@ class WebsocketTransport(AsyncConsumer):
         """The ASGI app serving ``hub`` over WebSockets."""
         return cls.for_endpoint(hub_endpoint(hub), **initkwargs)
 
-
-HubWebsocketConsumer = WebsocketTransport  # TEMPORARY alias while tests move to the new name

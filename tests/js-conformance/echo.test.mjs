@@ -1,0 +1,111 @@
+// Raw connection tests of conformance-scenarios.md (41-44, 46) against /echo, WebSockets only:
+// the client's connection layer (HttpConnection) without the hub layer, and a plain `ws` socket.
+
+import assert from "node:assert/strict";
+import { describe } from "node:test";
+
+import {
+    CapturingLogger,
+    HttpConnection,
+    HttpTransportType,
+    LogLevel,
+    SERVER_URL,
+    TransferFormat,
+    WebSocket,
+    ctest,
+    deferred,
+    errorText,
+    installCleanup,
+    withTimeout,
+} from "./helpers.mjs";
+
+installCleanup();
+
+const ECHO = `${SERVER_URL}/echo`;
+const MESSAGE = "Hello World!";
+
+/**
+ * Opens an HttpConnection to /echo, sends MESSAGE, waits for the echo, stops, and checks onclose(undefined).
+ * Returns the name of the transport class the connection used.
+ */
+async function echoRoundTrip(track, options) {
+    const connection = track(new HttpConnection(ECHO, options));
+    const received = deferred();
+    const closed = deferred();
+    connection.onreceive = (data) => {
+        received.resolve(data);
+    };
+    connection.onclose = (error) => {
+        closed.resolve(error);
+    };
+    await withTimeout(connection.start(TransferFormat.Text), "HttpConnection.start() on /echo");
+    const transportName = connection.transport?.constructor.name;
+    await withTimeout(connection.send(MESSAGE), "send()");
+    const data = await withTimeout(received.promise, "the echo");
+    assert.equal(typeof data, "string", "a text send is echoed as text");
+    assert.equal(data, MESSAGE);
+    await connection.stop();
+    const error = await withTimeout(closed.promise, "onclose after stop()");
+    assert.equal(error, undefined, `onclose(undefined) expected, got ${errorText(error)}`);
+    return transportName;
+}
+
+describe("Raw /echo connection tests (WebSockets)", () => {
+    ctest("R41 no transport specified: echo, then stop() gives onclose(undefined)", async (track) => {
+        const transportName = await echoRoundTrip(track, { logger: LogLevel.Warning });
+        assert.equal(transportName, "WebSocketTransport",
+            "Node picks WebSockets first when the server offers it");
+    });
+
+    ctest("R42 [WebSockets] send and receive the echo", async (track) => {
+        await echoRoundTrip(track, { transport: HttpTransportType.WebSockets, logger: LogLevel.Warning });
+    });
+
+    ctest("R43 [WebSockets] message content is not logged by default", async (track) => {
+        const logger = new CapturingLogger();
+        await echoRoundTrip(track, { transport: HttpTransportType.WebSockets, logger });
+        const text = logger.text();
+        assert.match(text, /\(WebSockets transport\) sending data\. String data of length 12\./,
+            "the transport logs the send at Trace level");
+        assert.ok(!text.includes(MESSAGE), `message content must not be logged by default:\n${text}`);
+    });
+
+    ctest("R44 [WebSockets] logMessageContent: true logs the content", async (track) => {
+        const logger = new CapturingLogger();
+        await echoRoundTrip(track, { transport: HttpTransportType.WebSockets, logger, logMessageContent: true });
+        const text = logger.text();
+        assert.ok(text.includes(`sending data. String data of length 12. Content: '${MESSAGE}'`),
+            `the sent content is logged:\n${text}`);
+        assert.ok(text.includes(`data received. String data of length 12. Content: '${MESSAGE}'`),
+            `the received content is logged:\n${text}`);
+    });
+
+    ctest("R46 plain WebSocket to ws://.../echo without negotiate: echo, close 1000 wasClean", async (track) => {
+        const url = `${ECHO.replace(/^http/, "ws")}`;
+        const socket = track(new WebSocket(url));
+        const opened = deferred();
+        const message = deferred();
+        const closed = deferred();
+        socket.onopen = () => {
+            opened.resolve();
+        };
+        socket.onerror = (event) => {
+            opened.reject(new Error(`WebSocket error: ${event.message ?? event}`));
+        };
+        socket.onmessage = (event) => {
+            message.resolve(event.data);
+        };
+        socket.onclose = (event) => {
+            closed.resolve({ code: event.code, wasClean: event.wasClean, reason: event.reason });
+        };
+        await withTimeout(opened.promise, `WebSocket open to ${url}`);
+        socket.send("message");
+        const data = await withTimeout(message.promise, "the echo");
+        assert.equal(typeof data, "string", "a text frame is echoed as a text frame");
+        assert.equal(data, "message");
+        socket.close(1000);
+        const result = await withTimeout(closed.promise, "close event");
+        assert.equal(result.code, 1000);
+        assert.equal(result.wasClean, true);
+    });
+});

@@ -1,0 +1,202 @@
+"""Run the official JS client's conformance suite (``tests/js-conformance/``) against real servers.
+
+For each ASGI server (Daphne, uvicorn) this starts ``tests.conformance.asgi:application`` as a separate
+process on a free 127.0.0.1 port, waits until it answers, and runs ``node --test`` over the Node suite
+with ``SERVER_URL`` pointing at it. The Node suite drives the unmodified ``@microsoft/signalr`` and
+``@microsoft/signalr-protocol-msgpack`` packages (see ``tests/js-conformance/package.json``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(900)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SUITE_DIR = REPO_ROOT / "tests" / "js-conformance"
+
+SERVER_START_TIMEOUT = 30.0
+NPM_CI_TIMEOUT = 300.0
+NODE_SUITE_TIMEOUT = 600.0
+OUTPUT_TAIL_CHARS = 12_000
+
+NODE = shutil.which("node")
+NPM = shutil.which("npm")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_command(server: str, port: int) -> list[str]:
+    app = "tests.conformance.asgi:application"
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", app]
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", app]
+    raise ValueError(server)
+
+
+def _tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+def _failure_summary(tap: str, per_test_chars: int = 600) -> str:
+    """The failing tests of node's TAP output (name + diagnostics block, truncated) and its closing counts."""
+    lines = tap.splitlines()
+    failures: list[str] = []
+    i = 0
+    while i < len(lines):
+        match = re.match(r"^(\s*)not ok \d+ - (.*)$", lines[i])
+        i += 1
+        if not match:
+            continue
+        block: list[str] = []
+        if i < len(lines) and lines[i].strip() == "---":
+            i += 1
+            while i < len(lines) and lines[i].strip() != "...":
+                block.append(lines[i].strip())
+                i += 1
+        details = "\n".join(block)
+        if "failureType: 'subtestsFailed'" in details:
+            continue  # a suite whose tests are listed on their own
+        details = re.sub(r"^(duration_ms|location|code):.*\n?", "", details, flags=re.MULTILINE)
+        if len(details) > per_test_chars:
+            details = details[:per_test_chars] + " ..."
+        failures.append(f"* {match.group(2)}\n{textwrap.indent(details, '    ')}")
+    counts = [line for line in lines if re.match(r"^# (tests|pass|fail|cancelled|skipped|todo|duration_ms) ", line)]
+    return f"{len(failures)} failing test(s):\n" + "\n".join(failures) + "\n" + "\n".join(counts)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_until_ready(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    last_error = "no attempt"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log = _tail(log_path.read_text(errors="replace"))
+            pytest.fail(f"conformance server exited early with code {proc.returncode}:\n{log}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/generateJwtToken", timeout=2) as response:
+                if response.status == 200:
+                    return
+                last_error = f"status {response.status}"
+        except urllib.error.HTTPError as exc:
+            last_error = f"status {exc.code}"
+        except (OSError, urllib.error.URLError) as exc:
+            last_error = repr(exc)
+        time.sleep(0.2)
+    pytest.fail(
+        f"conformance server not ready within {SERVER_START_TIMEOUT:.0f} s ({last_error}):\n"
+        f"{_tail(log_path.read_text(errors='replace'))}"
+    )
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> Path:
+    """Installs the suite's npm dependencies from the lockfile if they are missing."""
+    if NODE is None:
+        pytest.skip("node is not on PATH: the official JS client suite needs Node.js >= 20")
+    modules = SUITE_DIR / "node_modules"
+    if not (modules / "@microsoft" / "signalr").is_dir():
+        if NPM is None:
+            pytest.skip("npm is not on PATH: cannot install the JS client suite's dependencies")
+        result = subprocess.run(
+            [NPM, "ci", "--no-audit", "--no-fund"],
+            cwd=SUITE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=NPM_CI_TIMEOUT,
+        )
+        assert result.returncode == 0, f"npm ci failed ({result.returncode}):\n{_tail(result.stdout + result.stderr)}"
+    return modules
+
+
+@pytest.fixture
+def conformance_server(request, tmp_path):
+    server = request.param
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the conformance asgi module sets its own
+    env.pop("REDIS_URL", None)  # one process, in-memory layer
+    env["CONFORMANCE_DB"] = str(tmp_path / "conformance.sqlite3")
+    env["PYTHONUNBUFFERED"] = "1"
+    log_path = tmp_path / f"{server}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            _server_command(server, port),
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_ready(proc, base_url, log_path)
+        yield base_url, proc, log_path
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("conformance_server", ["daphne", "uvicorn"], indirect=True)
+def test_official_js_client_conformance(node_modules, conformance_server):
+    base_url, proc, log_path = conformance_server
+    env = dict(os.environ)
+    env["SERVER_URL"] = base_url
+    env.pop("NODE_OPTIONS", None)
+    started = time.monotonic()
+    # Own process group: node runs each test file in a child process, and a timeout must end them all.
+    node = subprocess.Popen(
+        [NODE, "--test", "--test-concurrency=1", "--test-reporter=tap", "tests/js-conformance/"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = node.communicate(timeout=NODE_SUITE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+        output, _ = node.communicate()
+        pytest.fail(f"node suite did not finish within {NODE_SUITE_TIMEOUT:.0f} s:\n{_tail(output or '')}")
+    finally:
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+    elapsed = time.monotonic() - started
+    server_alive = proc.poll() is None
+    assert node.returncode == 0, (
+        f"node --test exited {node.returncode} after {elapsed:.1f} s against {base_url} "
+        f"(server {'still running' if server_alive else f'exited {proc.returncode}'}):\n"
+        f"{_failure_summary(output)}\n"
+        f"--- node output tail ---\n{_tail(output, 6_000)}\n"
+        f"--- server log tail ---\n{_tail(log_path.read_text(errors='replace'), 4_000)}"
+    )
