@@ -17,6 +17,7 @@ when nothing was read for ``CLIENT_TIMEOUT``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import itertools
 import logging
@@ -39,6 +40,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("realtime.connection")
 
 _result_ids = itertools.count(1)
+
+current_invocation: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
+    "realtime_current_invocation", default=None
+)
+"""The task running the current hub method call (so ``context.abort()`` can wait for its answer)."""
 
 
 class State(enum.Enum):

@@ -28,7 +28,7 @@ from django.core.exceptions import PermissionDenied
 
 from . import local
 from .conf import hub_option
-from .connection import HubConnection, State
+from .connection import HubConnection, State, current_invocation
 from .exceptions import HandshakeError, HubError, RemoteProtocolError
 from .filters import InvocationContext, chain, hub_filters
 from .hubs import Hub
@@ -185,6 +185,7 @@ class HubDispatcher:
             task.add_done_callback(lambda _: self._running_streams.pop(message.invocation_id, None))
 
     async def _invoke(self, message: InvocationMessage | StreamInvocationMessage, streams: list[UploadStream]) -> None:
+        current_invocation.set(asyncio.current_task())
         try:
             method, arguments = self._resolve(message, streams)
             if method.is_stream:

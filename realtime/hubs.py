@@ -9,6 +9,7 @@ stream; a parameter annotated ``AsyncIterator[...]`` receives a client-to-server
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +19,7 @@ from django.core.signals import setting_changed
 
 from .clients import HubCallerClients
 from .conf import hub_option, realtime_settings
+from .connection import current_invocation
 from .groups import GroupManager
 from .methods import HubMethod, hub_method, wire_name
 from .protocol.base import HubProtocol
@@ -82,8 +84,16 @@ class HubCallerContext:
         return protocol.name if protocol else ""
 
     def abort(self) -> None:
-        """Close the connection from the server side (after the current invocation returns)."""
-        self._connection.spawn(self._connection.abort())
+        """Close the connection from the server side, once the current invocation has answered."""
+        connection = self._connection
+        invocation = current_invocation.get()
+
+        async def abort_after_invocation() -> None:
+            if invocation is not None:
+                await asyncio.wait([invocation])
+            await connection.abort()
+
+        connection.spawn(abort_after_invocation())
 
 
 class Hub:
@@ -181,7 +191,7 @@ def _exposed_name(attr: str, func: Any) -> str | None:
         public = not attr.startswith("_") and attr not in _RESERVED
         is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
         return attr if public and is_async else None
-    if attr in _RESERVED or name.startswith("_"):
+    if attr in _RESERVED or name in _RESERVED or name.startswith("_"):
         raise ImproperlyConfigured(f"Hub method {func.__qualname__}: the name {name!r} is reserved")
     return name
 
@@ -205,6 +215,9 @@ def _collect_methods(cls: type[Hub]) -> dict[str, HubMethod]:
                     f"{klass.__qualname__}: two methods are exposed as {name!r}; rename one with @hub_method(name=...)"
                 )
             own.add(name)
-            found[name] = HubMethod(name, func)
+            try:
+                found[name] = HubMethod(name, func)
+            except TypeError as exc:
+                raise ImproperlyConfigured(f"{klass.__qualname__}.{attr}: {exc}") from exc
             by_attr[attr] = name
     return found

@@ -335,12 +335,18 @@ class AbortHub(HookHub):
         self.context.abort()
         return "bye"
 
+    async def LeaveSlowly(self) -> str:  # noqa: N802
+        self.context.abort()
+        await asyncio.sleep(0.05)  # the Close must still wait for this method's Completion
+        return "bye"
 
-async def test_context_abort_closes_cleanly_after_the_invocation():
+
+@pytest.mark.parametrize("target", ["Leave", "LeaveSlowly"])
+async def test_context_abort_closes_cleanly_after_the_invocation(target):
     disconnects.clear()
     async with RawSocket(AbortHub) as ws:
         await ws.handshake()
-        await ws.send_json({"type": 1, "invocationId": "1", "target": "Leave", "arguments": []})
+        await ws.send_json({"type": 1, "invocationId": "1", "target": target, "arguments": []})
         frames, code = await ws.until_close(timeout=2)
     assert [frame["text"] for frame in frames if frame["text"] != '{"type":6}' + RS] == [
         '{"type":3,"invocationId":"1","result":"bye"}' + RS,
