@@ -183,15 +183,26 @@ class ProcessChannel:
                 await self._layer.group_add(group, self.name)
 
     async def _receive_loop(self) -> None:
+        """Feed every event to the handler; after a layer failure, rejoin the groups before reading on.
+
+        A restarted Redis has forgotten the group memberships, so they are re-added (with back-off)
+        before the loop trusts the layer again; events sent in between are lost (at-most-once delivery).
+        """
         assert self.name is not None
         delay = 0.1
+        rejoin = False
         while True:
             try:
+                if rejoin:
+                    await self.refresh()
+                    rejoin = False
+                    logger.warning("realtime process channel %s: layer back; groups re-added", self.name)
                 event = await self._layer.receive(self.name)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("realtime process channel %s: receive failed; retrying", self.name)
+            except Exception as exc:
+                logger.warning("realtime process channel %s: layer failed (%r); retrying", self.name, exc)
+                rejoin = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue

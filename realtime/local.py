@@ -19,7 +19,7 @@ from .connection import HubConnection, State
 from .exceptions import ClientResultError
 from .protocol.messages import CompletionMessage, InvocationMessage
 from .protocol.msgpack import MessagePackHubProtocol
-from .registry import registry
+from .registry import Entry, registry
 
 logger = logging.getLogger("realtime.local")
 
@@ -45,8 +45,8 @@ class LocalTable:
         self.connections: dict[str, HubConnection] = {}
         self.owners: dict[str, Any] = {}
         """HTTP-transport owners (SSE, long polling) by connection token."""
-        self.claimed: dict[str, Any] = {}
-        """WebSocket transports by connection token (their registry entries are refreshed here)."""
+        self.claimed: dict[str, Entry] = {}
+        """Registry entries of every connection this process owns, by token (refreshed here)."""
         self.members: dict[str, set[HubConnection]] = {}
         self.channel = lifetime.ProcessChannel(self._on_event)
         self._housekeeping: asyncio.Task[None] | None = None
@@ -172,13 +172,14 @@ class LocalTable:
     async def _housekeep(self) -> None:
         """Leave layer groups that lost their last local member; re-add the rest before they expire."""
         refresh_every = float(realtime_settings.GROUP_REFRESH_INTERVAL)
+        interval = min(HOUSEKEEPING_INTERVAL, float(realtime_settings.REGISTRY_TTL) / 3)
         since_refresh = 0.0
         while True:
-            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            await asyncio.sleep(interval)
             try:
                 await self.channel.prune(lambda group: group in self.members)
-                await registry().refresh([*self.owners, *self.claimed])
-                since_refresh += HOUSEKEEPING_INTERVAL
+                await registry().refresh(self.claimed)
+                since_refresh += interval
                 if since_refresh >= refresh_every:
                     since_refresh = 0.0
                     await self.channel.refresh()

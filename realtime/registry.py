@@ -4,7 +4,8 @@ Negotiate writes an entry (``create``). The first transport request claims it (`
 the transport and the owner (the process channel of the process that serves it). Later HTTP requests of
 the connection (POST sends, polls, DELETE) look the owner up (``lookup``) and are routed to it, so no
 sticky sessions are needed. Unclaimed entries expire after ``DISCONNECT_TIMEOUT``; claimed ones after
-``ACTIVE_TTL`` unless their owner refreshes them (a killed process's entries thus disappear).
+``REGISTRY_TTL`` unless their owner refreshes them: a killed process's entries disappear, and a
+restarted Redis gets the live ones back at the next refresh.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import asyncio
 import secrets
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .conf import realtime_settings
 
-ACTIVE_TTL = 60.0
-"""Seconds a claimed entry lives without a refresh from its owner."""
+
+def active_ttl() -> float:
+    """Seconds a claimed entry lives without a refresh from its owner (``REGISTRY_TTL``)."""
+    return float(realtime_settings.REGISTRY_TTL)
 
 
 def new_id() -> str:
@@ -75,15 +79,14 @@ class MemoryRegistry:
         if entry.transport:
             return Claim(entry, claimed=False)
         entry = replace(entry, transport=transport, owner=owner)
-        self._entries[token] = (entry, time.monotonic() + ACTIVE_TTL)
+        self._entries[token] = (entry, time.monotonic() + active_ttl())
         return Claim(entry, claimed=True)
 
-    async def refresh(self, tokens: list[str]) -> None:
-        """Keep the claimed entries of ``tokens`` alive (their owner is)."""
-        deadline = time.monotonic() + ACTIVE_TTL
-        for token in tokens:
-            if token in self._entries:
-                self._entries[token] = (self._entries[token][0], deadline)
+    async def refresh(self, entries: Mapping[str, Entry]) -> None:
+        """Keep the claimed ``entries`` (by token) alive: their owner is."""
+        deadline = time.monotonic() + active_ttl()
+        for token, entry in entries.items():
+            self._entries[token] = (entry, deadline)
 
     async def release(self, token: str) -> None:
         """Forget ``token`` (its connection ended)."""
@@ -124,13 +127,7 @@ class RedisRegistry:
 
     async def create(self, token: str, entry: Entry) -> None:
         """Remember ``entry`` under ``token`` until claimed or ``DISCONNECT_TIMEOUT`` passes."""
-        fields = {
-            "connection_id": entry.connection_id,
-            "endpoint": entry.endpoint,
-            "user_id": entry.user_id or "",
-            "transport": "",
-            "owner": "",
-        }
+        fields = _fields(entry)
         key = self.prefix + token
         async with self._redis().pipeline(transaction=True) as pipe:
             await pipe.hset(key, mapping=fields).pexpire(key, int(float(realtime_settings.DISCONNECT_TIMEOUT) * 1000))
@@ -142,24 +139,35 @@ class RedisRegistry:
 
     async def claim(self, token: str, transport: str, owner: str) -> Claim | None:
         """Claim ``token`` atomically for ``transport`` served by ``owner``; ``None`` if unknown."""
-        result = await self._redis().eval(_CLAIM, 1, self.prefix + token, transport, owner, int(ACTIVE_TTL * 1000))
+        result = await self._redis().eval(_CLAIM, 1, self.prefix + token, transport, owner, int(active_ttl() * 1000))
         if result is None:
             return None
         claimed, flat = result
         entry = _entry(dict(zip(flat[::2], flat[1::2], strict=True)))
         return None if entry is None else Claim(entry, claimed=bool(claimed))
 
-    async def refresh(self, tokens: list[str]) -> None:
-        """Keep the claimed entries of ``tokens`` alive (their owner is)."""
-        if tokens:
+    async def refresh(self, entries: Mapping[str, Entry]) -> None:
+        """Keep the claimed ``entries`` (by token) alive, writing them again if Redis lost them."""
+        if entries:
+            ttl = int(active_ttl() * 1000)
             async with self._redis().pipeline(transaction=False) as pipe:
-                for token in tokens:
-                    pipe.pexpire(self.prefix + token, int(ACTIVE_TTL * 1000))
+                for token, entry in entries.items():
+                    pipe.hset(self.prefix + token, mapping=_fields(entry)).pexpire(self.prefix + token, ttl)
                 await pipe.execute()
 
     async def release(self, token: str) -> None:
         """Forget ``token`` (its connection ended)."""
         await self._redis().delete(self.prefix + token)
+
+
+def _fields(entry: Entry) -> dict[str, str]:
+    return {
+        "connection_id": entry.connection_id,
+        "endpoint": entry.endpoint,
+        "user_id": entry.user_id or "",
+        "transport": entry.transport,
+        "owner": entry.owner,
+    }
 
 
 def _entry(fields: dict[str, str]) -> Entry | None:

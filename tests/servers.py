@@ -101,28 +101,34 @@ def conformance_server(server: str = "daphne", *, env: dict[str, str] | None = N
             stop(process)
 
 
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """A private ``redis-server`` on a free port (nothing on disk); yields its URL."""
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """Start a private ``redis-server`` on ``port`` (nothing on disk) and wait until it answers PING."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
     process = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return process
+        if time.monotonic() > deadline or process.poll() is not None:
+            stop(process)
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A private ``redis-server`` on a free port; yields its URL."""
+    port = free_port()
+    process = start_redis(port)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.1)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(process)

@@ -166,7 +166,10 @@ class EndpointHttpApp:
             raise HttpRefusal(404, "No Connection with that ID")
         if claim.entry.transport != transport:
             raise HttpRefusal(400, "Cannot change transports mid-connection")
-        return claim.entry if claim.claimed else None
+        if not claim.claimed:
+            return None
+        local.table().claimed[token] = claim.entry
+        return claim.entry
 
     async def server_sent_events(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """The SSE GET: claim the connection and own it for as long as the response stays open."""

@@ -71,6 +71,7 @@ class HttpOwner(ABC):
             table = local.table()
             if table.owners.get(self.token) is self:
                 del table.owners[self.token]
+                table.claimed.pop(self.token, None)
             await registry().release(self.token)
 
     @abstractmethod

@@ -80,7 +80,7 @@ class WebsocketTransport(AsyncConsumer):
             await self._reject(403, "")
         else:
             table = local.table()
-            table.claimed[token] = self
+            table.claimed[token] = claim.entry
             table.start_housekeeping()
             return claim.entry.connection_id
         return None
@@ -139,4 +139,3 @@ class WebsocketTransport(AsyncConsumer):
     def for_hub(cls, hub: type[Hub], **initkwargs: Any) -> Any:
         """The ASGI app serving ``hub`` over WebSockets."""
         return cls.for_endpoint(hub_endpoint(hub), **initkwargs)
-

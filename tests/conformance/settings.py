@@ -29,7 +29,14 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL")
-if REDIS_URL:
+if REDIS_URL and os.environ.get("CHANNEL_LAYER") == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL}]},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -51,6 +58,7 @@ else:
 
 REALTIME = {
     "USER_ID_PROVIDER": "tests.conformance.hubs.username_id",
+    "REGISTRY_TTL": float(os.environ.get("REGISTRY_TTL", "60")),
     "REDIS_URL": REDIS_URL,
     "REGISTRY_BACKEND": "realtime.registry.RedisRegistry" if REDIS_URL else "realtime.registry.MemoryRegistry",
 }

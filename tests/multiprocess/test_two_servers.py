@@ -15,10 +15,11 @@ from tests.signalr_client import RawHubClient
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def servers():
+@pytest.fixture(scope="module", params=["core", "pubsub"])
+def servers(request):
+    """A daphne and a uvicorn process sharing one private Redis, for each channels_redis layer."""
     with redis_server() as url:
-        env = {"REDIS_URL": url}
+        env = {"REDIS_URL": url, "CHANNEL_LAYER": request.param}
         with conformance_server("daphne", env=env) as first, conformance_server("uvicorn", env=env) as second:
             yield first, second
 

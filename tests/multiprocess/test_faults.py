@@ -1,0 +1,109 @@
+"""Faults with real processes: a server killed with SIGKILL, and Redis restarted under the servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.servers import conformance_server, free_port, start_redis, stop
+from tests.signalr_client import RawHubClient
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def ws(server, hub: str) -> str:
+    return server.url.replace("http://", "ws://") + "/" + hub
+
+
+def status_of(method: str, url: str, body: bytes | None = None) -> int:
+    request = urllib.request.Request(url, data=body, method=method, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_killed_process(tmp_path):
+    """SIGKILL one of two servers: the other keeps serving; the dead one's registry entries expire."""
+    redis = start_redis(port := free_port())
+    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REGISTRY_TTL": "2"}
+    try:
+        with conformance_server("daphne", env=env) as first, conformance_server("daphne", env=env) as second:
+            alice = await RawHubClient.open(ws(first, "chathub"))
+            bob = await RawHubClient.open(ws(second, "chathub"))
+            await alice.invoke("JoinGroup", "g")
+            await bob.invoke("JoinGroup", "g")
+            # a long-polling connection owned by the process about to die
+            with urllib.request.urlopen(
+                urllib.request.Request(f"{first.url}/testhub/negotiate?negotiateVersion=1", method="POST"), timeout=10
+            ) as response:
+                token = json.loads(response.read())["connectionToken"]
+            assert status_of("GET", f"{second.url}/testhub?id={token}") == 200
+            assert status_of("POST", f"{first.url}/testhub?id={token}", b'{"protocol":"json","version":1}\x1e') == 200
+
+            stop(second.process, signal.SIGKILL)
+
+            assert await alice.invoke("SendToGroup", "g", "still here", timeout=10) is None
+            assert (await alice.receive_invocation("ReceiveMessage"))[1] == "still here"
+            assert await asyncio.to_thread(status_of, "POST", f"{first.url}/push/group/g", b'{"message":"m"}') == 202
+            assert await alice.receive_invocation("ReceiveMessage") == ["server", "m"]
+            deadline = time.monotonic() + 15
+            while status_of("POST", f"{first.url}/testhub?id={token}", b'{"type":6}\x1e') != 404:
+                assert time.monotonic() < deadline, "the dead owner's registry entry never expired"
+                await asyncio.sleep(0.5)
+            await alice.close()
+    finally:
+        stop(redis)
+
+
+async def test_redis_restart(tmp_path):
+    """Redis goes away and comes back empty: callers get errors instead of hanging, then delivery resumes."""
+    port = free_port()
+    redis = start_redis(port)
+    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    try:
+        with conformance_server("daphne", env=env) as first, conformance_server("uvicorn", env=env) as second:
+            alice = await RawHubClient.open(ws(first, "chathub"))
+            bob = await RawHubClient.open(ws(second, "chathub"))
+            await alice.invoke("JoinGroup", "g")
+            await bob.invoke("JoinGroup", "g")
+            stop(redis)
+
+            started = time.monotonic()
+            with pytest.raises(RuntimeError, match="An unexpected error occurred invoking 'SendToGroup'"):
+                await bob.invoke("SendToGroup", "g", "lost", timeout=30)
+            status = await asyncio.to_thread(status_of, "POST", f"{second.url}/push/group/g", b'{"message":"x"}')
+            assert status == 500
+            assert time.monotonic() - started < 30, "callers hung while Redis was down"
+
+            redis = start_redis(port)
+            restarted = time.monotonic()
+            attempts = 0
+            while True:  # the process channels re-add themselves to their groups after the outage
+                attempts += 1
+                await bob.invoke("SendToGroup", "g", f"back {attempts}", timeout=10)
+                try:
+                    arguments = await alice.receive_invocation("ReceiveMessage", timeout=1)
+                    break
+                except TimeoutError:
+                    assert time.monotonic() - restarted < 30, "delivery never resumed after Redis came back"
+            print(
+                f"Redis outage: 1 group send and 1 push failed with an error while it was down; after the restart "
+                f"{attempts - 1} group send(s) were lost before delivery resumed "
+                f"({time.monotonic() - restarted:.1f} s)."
+            )
+            assert arguments[1].startswith("back")
+            assert await alice.invoke("SendToOthers", "hello again") is None
+            while (await bob.receive_invocation("ReceiveMessage"))[1] != "hello again":
+                pass  # bob is in the group too: skip his own "back" messages
+            await alice.close()
+            await bob.close()
+    finally:
+        stop(redis)
