@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ORIGINS": None,
     "MASK_TOKENS_IN_LOGS": True,
     "REGISTRY_TTL": 60.0,
+    "MAX_PENDING_CLIENT_RESULTS": 100,
 }
 
 IMPORT_STRINGS = {"PROTOCOLS", "USER_ID_PROVIDER", "REGISTRY_BACKEND", "HUB_FILTERS", "DEFAULT_PERMISSION_CLASSES"}
@@ -58,6 +59,7 @@ HUB_OPTIONS = {
     "MAX_OUTBOUND_BYTES",
     "CLIENT_RESULT_TIMEOUT",
     "DETAILED_ERRORS",
+    "MAX_PENDING_CLIENT_RESULTS",
 }
 """Settings a hub class may override with a lower-case class attribute."""
 

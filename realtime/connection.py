@@ -297,6 +297,9 @@ class HubConnection:
         """
         if self.state is not State.CONNECTED:
             raise ClientResultError(f"Connection '{self.connection_id}' is not connected.")
+        limit = int(hub_option(self.hub, "MAX_PENDING_CLIENT_RESULTS"))
+        if len(self._pending_results) >= limit:
+            raise ClientResultError(f"Connection '{self.connection_id}' already has {limit} client results pending.")
         invocation_id = f"s{next(_result_ids)}"
         future: asyncio.Future[Any] = self._loop.create_future()
         self._pending_results[invocation_id] = future

@@ -114,6 +114,7 @@ class Hub:
     max_outbound_bytes: ClassVar[int | None] = None
     client_result_timeout: ClassVar[float | None] = None
     detailed_errors: ClassVar[bool | None] = None
+    max_pending_client_results: ClassVar[int | None] = None
     permission_classes: ClassVar[list[type] | None] = None
     """Checked on negotiate and every transport request; ``None`` = ``DEFAULT_PERMISSION_CLASSES``."""
     filters: ClassVar[list[Any] | None] = None

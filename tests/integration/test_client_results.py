@@ -197,3 +197,22 @@ async def test_disconnect_while_a_method_waits_for_a_client_result_and_another_h
         await asyncio.sleep(0.05)
         await asyncio.wait_for(ws.ws.disconnect(1000, timeout=2), 3)  # ends promptly, no task left hanging
         assert ws.ws.future.done()
+
+
+class BoundedHub(Hub):
+    max_pending_client_results = 2
+
+    async def AskMany(self, count: int) -> list[str]:  # noqa: N802
+        async def ask() -> str:
+            try:
+                return str(await self.clients.caller.invoke("Slow", timeout=2))
+            except Exception as exc:  # noqa: BLE001
+                return type(exc).__name__
+
+        return list(await asyncio.gather(*[ask() for _ in range(count)]))
+
+
+async def test_pending_client_results_are_bounded():
+    async with HubCommunicator(BoundedHub) as client:
+        client.on("Slow", lambda: 1)
+        assert sorted(await client.invoke("AskMany", 3)) == ["1", "1", "ClientResultError"]
