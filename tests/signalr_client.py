@@ -60,8 +60,9 @@ class RawHubClient:
     async def invoke(self, target: str, *args: Any, timeout: float = 10) -> Any:
         """Invoke and return the result; raises ``RuntimeError`` with the Completion's error."""
         invocation_id = str(next(self.ids))
-        await self.socket.send(json.dumps({"type": 1, "invocationId": invocation_id, "target": target,
-                                           "arguments": list(args)}) + RS)
+        await self.socket.send(
+            json.dumps({"type": 1, "invocationId": invocation_id, "target": target, "arguments": list(args)}) + RS
+        )
         completion = await self._next(lambda m: m.get("type") == 3 and m.get("invocationId") == invocation_id, timeout)
         if "error" in completion:
             raise RuntimeError(completion["error"])
