@@ -7,6 +7,7 @@ USE_TZ = True
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
     "realtime",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
@@ -20,3 +21,4 @@ CHANNEL_LAYERS = {
         "CONFIG": {"capacity": 10000},
     }
 }
+SIMPLE_JWT = {"SIGNING_KEY": "tests-signing-key-0123456789abcdef0123456789"}
