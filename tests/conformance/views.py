@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -47,42 +48,34 @@ def redirect_negotiate(request: HttpRequest, rest: str = "") -> JsonResponse:
     return JsonResponse({"url": url})
 
 
-def _message(request: HttpRequest) -> str | None:
+def _push(request: HttpRequest, clients: Any) -> HttpResponse:
+    """``ReceiveMessage("server", message)`` to ``clients`` from sync view code; 202 once sent."""
     try:
         message = json.loads(request.body or b"{}").get("message")
     except (ValueError, AttributeError):
-        return None
-    return message if isinstance(message, str) else None
+        message = None
+    if not isinstance(message, str):
+        return HttpResponseBadRequest('Send a JSON body {"message": "..."}.')
+    clients.send("ReceiveMessage", "server", message)
+    return HttpResponse(status=202)
 
 
 @csrf_exempt
 @require_POST
 def push_group(request: HttpRequest, group: str) -> HttpResponse:
-    """``ReceiveMessage("server", message)`` to a ChatHub group, sent from sync code."""
-    message = _message(request)
-    if message is None:
-        return HttpResponseBadRequest('Send a JSON body {"message": "..."}.')
-    get_hub_context(ChatHub).clients.group(group).send("ReceiveMessage", "server", message)
-    return HttpResponse(status=202)
+    """Push to a ChatHub group."""
+    return _push(request, get_hub_context(ChatHub).clients.group(group))
 
 
 @csrf_exempt
 @require_POST
 def push_all(request: HttpRequest) -> HttpResponse:
-    """``ReceiveMessage("server", message)`` to every ChatHub connection."""
-    message = _message(request)
-    if message is None:
-        return HttpResponseBadRequest('Send a JSON body {"message": "..."}.')
-    get_hub_context(ChatHub).clients.all.send("ReceiveMessage", "server", message)
-    return HttpResponse(status=202)
+    """Push to every ChatHub connection."""
+    return _push(request, get_hub_context(ChatHub).clients.all)
 
 
 @csrf_exempt
 @require_POST
 def push_user(request: HttpRequest, user: str) -> HttpResponse:
-    """``ReceiveMessage("server", message)`` to every ChatHub connection of a user."""
-    message = _message(request)
-    if message is None:
-        return HttpResponseBadRequest('Send a JSON body {"message": "..."}.')
-    get_hub_context(ChatHub).clients.user(user).send("ReceiveMessage", "server", message)
-    return HttpResponse(status=202)
+    """Push to every ChatHub connection of a user."""
+    return _push(request, get_hub_context(ChatHub).clients.user(user))

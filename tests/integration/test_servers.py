@@ -5,14 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 from realtime.protocol.json import JsonHubProtocol
 from realtime.protocol.messages import CompletionMessage, InvocationMessage
 from realtime.protocol.msgpack import MessagePackHubProtocol
+from tests.servers import conformance_server
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.conformance.asgi:application"
@@ -32,12 +28,6 @@ pytestmark = pytest.mark.timeout(60)
 
 
 # -- servers ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(method: str, url: str, body: bytes | None = None, timeout: float = 15) -> tuple[int, bytes]:
@@ -50,69 +40,28 @@ def http(method: str, url: str, body: bytes | None = None, timeout: float = 15) 
             return error.code, error.read()
 
 
+@dataclass
 class Server:
-    """One server process serving the conformance app on a free port."""
+    """A running conformance server, by ASGI server name."""
 
-    def __init__(self, name: str, command: list[str], port: int, log: Path, db: Path) -> None:
-        self.name = name
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        self.ws_base = f"ws://127.0.0.1:{port}"
-        self.log = log
-        env = {**os.environ, "CONFORMANCE_DB": str(db), "PYTHONPATH": str(ROOT)}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        self._log_file = log.open("wb")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+    name: str
+    base: str
 
-    def wait_ready(self, limit: float = 30) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if http("GET", f"{self.base}/generateJwtToken", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._log_file.close()
-
-
-def start(name: str, tmp_path_factory: pytest.TempPathFactory) -> Server:
-    port = free_port()
-    commands = {
-        "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1"],
-        "uvicorn": [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-    }
-    directory = tmp_path_factory.mktemp(name)
-    server = Server(name, [*commands[name], APP], port, directory / "server.log", directory / "db.sqlite3")
-    server.wait_ready()
-    return server
+    @property
+    def ws_base(self) -> str:
+        return self.base.replace("http://", "ws://")
 
 
 @pytest.fixture(scope="session")
-def daphne_server(tmp_path_factory):
-    server = start("daphne", tmp_path_factory)
-    yield server
-    server.stop()
+def daphne_server():
+    with conformance_server("daphne") as running:
+        yield Server("daphne", running.url)
 
 
 @pytest.fixture(scope="session")
-def uvicorn_server(tmp_path_factory):
-    server = start("uvicorn", tmp_path_factory)
-    yield server
-    server.stop()
+def uvicorn_server():
+    with conformance_server("uvicorn") as running:
+        yield Server("uvicorn", running.url)
 
 
 @pytest.fixture(params=["daphne", "uvicorn"])
