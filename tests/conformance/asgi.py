@@ -26,15 +26,21 @@ from .hubs import AuthorizedHub, ChatHub, TestHub, TestHubNoWebSockets  # noqa: 
 
 call_command("migrate", verbosity=0, interactive=False)
 
+# Every hub authenticates a JWT when one is sent (WhoAmI, clients.user()); only AuthorizedHub requires it.
 http_hubs, websocket_hubs = hub_routes(
-    {"testhub": TestHub, "testhub-nowebsockets": TestHubNoWebSockets, "chathub": ChatHub}
+    {
+        "testhub": TestHub,
+        "testhub-nowebsockets": TestHubNoWebSockets,
+        "chathub": ChatHub,
+        "authorizedhub": AuthorizedHub,
+    },
+    middleware=JWTAuthMiddlewareStack,
 )
 http_raw, websocket_raw = connection_routes({"echo": EchoHandler})
-http_auth, websocket_auth = hub_routes({"authorizedhub": AuthorizedHub}, middleware=JWTAuthMiddlewareStack)
 
 application = ProtocolTypeRouter(
     {
-        "http": ConformanceHttp(URLRouter([*http_hubs, *http_raw, *http_auth, re_path(r"", django_asgi_app)])),
-        "websocket": URLRouter([*websocket_hubs, *websocket_raw, *websocket_auth]),
+        "http": ConformanceHttp(URLRouter([*http_hubs, *http_raw, re_path(r"", django_asgi_app)])),
+        "websocket": URLRouter([*websocket_hubs, *websocket_raw]),
     }
 )

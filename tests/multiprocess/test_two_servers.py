@@ -16,10 +16,11 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module", params=["core", "pubsub"])
-def servers(request):
-    """A daphne and a uvicorn process sharing one private Redis, for each channels_redis layer."""
+def servers(request, tmp_path_factory):
+    """A daphne and a uvicorn process sharing one private Redis and one database, for each redis layer."""
+    database = tmp_path_factory.mktemp("shared") / "db.sqlite3"
     with redis_server() as url:
-        env = {"REDIS_URL": url, "CHANNEL_LAYER": request.param}
+        env = {"REDIS_URL": url, "CHANNEL_LAYER": request.param, "CONFORMANCE_DB": str(database)}
         with conformance_server("daphne", env=env) as first, conformance_server("uvicorn", env=env) as second:
             yield first, second
 
@@ -125,3 +126,25 @@ async def test_sse_posts_arrive_at_the_other_process(servers):
             received += await reader.read(4096)
     assert b"data: {}\x1e\r\n\r\n" in received
     writer.close()
+
+
+async def test_users_across_processes(servers):
+    """Connections of one user on both processes receive user pushes from either process."""
+    first, second = servers
+    _, token = await asyncio.to_thread(http, "GET", f"{first.url}/generateJwtToken?user=multi")
+    tabs = [await RawHubClient.open(ws(server, f"chathub?access_token={token}")) for server in (first, second)]
+    stranger = await RawHubClient.open(ws(first, "chathub"))
+    try:
+        assert [await tab.invoke("WhoAmI") for tab in tabs] == ["multi", "multi"]
+        status, _ = await asyncio.to_thread(http, "POST", f"{second.url}/push/user/multi", {"message": "for you"})
+        assert status == 202
+        for tab in tabs:
+            assert await tab.receive_invocation("ReceiveMessage") == ["server", "for you"]
+        await stranger.invoke("SendToUser", "multi", "hello")
+        for tab in tabs:
+            assert (await tab.receive_invocation("ReceiveMessage"))[1] == "hello"
+        with pytest.raises(TimeoutError):
+            await stranger.receive_invocation("ReceiveMessage", timeout=0.5)
+    finally:
+        for client in [*tabs, stranger]:
+            await client.close()
