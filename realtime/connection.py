@@ -57,7 +57,37 @@ class State(enum.Enum):
 
 
 class HubConnection:
-    """The server side of one client connection to one hub."""
+    """The server side of one client connection to one hub.
+
+    Slotted and lazy (outbox, background tasks): thousands of idle connections are the common case.
+    """
+
+    __slots__ = (
+        "hub",
+        "expires",
+        "claims",
+        "transport",
+        "connection_id",
+        "user",
+        "user_id",
+        "request",
+        "items",
+        "protocol",
+        "state",
+        "layer_groups",
+        "max_outbound_bytes",
+        "_outbox",
+        "_outbox_bytes",
+        "_writing",
+        "_pending_results",
+        "_background",
+        "_loop",
+        "_opened",
+        "last_sent",
+        "last_received",
+        "_timer",
+        "_timeouts",
+    )
 
     def __init__(
         self,
@@ -72,8 +102,8 @@ class HubConnection:
         claims: dict[str, Any] | None = None,
     ) -> None:
         self.hub = hub
+        # when the access token the connection was opened with expires (UNIX time), or None
         self.expires = expires if expires is not None and realtime_settings.CLOSE_ON_TOKEN_EXPIRY else None
-        """When the access token the connection was opened with expires (UNIX time), or ``None``."""
         self.claims = claims or {}
         self.transport = transport
         self.connection_id = connection_id
@@ -85,11 +115,11 @@ class HubConnection:
         self.state = State.HANDSHAKING
         self.layer_groups: set[str] = set()
         self.max_outbound_bytes: int = hub_option(hub, "MAX_OUTBOUND_BYTES")
-        self._outbox: deque[Frame] = deque()
+        self._outbox: deque[Frame] | None = None
         self._outbox_bytes = 0
         self._writing = False
         self._pending_results: dict[str, asyncio.Future[Any]] = {}
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] | None = None
         self._loop = asyncio.get_running_loop()
         self._opened = self.last_sent = self.last_received = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
@@ -146,6 +176,8 @@ class HubConnection:
             self.enqueue_frame(frame)
 
     def _queue(self, frame: Frame) -> None:
+        if self._outbox is None:
+            self._outbox = deque()
         self._outbox.append(frame)
         self._outbox_bytes += len(frame)
         if self._outbox_bytes > self.max_outbound_bytes and self.state is State.CONNECTED:
@@ -154,7 +186,7 @@ class HubConnection:
                 self.connection_id,
                 self._outbox_bytes,
             )
-            self._outbox.clear()
+            self._outbox = None
             self._outbox_bytes = 0
             self.spawn(self.abort("Connection closed with an error. The client is too slow to keep up."))
 
@@ -163,6 +195,7 @@ class HubConnection:
             frame = self._outbox.popleft()
             self._outbox_bytes -= len(frame)
             await self._write(frame)
+        self._outbox = None  # idle connections keep no queue
 
     async def _drain_task(self) -> None:
         try:
@@ -256,7 +289,7 @@ class HubConnection:
         connected = self.state is State.CONNECTED
         self.state = State.CLOSING
         if connected:
-            self._outbox.clear()
+            self._outbox = None
             await self._write(self.encode(CloseMessage(error=error, allow_reconnect=allow_reconnect)))
         await self.transport.close()
 
@@ -269,6 +302,8 @@ class HubConnection:
     def spawn(self, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run ``awaitable`` as a task owned by this connection (cancelled when it closes)."""
         task = asyncio.ensure_future(awaitable)
+        if self._background is None:
+            self._background = set()
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
@@ -279,7 +314,7 @@ class HubConnection:
         if self._timer is not None:
             self._timer.cancel()
         current = asyncio.current_task()
-        tasks = [task for task in self._background if task is not current]
+        tasks = [task for task in self._background or () if task is not current]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

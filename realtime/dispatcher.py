@@ -76,6 +76,22 @@ def wire_type(exc: BaseException) -> str:
 class HubDispatcher:
     """Handshake, message handling and invocation tasks for one :class:`HubConnection`."""
 
+    __slots__ = (
+        "connection",
+        "hub",
+        "detailed_errors",
+        "max_message_size",
+        "filters",
+        "streams",
+        "_slots",
+        "_running_streams",
+        "_tasks",
+        "_handshake_buffer",
+        "_decoder",
+        "_connected",
+        "_error",
+    )
+
     def __init__(self, connection: HubConnection) -> None:
         self.connection = connection
         self.hub: type[Hub] = connection.hub
@@ -84,7 +100,7 @@ class HubDispatcher:
         self.filters = hub_filters(self.hub)
         capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
         self.streams = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
-        self._slots = asyncio.Semaphore(int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS")))
+        self._slots: asyncio.Semaphore | None = None  # created with the first invocation
         self._running_streams: dict[str, _RunningStream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshake_buffer = b""
@@ -311,6 +327,8 @@ class HubDispatcher:
 
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS")))
         async with self._slots:
             token = _slot.set(self._slots)
             try:

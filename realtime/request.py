@@ -1,8 +1,8 @@
-"""A read-only snapshot of the connection request (WebSocket upgrade, SSE GET or first long poll)."""
+"""A read-only view of the connection request (WebSocket upgrade, SSE GET or first long poll)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from django.http.cookie import parse_cookie
@@ -10,29 +10,54 @@ from django.http.cookie import parse_cookie
 from .types import Scope
 
 
-@dataclass(frozen=True, slots=True)
 class RequestInfo:
-    """Headers, cookies and query of the request that opened a connection, as hub code sees them."""
+    """Headers, cookies and query of the request that opened a connection, as hub code sees them.
 
-    path: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    """Header values by lower-case name (repeated headers joined with ``, ``)."""
-    cookies: dict[str, str] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
-    """The first value of each query key, keys as sent."""
+    Parsed on first use: an idle connection keeps only the raw header list the server gave it.
+    """
+
+    __slots__ = ("path", "_raw_headers", "_query_string", "_headers", "_cookies", "_query")
+
+    def __init__(self, path: str = "", headers: Iterable[tuple[bytes, bytes]] = (), query_string: bytes = b"") -> None:
+        self.path = path
+        self._raw_headers = headers
+        self._query_string = query_string
+        self._headers: dict[str, str] | None = None
+        self._cookies: dict[str, str] | None = None
+        self._query: dict[str, str] | None = None
 
     @classmethod
     def from_scope(cls, scope: Scope) -> RequestInfo:
-        """Snapshot an ASGI HTTP or WebSocket scope."""
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope.get("headers", ()):
-            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
-            query.setdefault(key, value)
-        cookies = parse_cookie(headers.get("cookie", ""))
-        return cls(path=scope.get("path", ""), headers=headers, cookies=cookies, query=query)
+        """A view of an ASGI HTTP or WebSocket scope."""
+        return cls(scope.get("path", ""), scope.get("headers", ()), scope.get("query_string", b""))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Header values by lower-case name (repeated headers joined with ``, ``)."""
+        if self._headers is None:
+            headers: dict[str, str] = {}
+            for raw_name, raw_value in self._raw_headers:
+                name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            self._headers = headers
+        return self._headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookie values by name."""
+        if self._cookies is None:
+            self._cookies = parse_cookie(self.headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The first value of each query key, keys as sent."""
+        if self._query is None:
+            query: dict[str, str] = {}
+            for key, value in parse_qsl(self._query_string.decode("latin-1"), keep_blank_values=True):
+                query.setdefault(key, value)
+            self._query = query
+        return self._query
 
     def header(self, name: str) -> str | None:
         """A header's value, matched case-insensitively, or ``None``."""
@@ -40,7 +65,8 @@ class RequestInfo:
 
     def query_value(self, name: str) -> str | None:
         """A query parameter's first value, its key matched case-insensitively, or ``None``."""
-        if name in self.query:
-            return self.query[name]
+        query = self.query
+        if name in query:
+            return query[name]
         lowered = name.lower()
-        return next((v for k, v in self.query.items() if k.lower() == lowered), None)
+        return next((v for k, v in query.items() if k.lower() == lowered), None)
