@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .conf import hub_option, realtime_settings
+from .eager import start_eagerly
 from .exceptions import ClientResultError
 from .protocol import errors, handshake
 from .protocol.base import Frame, HubProtocol
@@ -158,13 +159,16 @@ class HubConnection:
             self._writing = False
 
     def enqueue_frame(self, frame: Frame) -> None:
-        """Queue a finished frame without waiting (fan-out path); a writer task drains the queue."""
+        """Queue a finished frame without waiting (fan-out path).
+
+        The write starts at once; only a write that has to wait for the socket continues in a task.
+        """
         if self.state is State.CLOSED:
             return
         self._queue(frame)
         if not self._writing:
             self._writing = True
-            self.spawn(self._drain_task())
+            start_eagerly(self._drain_task(), self.spawn)
 
     def deliver(self, frames: Mapping[str, Frame]) -> None:
         """Queue the frame of a broadcast encoded for this connection's protocol."""

@@ -325,16 +325,11 @@ class HubDispatcher:
             frame = self.connection.encode(completion)
         await self.connection.send_frame(frame)
 
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
+    def _slot(self) -> _Slot:
+        """One of the connection's ``MAX_PARALLEL_INVOCATIONS`` slots (``async with``)."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS")))
-        async with self._slots:
-            token = _slot.set(self._slots)
-            try:
-                yield
-            finally:
-                _slot.reset(token)
+        return _Slot(self._slots)
 
     def _hub_instance(self) -> Hub:
         return self.hub(self.connection)
@@ -394,6 +389,26 @@ class HubDispatcher:
                 logger.exception("realtime: on_disconnected of %s failed", connection.connection_id)
             finally:
                 local.table().remove(connection)
+
+
+class _Slot:
+    """Hold an invocation slot, published in a context variable so client-result waits can release it.
+
+    A plain class rather than ``asynccontextmanager``: this runs on every invocation.
+    """
+
+    __slots__ = ("semaphore", "token")
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self.semaphore = semaphore
+
+    async def __aenter__(self) -> None:
+        await self.semaphore.acquire()
+        self.token = _slot.set(self.semaphore)
+
+    async def __aexit__(self, *exc: object) -> None:
+        _slot.reset(self.token)
+        self.semaphore.release()
 
 
 class _RunningStream:

@@ -1,0 +1,1 @@
+"""Benchmarks: the realtime hub against a raw Channels consumer, same run, real server process."""
