@@ -165,10 +165,10 @@ class HubConnection:
         """
         if self.state is State.CLOSED:
             return
-        self._queue(frame)
-        if not self._writing:
-            self._writing = True
-            start_eagerly(self._drain_task(), self.spawn)
+        if self._writing:
+            self._queue(frame)
+        else:
+            start_eagerly(self.send_frame(frame), self.spawn)
 
     def deliver(self, frames: Mapping[str, Frame]) -> None:
         """Queue the frame of a broadcast encoded for this connection's protocol."""
@@ -200,12 +200,6 @@ class HubConnection:
             self._outbox_bytes -= len(frame)
             await self._write(frame)
         self._outbox = None  # idle connections keep no queue
-
-    async def _drain_task(self) -> None:
-        try:
-            await self._drain()
-        finally:
-            self._writing = False
 
     async def _write(self, frame: Frame) -> None:
         if self.state is State.CLOSED:
