@@ -6,6 +6,7 @@ Public import paths:
 - ``realtime.context``: ``get_hub_context``
 - ``realtime.routing``: ``hub_routes``
 - ``realtime.exceptions``: ``HubError`` and the error hierarchy
+- ``realtime.presence``: ``HubPresence``, ``PresenceEntry``, ``PresenceError``, ``presence()``
 - ``realtime.testing``: ``HubCommunicator``
 - ``realtime.protocol``: the sans-IO wire format
 """

@@ -91,4 +91,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="realtime.W005",
             )
         )
+    backend = user.get("PRESENCE_BACKEND", DEFAULTS["PRESENCE_BACKEND"])
+    if str(getattr(backend, "__name__", backend)).endswith("RedisPresence") and not user.get("REDIS_URL"):
+        problems.append(
+            Error(
+                "PRESENCE_BACKEND is RedisPresence but REDIS_URL is not set.",
+                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
+                id="realtime.E006",
+            )
+        )
+    if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
+        problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
     return problems

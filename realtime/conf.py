@@ -43,9 +43,22 @@ DEFAULTS: dict[str, Any] = {
     "MASK_TOKENS_IN_LOGS": True,
     "REGISTRY_TTL": 60.0,
     "MAX_PENDING_CLIENT_RESULTS": 100,
+    "TRACK_PRESENCE": False,
+    "PRESENCE_EVENT": "PresenceChanged",
+    "PRESENCE_BACKEND": "realtime.presence.memory.MemoryPresence",
+    "PRESENCE_TTL": 60.0,
+    "PRESENCE_MAX_METADATA_SIZE": 4096,
+    "PRESENCE_MAX_GROUPS": 100,
 }
 
-IMPORT_STRINGS = {"PROTOCOLS", "USER_ID_PROVIDER", "REGISTRY_BACKEND", "HUB_FILTERS", "DEFAULT_PERMISSION_CLASSES"}
+IMPORT_STRINGS = {
+    "PROTOCOLS",
+    "USER_ID_PROVIDER",
+    "REGISTRY_BACKEND",
+    "HUB_FILTERS",
+    "DEFAULT_PERMISSION_CLASSES",
+    "PRESENCE_BACKEND",
+}
 
 HUB_OPTIONS = {
     "PROTOCOLS",
@@ -60,6 +73,8 @@ HUB_OPTIONS = {
     "CLIENT_RESULT_TIMEOUT",
     "DETAILED_ERRORS",
     "MAX_PENDING_CLIENT_RESULTS",
+    "TRACK_PRESENCE",
+    "PRESENCE_EVENT",
 }
 """Settings a hub class may override with a lower-case class attribute."""
 

@@ -10,7 +10,7 @@ each becomes its own task, which waits for one of ``MAX_PARALLEL_INVOCATIONS`` s
 so a long method, a stream or a wait for upload items can never stop the receive path. A blocking
 invocation holds its slot until it completes; a stream only until the generator is created; a wait
 for a client result releases it. When the transport ends, :meth:`HubDispatcher.closed` cancels and
-awaits every task, runs ``on_disconnected`` and drops the connection's group memberships.
+awaits every task, runs ``on_disconnected`` and drops the connection's group memberships and presence.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 
-from . import local
+from . import local, presence
 from .conf import hub_option
 from .connection import HubConnection, State, current_invocation
 from .exceptions import HandshakeError, HubError, RemoteProtocolError
@@ -163,6 +163,8 @@ class HubDispatcher:
         await local.table().add(connection)
         self._connected = True
         try:
+            if presence.tracks(self.hub):
+                await presence.tracker().connected(connection, await self._hub_instance().presence_metadata())
             await self._call_hook("on_connected")
         except Exception as exc:
             logger.exception("realtime: on_connected of %s failed", connection.connection_id)
@@ -372,7 +374,7 @@ class HubDispatcher:
     # -- end -------------------------------------------------------------------------------------
 
     async def closed(self, exception: Exception | None = None) -> None:
-        """The transport ended: stop every task, run ``on_disconnected``, drop memberships. Idempotent."""
+        """The transport ended: stop every task, run ``on_disconnected``, drop memberships and presence. Idempotent."""
         connection = self.connection
         if connection.state is State.CLOSED:
             return
@@ -388,7 +390,11 @@ class HubDispatcher:
             except Exception:
                 logger.exception("realtime: on_disconnected of %s failed", connection.connection_id)
             finally:
-                local.table().remove(connection)
+                try:
+                    if presence.tracks(self.hub):
+                        await presence.tracker().disconnected(connection.connection_id)
+                finally:
+                    local.table().remove(connection)
 
 
 class _Slot:

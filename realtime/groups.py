@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 
-from . import lifetime, local, names
+from . import lifetime, local, names, presence
+from .conf import realtime_settings
 
 if TYPE_CHECKING:
+    from .connection import HubConnection
     from .hubs import Hub
 
 GROUP_CHANGE_TIMEOUT = 10.0
@@ -19,7 +21,8 @@ class GroupManager:
     """``self.groups`` in hubs and ``get_hub_context(Hub).groups`` elsewhere.
 
     Works for connections owned by any process; memberships end when the connection closes (a
-    reconnect is a new connection and must join again, as in SignalR).
+    reconnect is a new connection and must join again, as in SignalR). For hubs that track presence,
+    every change also updates the connection's presence entry and announces it to the group.
     """
 
     __slots__ = ("hub", "guard")
@@ -28,14 +31,19 @@ class GroupManager:
         self.hub = hub
         self.guard = guard
 
-    async def add(self, connection_id: str, group: str) -> None:
+    async def add(self, connection_id: str, group: str, *, metadata: Mapping[str, Any] | None = None) -> None:
         """Add ``connection_id`` to ``group``; returns once sends to the group reach it.
 
-        Raises ``PermissionDenied`` when the hub's ``can_join_group`` refuses (inside hub methods).
+        ``metadata`` (a JSON object; hubs that track presence only) goes into the connection's presence
+        entry in this group, over what the hub's ``presence_metadata()`` gave. Raises ``PermissionDenied``
+        when the hub's ``can_join_group`` refuses (inside hub methods); ``PresenceError`` for an empty group
+        name, oversize metadata or a connection already in ``PRESENCE_MAX_GROUPS`` groups.
         """
+        if metadata is not None and not presence.tracks(self.hub):
+            raise presence.PresenceError(f"{self.hub.__qualname__} does not track presence: metadata needs it.")
         if self.guard is not None and not await self.guard(connection_id, group):
             raise PermissionDenied(f"Joining group {group!r} is not allowed.")
-        await self._change(connection_id, group, add=True)
+        await self._change(connection_id, group, add=True, metadata=metadata)
 
     async def remove(self, connection_id: str, group: str) -> None:
         """Remove ``connection_id`` from ``group``."""
@@ -43,17 +51,45 @@ class GroupManager:
 
     discard = remove
 
-    async def _change(self, connection_id: str, group: str, *, add: bool) -> None:
-        layer_group = names.group(self.hub.hub_name(), group)
+    async def _change(
+        self, connection_id: str, group: str, *, add: bool, metadata: Mapping[str, Any] | None = None
+    ) -> None:
         connection = local.find(connection_id)
         if connection is not None:
-            if add:
-                await local.table().join(connection, layer_group)
-            else:
-                local.table().leave(connection, layer_group)
+            await apply_change(connection, group, add=add, metadata=metadata)
             return
-        event = {"type": lifetime.GROUP, "connection_id": connection_id, "group": layer_group, "add": add}
+        if add and presence.tracks(self.hub):  # refuse bad input here rather than in the owner
+            presence.check_group_name(group)
+            metadata = presence.normalize_metadata(metadata, int(realtime_settings.PRESENCE_MAX_METADATA_SIZE))
+        layer_group = names.group(self.hub.hub_name(), group)
+        event = {
+            "type": lifetime.GROUP,
+            "connection_id": connection_id,
+            "group": layer_group,
+            "name": group,
+            "add": add,
+        }
+        if metadata:
+            event["metadata"] = metadata
         try:
-            await lifetime.request(names.connection(connection_id), event, timeout=GROUP_CHANGE_TIMEOUT)
+            reply = await lifetime.request(names.connection(connection_id), event, timeout=GROUP_CHANGE_TIMEOUT)
         except TimeoutError:
             raise LookupError(f"Connection '{connection_id}' is not connected to any server.") from None
+        if reply.get("error"):
+            raise presence.PresenceError(reply["error"])
+
+
+async def apply_change(
+    connection: HubConnection, group: str, *, add: bool, metadata: Mapping[str, Any] | None = None
+) -> None:
+    """Change a membership in the process that owns ``connection``: its layer group, and its presence."""
+    layer_group = names.group(connection.hub.hub_name(), group)
+    table = local.table()
+    if add and presence.tracks(connection.hub):
+        await presence.tracker().join(connection, group, metadata, admit=lambda: table.join(connection, layer_group))
+    elif add:
+        await table.join(connection, layer_group)
+    else:
+        table.leave(connection, layer_group)
+        if presence.tracks(connection.hub):
+            await presence.tracker().leave(connection.connection_id, group)

@@ -22,6 +22,7 @@ from .conf import hub_option, realtime_settings
 from .connection import current_invocation
 from .groups import GroupManager
 from .methods import HubMethod, hub_method, wire_name
+from .presence import HubPresence
 from .protocol.base import HubProtocol
 
 if TYPE_CHECKING:
@@ -119,6 +120,10 @@ class Hub:
     """Checked on negotiate and every transport request; ``None`` = ``DEFAULT_PERMISSION_CLASSES``."""
     filters: ClassVar[list[Any] | None] = None
     """Hub filters run after the global ``HUB_FILTERS`` (see ``realtime.filters``)."""
+    track_presence: ClassVar[bool | None] = None
+    """Keep presence entries of this hub's connections and announce group changes (``TRACK_PRESENCE``)."""
+    presence_event: ClassVar[str | None] = None
+    """Client method that receives presence diffs (``PRESENCE_EVENT``: ``PresenceChanged``); ``""`` sends none."""
 
     hub_methods: ClassVar[dict[str, HubMethod]] = {}
 
@@ -171,6 +176,18 @@ class Hub:
     def groups(self) -> GroupManager:
         """Add connections to groups (subject to :meth:`can_join_group`) and remove them."""
         return GroupManager(type(self), guard=self.can_join_group)
+
+    @cached_property
+    def presence(self) -> HubPresence:
+        """Who is connected, to the hub and to its groups, across processes (hubs with ``track_presence``)."""
+        return HubPresence(type(self))
+
+    async def presence_metadata(self) -> dict[str, Any]:
+        """Metadata for the connection's presence entries, asked once when it connects (presence hubs only).
+
+        Override to add e.g. a display name; a JSON object of at most ``PRESENCE_MAX_METADATA_SIZE`` bytes.
+        """
+        return {}
 
     async def on_connected(self) -> None:
         """Called when a client connected (after the handshake), before any of its invocations run."""

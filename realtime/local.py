@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from . import lifetime, names
@@ -50,6 +51,7 @@ class LocalTable:
         self.members: dict[str, set[HubConnection]] = {}
         self.channel = lifetime.ProcessChannel(self._on_event)
         self._housekeeping: asyncio.Task[None] | None = None
+        self._services: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def add(self, connection: HubConnection) -> None:
@@ -66,6 +68,14 @@ class LocalTable:
         """Start the periodic pruning and refreshing of layer groups and registry entries (once)."""
         if self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._housekeep(), name="realtime-housekeeping")
+
+    def start_service(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``loop()`` as a background task of this table, once per ``name`` (e.g. presence heartbeats).
+
+        It lives as long as the table: :meth:`close` cancels it.
+        """
+        if name not in self._services:
+            self._services[name] = asyncio.create_task(loop(), name=f"realtime-{name}")
 
     def remove(self, connection: HubConnection) -> None:
         """Forget a closed connection and its memberships (the layer side is pruned lazily)."""
@@ -160,14 +170,19 @@ class LocalTable:
         await lifetime.send(event["reply_channel"], reply)
 
     async def _answer_group(self, event: dict[str, Any]) -> None:
+        """Apply a group change asked for by another process (with presence); reply with refusals."""
+        from .groups import apply_change  # groups builds on this module
+        from .presence import PresenceError
+
         connection = self.connections.get(event["connection_id"])
         if connection is None:
             return
-        if event["add"]:
-            await self.join(connection, event["group"])
-        else:
-            self.leave(connection, event["group"])
-        await lifetime.send(event["reply_channel"], {"type": lifetime.RESULT})
+        reply = {"type": lifetime.RESULT}
+        try:
+            await apply_change(connection, event["name"], add=event["add"], metadata=event.get("metadata"))
+        except PresenceError as exc:
+            reply["error"] = str(exc)
+        await lifetime.send(event["reply_channel"], reply)
 
     async def _housekeep(self) -> None:
         """Leave layer groups that lost their last local member; re-add the rest before they expire."""
@@ -188,10 +203,10 @@ class LocalTable:
 
     async def close(self) -> None:
         """Close every connection's tasks and leave the layer (tests, shutdown)."""
-        for task in [self._housekeeping, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [self._housekeeping, *self._tasks] if t], return_exceptions=True)
+        tasks = [t for t in [self._housekeeping, *self._services.values(), *self._tasks] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.channel.close()
 
 

@@ -123,7 +123,9 @@ class AuthorizedHub(Hub):
 
 
 class ChatHub(Hub):
-    """Everyday features: broadcast, groups, users, streams."""
+    """Everyday features: broadcast, groups, users, presence, streams."""
+
+    track_presence = True
 
     async def SendMessage(self, user: str, message: str) -> None:  # noqa: N802
         await self.clients.all.asend("ReceiveMessage", user, message)
@@ -142,6 +144,9 @@ class ChatHub(Hub):
 
     async def SendToGroup(self, group: str, message: str) -> None:  # noqa: N802
         await self.clients.group(group).asend("ReceiveMessage", self.context.connection_id, message)
+
+    async def GetGroupMembers(self, group: str) -> list[str]:  # noqa: N802
+        return await self.presence.connection_ids(group)
 
     async def Counter(self, count: int, delay_ms: int) -> AsyncIterator[int]:  # noqa: N802
         for index in range(count):

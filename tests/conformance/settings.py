@@ -61,6 +61,10 @@ REALTIME = {
     "REGISTRY_TTL": float(os.environ.get("REGISTRY_TTL", "60")),
     "REDIS_URL": REDIS_URL,
     "REGISTRY_BACKEND": "realtime.registry.RedisRegistry" if REDIS_URL else "realtime.registry.MemoryRegistry",
+    "PRESENCE_BACKEND": (
+        "realtime.presence.redis.RedisPresence" if REDIS_URL else "realtime.presence.memory.MemoryPresence"
+    ),
+    "PRESENCE_TTL": float(os.environ.get("PRESENCE_TTL", "60")),
 }
 
 SIMPLE_JWT = {"SIGNING_KEY": "conformance-signing-key-0123456789abcdef", "ALGORITHM": "HS256"}

@@ -1,0 +1,154 @@
+"""The presence data types and the interface every presence backend implements.
+
+A backend stores *entries* (one per connection) in *scopes*: a hub group (``group``), the whole hub
+(``hub``, every tracked connection) or one user (``user``, that user's connections). Every entry carries
+an expiry that only its owning process pushes forward (:meth:`PresenceBackend.refresh`); entries of a
+process that stopped refreshing are removed by :meth:`PresenceBackend.sweep`, which returns them so
+their ``left`` diffs can be sent. Backends know nothing about hubs, layers or diffs: ``tracker.py`` does.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from ..exceptions import HubError
+
+GROUP = "group"
+"""Scope kind of a hub group (the only kind whose changes are announced)."""
+HUB = "hub"
+"""Scope kind of every tracked connection of a hub (``name`` is empty)."""
+USER = "user"
+"""Scope kind of the connections of one user (``name`` is the user identifier)."""
+
+
+class PresenceError(HubError):
+    """Presence refused an operation: bad group name, oversize metadata, too many groups, untracked hub.
+
+    A ``HubError``: raised inside a hub method, its text reaches the client.
+    """
+
+
+class Scope(NamedTuple):
+    """Where entries live: ``kind`` (``group``, ``hub`` or ``user``) ``name`` of hub ``hub`` (its import path)."""
+
+    hub: str
+    kind: str
+    name: str
+
+
+@dataclass(slots=True)
+class PresenceEntry:
+    """One connection's presence: who, since when, and the metadata the hub added (treat it as read-only).
+
+    Not frozen: listing 10,000 members builds 10,000 of them, and a frozen dataclass is 5x slower to build.
+    """
+
+    connection_id: str
+    user_id: str | None
+    connected_at: float
+    """UNIX time of the connection's handshake."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def dumps(self) -> str:
+        """The compact JSON object stored by backends."""
+        data = {"c": self.connection_id, "u": self.user_id, "t": self.connected_at, "m": self.metadata}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PresenceEntry:
+        """The entry of the decoded JSON object :meth:`dumps` wrote."""
+        return cls(data["c"], data["u"], data["t"], data["m"])
+
+
+@dataclass(slots=True)
+class PresenceUser:
+    """One user and their connections (tabs, devices); an anonymous connection is a user of its own."""
+
+    user_id: str | None
+    entries: list[PresenceEntry]
+
+
+def normalize_metadata(
+    metadata: Mapping[str, Any] | None, limit: int, base: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A JSON-normalized copy of ``base`` updated with ``metadata``.
+
+    ``PresenceError`` unless ``metadata`` is a JSON object and the result is ``limit`` bytes of JSON or less.
+    """
+    if metadata is not None and (
+        not isinstance(metadata, Mapping) or not all(isinstance(key, str) for key in metadata)
+    ):
+        raise PresenceError("Presence metadata must be a JSON object with string keys.")
+    try:
+        text = json.dumps({**(base or {}), **(metadata or {})}, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PresenceError(f"Presence metadata is not JSON-serializable: {exc}") from None
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        raise PresenceError(
+            f"Presence metadata is {size} bytes as JSON; the limit is {limit} (PRESENCE_MAX_METADATA_SIZE)."
+        )
+    return json.loads(text)
+
+
+def check_group_name(group: Any) -> str:
+    """``group`` if it is a non-empty string, else ``PresenceError``."""
+    if not isinstance(group, str) or not group:
+        raise PresenceError(f"Group names are non-empty strings, not {group!r}.")
+    return group
+
+
+class PresenceBackend(abc.ABC):
+    """Storage of presence entries, shared by every process that uses the same backend instance or server.
+
+    ``process`` names the calling process (its tracker); ``ttl`` is in seconds. Every method is atomic per
+    call: two processes sweeping at once never both return the same removed entry.
+    """
+
+    @abc.abstractmethod
+    async def join(
+        self, process: str, connection_id: str, entries: Sequence[tuple[Scope, PresenceEntry]], ttl: float
+    ) -> list[bool]:
+        """Add or overwrite the connection's entry in each scope; per scope, ``True`` if it was not there."""
+
+    @abc.abstractmethod
+    async def leave(self, process: str, connection_id: str, scopes: Sequence[Scope]) -> list[bool]:
+        """Remove the connection from each scope; per scope, ``True`` if it was there."""
+
+    @abc.abstractmethod
+    async def refresh(self, process: str, items: Sequence[tuple[Scope, str]], ttl: float) -> list[int]:
+        """Push the expiry of each live ``(scope, connection_id)`` to now + ``ttl`` and mark ``process`` alive.
+
+        Returns the indexes of the items that were missing (swept, or lost by a restarted store): the caller
+        writes them again with :meth:`join`.
+        """
+
+    @abc.abstractmethod
+    async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
+        """Remove the expired entries of other processes and return them (each one to one caller only)."""
+
+    @abc.abstractmethod
+    async def members(self, scope: Scope) -> list[PresenceEntry]:
+        """The live (unexpired) entries of ``scope``, in no particular order; ``[]`` for an unknown scope."""
+
+    @abc.abstractmethod
+    async def connection_ids(self, scope: Scope) -> list[str]:
+        """The connection ids of the live entries of ``scope``, in no particular order."""
+
+    @abc.abstractmethod
+    async def count(self, scope: Scope) -> int:
+        """How many live entries ``scope`` has (cheap: no entry is read)."""
+
+    @abc.abstractmethod
+    async def names(self, hub: str, kind: str) -> dict[str, int]:
+        """Every scope name of ``kind`` in ``hub`` that has entries, with its live count."""
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """Wrap one call from sync code: release what the running (throw-away) event loop opened inside."""
+        yield

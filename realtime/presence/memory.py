@@ -1,0 +1,98 @@
+"""In-process presence (the embedded default): one process, every thread and event loop of it.
+
+Dicts behind a lock, so sync views and Celery tasks running in other threads read consistent state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from .base import PresenceBackend, PresenceEntry, Scope
+
+
+class MemoryPresence(PresenceBackend):
+    """Presence entries in this process's memory; nothing is shared with other processes."""
+
+    def __init__(self) -> None:
+        self._scopes: dict[Scope, dict[str, tuple[PresenceEntry, float, str]]] = {}
+        """Per scope: connection id → (entry, expiry on the monotonic clock, owning process)."""
+        self._lock = threading.Lock()
+
+    async def join(
+        self, process: str, connection_id: str, entries: Sequence[tuple[Scope, PresenceEntry]], ttl: float
+    ) -> list[bool]:
+        """Add or overwrite the connection's entry in each scope; per scope, ``True`` if it was not there."""
+        expiry = time.monotonic() + ttl
+        added = []
+        with self._lock:
+            for scope, entry in entries:
+                members = self._scopes.setdefault(scope, {})
+                added.append(connection_id not in members)
+                members[connection_id] = (entry, expiry, process)
+        return added
+
+    async def leave(self, process: str, connection_id: str, scopes: Sequence[Scope]) -> list[bool]:
+        """Remove the connection from each scope; per scope, ``True`` if it was there."""
+        removed = []
+        with self._lock:
+            for scope in scopes:
+                members = self._scopes.get(scope)
+                removed.append(members is not None and members.pop(connection_id, None) is not None)
+                if members is not None and not members:
+                    del self._scopes[scope]
+        return removed
+
+    async def refresh(self, process: str, items: Sequence[tuple[Scope, str]], ttl: float) -> list[int]:
+        """Push the expiry of each live item forward; returns the indexes of the missing ones."""
+        expiry = time.monotonic() + ttl
+        missing = []
+        with self._lock:
+            for index, (scope, connection_id) in enumerate(items):
+                found = self._scopes.get(scope, {}).get(connection_id)
+                if found is None:
+                    missing.append(index)
+                else:
+                    self._scopes[scope][connection_id] = (found[0], expiry, found[2])
+        return missing
+
+    async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
+        """Remove every expired entry (this process has no peers; expired means its owner lost track)."""
+        now = time.monotonic()
+        removed = []
+        with self._lock:
+            for scope, members in list(self._scopes.items()):
+                for connection_id, (entry, expiry, _) in list(members.items()):
+                    if expiry <= now:
+                        del members[connection_id]
+                        removed.append((scope, entry))
+                if not members:
+                    del self._scopes[scope]
+        return removed
+
+    def _live(self, scope: Scope) -> list[PresenceEntry]:
+        now = time.monotonic()
+        with self._lock:
+            return [entry for entry, expiry, _ in self._scopes.get(scope, {}).values() if expiry > now]
+
+    async def members(self, scope: Scope) -> list[PresenceEntry]:
+        """The live entries of ``scope``."""
+        return self._live(scope)
+
+    async def connection_ids(self, scope: Scope) -> list[str]:
+        """The connection ids of the live entries of ``scope``."""
+        return [entry.connection_id for entry in self._live(scope)]
+
+    async def count(self, scope: Scope) -> int:
+        """How many live entries ``scope`` has (no list is built)."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for _, expiry, _ in self._scopes.get(scope, {}).values() if expiry > now)
+
+    async def names(self, hub: str, kind: str) -> dict[str, int]:
+        """Every scope name of ``kind`` in ``hub`` with live entries, with its count."""
+        with self._lock:
+            scopes = [scope for scope in self._scopes if scope.hub == hub and scope.kind == kind]
+        counts = {scope.name: await self.count(scope) for scope in scopes}
+        return {name: count for name, count in counts.items() if count}

@@ -1,0 +1,301 @@
+"""The owning process's side of presence: its connections' entries, their heartbeat, the sweeper, the diffs.
+
+One :class:`Tracker` per connection table (per server process). Every presence write about a connection
+happens in the process that owns it, under that connection's lock, so writes about one connection never
+overtake each other. Every ``PRESENCE_TTL / 3`` seconds the tracker pushes its entries' expiry forward
+(writing back any the store lost), then sweeps the entries of processes that stopped doing so and
+announces them as ``left``. A store outage never fails a connection: failed writes come back with the
+next heartbeat, failed removals are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+import weakref
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from django.utils.module_loading import import_string
+
+from .. import local
+from ..clients import HubClients
+from ..conf import hub_option, realtime_settings
+from .base import (
+    GROUP,
+    HUB,
+    USER,
+    PresenceBackend,
+    PresenceEntry,
+    PresenceError,
+    Scope,
+    check_group_name,
+    normalize_metadata,
+)
+
+if TYPE_CHECKING:
+    from ..connection import HubConnection
+    from ..hubs import Hub
+
+logger = logging.getLogger("realtime.presence")
+
+MAX_RETRIES = 10_000
+"""Failed removals kept for retry; beyond that the oldest are left to expire with their process."""
+
+
+def tracks(hub: type[Hub]) -> bool:
+    """Whether ``hub`` tracks presence (``track_presence``, else ``TRACK_PRESENCE``)."""
+    return bool(hub_option(hub, "TRACK_PRESENCE"))
+
+
+def store() -> PresenceBackend:
+    """The configured backend (``realtime.presence.presence()``)."""
+    from . import presence
+
+    return presence()
+
+
+def ttl() -> float:
+    """Seconds an entry lives without a heartbeat from its process (``PRESENCE_TTL``)."""
+    return float(realtime_settings.PRESENCE_TTL)
+
+
+@dataclass(eq=False, slots=True)
+class Tracked:
+    """A connection of this process whose hub tracks presence."""
+
+    hub: type[Hub]
+    entry: PresenceEntry
+    """Its hub and user entry (the metadata from ``Hub.presence_metadata``)."""
+    groups: dict[str, PresenceEntry] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
+
+    def scopes(self) -> list[tuple[Scope, PresenceEntry]]:
+        """Every scope the connection has an entry in, with that entry."""
+        name = self.hub.hub_name()
+        found = [(Scope(name, HUB, ""), self.entry)]
+        if self.entry.user_id is not None:
+            found.append((Scope(name, USER, self.entry.user_id), self.entry))
+        found += [(Scope(name, GROUP, group), entry) for group, entry in self.groups.items()]
+        return found
+
+    def current(self, scope: Scope) -> PresenceEntry | None:
+        """The entry the connection should have in ``scope`` now, or ``None``."""
+        return self.groups.get(scope.name) if scope.kind == GROUP else self.entry
+
+
+class Tracker:
+    """Presence of the connections this process owns (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.connections: dict[str, Tracked] = {}
+        self._retry: deque[tuple[type[Hub], str, list[Scope]]] = deque(maxlen=MAX_RETRIES)
+        self._hubs: dict[str, type[Hub] | None] = {}
+
+    # -- the connection's life --------------------------------------------------------------------
+
+    async def connected(self, connection: HubConnection, metadata: Mapping[str, Any] | None = None) -> Tracked:
+        """Enter a connection that finished its handshake in its hub (and user) scope; starts the heartbeat."""
+        limit = int(realtime_settings.PRESENCE_MAX_METADATA_SIZE)
+        entry = PresenceEntry(
+            connection.connection_id, connection.user_id, time.time(), normalize_metadata(metadata, limit)
+        )
+        tracked = self.connections[connection.connection_id] = Tracked(connection.hub, entry)
+        self._hubs[connection.hub.hub_name()] = connection.hub
+        local.table().start_service("presence", self.run)
+        async with tracked.lock:
+            await self._write(tracked, connection.connection_id, tracked.scopes())
+        return tracked
+
+    async def join(
+        self,
+        connection: HubConnection,
+        group: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        admit: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Enter ``connection`` in ``group`` and announce it there (no diff if it is already in).
+
+        ``PresenceError`` for an empty group name, oversize metadata or too many groups, before anything
+        changed. ``admit`` (the layer join) runs once the join is accepted, before it is written and announced.
+        """
+        connection_id = connection.connection_id
+        check_group_name(group)
+        tracked = self.connections.get(connection_id)
+        if tracked is None:  # only if tracking was switched on while it was connected
+            if local.find(connection_id) is None:
+                return
+            tracked = await self.connected(connection)
+        async with tracked.lock:
+            limit = int(realtime_settings.PRESENCE_MAX_METADATA_SIZE)
+            merged = normalize_metadata(metadata, limit, base=tracked.entry.metadata)
+            most = int(realtime_settings.PRESENCE_MAX_GROUPS)
+            if group not in tracked.groups and len(tracked.groups) >= most:
+                raise PresenceError(f"Connection '{connection_id}' is already in {most} groups (PRESENCE_MAX_GROUPS).")
+            if tracked.closed:
+                return
+            if admit is not None:
+                await admit()
+            entry = replace(tracked.entry, metadata=merged)
+            if tracked.groups.get(group) == entry:
+                return
+            tracked.groups[group] = entry
+            added = await self._write(tracked, connection_id, [(Scope(tracked.hub.hub_name(), GROUP, group), entry)])
+            if added[0]:
+                await self.announce(tracked.hub, group, joined=[connection_id])
+
+    async def leave(self, connection_id: str, group: str) -> None:
+        """Remove the connection from ``group`` and announce it there (nothing happens if it was not in)."""
+        tracked = self.connections.get(connection_id)
+        if tracked is None:
+            return
+        async with tracked.lock:
+            if tracked.groups.pop(group, None) is None:
+                return
+            removed = await self._remove(tracked, connection_id, [Scope(tracked.hub.hub_name(), GROUP, group)])
+            if removed[0]:
+                await self.announce(tracked.hub, group, left=[connection_id])
+
+    async def disconnected(self, connection_id: str) -> None:
+        """Remove every entry of a connection that ended; announce it as ``left`` in each of its groups."""
+        tracked = self.connections.pop(connection_id, None)
+        if tracked is None:
+            return
+        async with tracked.lock:
+            tracked.closed = True
+            scopes = [scope for scope, _ in tracked.scopes()]
+            removed = await self._remove(tracked, connection_id, scopes)
+            for scope, gone in zip(scopes, removed, strict=True):
+                if gone and scope.kind == GROUP:
+                    await self.announce(tracked.hub, scope.name, left=[connection_id])
+
+    # -- store access -----------------------------------------------------------------------------
+
+    async def _write(
+        self, tracked: Tracked, connection_id: str, entries: list[tuple[Scope, PresenceEntry]]
+    ) -> list[bool]:
+        try:
+            return await store().join(self.process, connection_id, entries, ttl())
+        except Exception:
+            logger.warning(
+                "realtime: presence write for %s failed; the heartbeat retries it", connection_id, exc_info=True
+            )
+            return [False] * len(entries)
+
+    async def _remove(self, tracked: Tracked, connection_id: str, scopes: list[Scope]) -> list[bool]:
+        try:
+            return await store().leave(self.process, connection_id, scopes)
+        except Exception:
+            logger.warning("realtime: presence removal for %s failed; will retry", connection_id, exc_info=True)
+            self._retry.append((tracked.hub, connection_id, scopes))
+            return [False] * len(scopes)
+
+    async def announce(
+        self, hub: type[Hub], group: str, *, joined: Sequence[str] = (), left: Sequence[str] = ()
+    ) -> None:
+        """Send ``{"group", "joined", "left"}`` to the group's members under the hub's ``presence_event``."""
+        event = hub_option(hub, "PRESENCE_EVENT")
+        if not event:
+            return
+        try:
+            await (
+                HubClients(hub).group(group).asend(event, {"group": group, "joined": list(joined), "left": list(left)})
+            )
+        except Exception:
+            logger.warning("realtime: presence diff for group %r of %s not sent", group, hub.hub_name(), exc_info=True)
+
+    # -- heartbeat and sweeper --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Heartbeat and sweep every ``PRESENCE_TTL / 3`` seconds, for as long as the connection table lives."""
+        while True:
+            await asyncio.sleep(max(ttl() / 3, 0.05))
+            try:
+                await self.beat()
+            except Exception:
+                logger.exception("realtime: presence heartbeat failed; will retry")
+
+    async def beat(self) -> None:
+        """One heartbeat: retry failed removals, refresh this process's entries, sweep dead processes'."""
+        await self._retry_removals()
+        await self._refresh()
+        await self._sweep()
+
+    async def _retry_removals(self) -> None:
+        for _ in range(len(self._retry)):
+            hub, connection_id, scopes = self._retry.popleft()
+            tracked = self.connections.get(connection_id)
+            if tracked is None:
+                await self._retry_removal(hub, connection_id, scopes)
+                continue
+            async with tracked.lock:  # still connected: keep what it joined again since
+                await self._retry_removal(hub, connection_id, [s for s in scopes if tracked.current(s) is None])
+
+    async def _retry_removal(self, hub: type[Hub], connection_id: str, scopes: list[Scope]) -> None:
+        try:
+            removed = await store().leave(self.process, connection_id, scopes)
+        except Exception:
+            self._retry.append((hub, connection_id, scopes))
+            raise
+        for scope, gone in zip(scopes, removed, strict=True):
+            if gone and scope.kind == GROUP:
+                await self.announce(hub, scope.name, left=[connection_id])
+
+    async def _refresh(self) -> None:
+        items = [(scope, cid) for cid, tracked in list(self.connections.items()) for scope, _ in tracked.scopes()]
+        missing: dict[str, list[Scope]] = defaultdict(list)
+        for index in await store().refresh(self.process, items, ttl()):
+            missing[items[index][1]].append(items[index][0])
+        for connection_id, scopes in missing.items():
+            tracked = self.connections.get(connection_id)
+            if tracked is None:
+                continue
+            async with tracked.lock:
+                entries = [(scope, entry) for scope in scopes if (entry := tracked.current(scope)) is not None]
+                if tracked.closed or not entries:
+                    continue
+                added = await self._write(tracked, connection_id, entries)
+                for (scope, _), new in zip(entries, added, strict=True):
+                    if new and scope.kind == GROUP:
+                        await self.announce(tracked.hub, scope.name, joined=[connection_id])
+
+    async def _sweep(self) -> None:
+        left: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for scope, entry in await store().sweep(self.process):
+            if scope.kind == GROUP:
+                left[scope.hub, scope.name].append(entry.connection_id)
+        for (hub_name, group), connection_ids in left.items():
+            hub = self._hub(hub_name)
+            if hub is not None:
+                await self.announce(hub, group, left=sorted(connection_ids))
+
+    def _hub(self, name: str) -> type[Hub] | None:
+        """The hub class of ``name`` (its import path), to announce sweeps of hubs this process never served."""
+        if name not in self._hubs:
+            try:
+                self._hubs[name] = import_string(name)
+            except ImportError:
+                logger.warning("realtime: cannot import hub %r; its swept presence entries are not announced", name)
+                self._hubs[name] = None
+        return self._hubs[name]
+
+
+_trackers: weakref.WeakKeyDictionary[local.LocalTable, Tracker] = weakref.WeakKeyDictionary()
+
+
+def tracker() -> Tracker:
+    """The tracker of the running event loop's connection table."""
+    table = local.table()
+    found = _trackers.get(table)
+    if found is None:
+        found = _trackers[table] = Tracker()
+    return found

@@ -1,0 +1,237 @@
+"""Both presence backends behind one interface; the Redis one against a private redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis.asyncio
+
+from realtime.presence.base import GROUP, HUB, USER, PresenceEntry, PresenceError, Scope, normalize_metadata
+from realtime.presence.memory import MemoryPresence
+from realtime.presence.redis import RedisPresence
+from tests.servers import redis_server
+
+pytestmark = pytest.mark.timeout(60)
+
+HUBNAME = "tests.unit.PresenceHub"
+ROOM = Scope(HUBNAME, GROUP, "room")
+HALL = Scope(HUBNAME, GROUP, "hall")
+ALL = Scope(HUBNAME, HUB, "")
+
+
+def entry(connection_id: str, user: str | None = None, **metadata) -> PresenceEntry:
+    return PresenceEntry(connection_id, user, 1_700_000_000.5, metadata)
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def raw(redis_url):
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(request, settings, redis_url):
+    if request.param == "memory":
+        yield MemoryPresence()
+        return
+    settings.REALTIME = {"REDIS_URL": redis_url}
+    store = RedisPresence()
+    async with store.session():
+        await _flush(redis_url)
+        yield store
+
+
+async def _flush(url: str) -> None:
+    client = redis.asyncio.Redis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_join_list_count_leave(backend):
+    assert await backend.join("p1", "a", [(ROOM, entry("a", "u1", nick="A")), (ALL, entry("a", "u1"))], 10) == [
+        True,
+        True,
+    ]
+    assert await backend.join("p1", "b", [(ROOM, entry("b"))], 10) == [True]
+    assert await backend.join("p1", "a", [(ROOM, entry("a", "u1", nick="A2"))], 10) == [False]  # overwrite
+    assert sorted(await backend.connection_ids(ROOM)) == ["a", "b"]
+    assert await backend.count(ROOM) == 2
+    members = {e.connection_id: e for e in await backend.members(ROOM)}
+    assert members["a"] == PresenceEntry("a", "u1", 1_700_000_000.5, {"nick": "A2"})
+    assert members["b"].user_id is None
+    assert await backend.names(HUBNAME, GROUP) == {"room": 2}
+    assert await backend.leave("p1", "a", [ROOM, HALL]) == [True, False]
+    assert await backend.leave("p1", "a", [ROOM]) == [False]
+    assert await backend.connection_ids(ROOM) == ["b"]
+    assert await backend.count(ALL) == 1
+
+
+async def test_unknown_scopes_are_empty(backend):
+    nowhere = Scope(HUBNAME, GROUP, "no such group")
+    assert await backend.members(nowhere) == []
+    assert await backend.connection_ids(nowhere) == []
+    assert await backend.count(nowhere) == 0
+    assert await backend.names("no.such.Hub", GROUP) == {}
+    assert await backend.leave("p1", "x", [nowhere]) == [False]
+
+
+async def test_expired_entries_are_not_listed_and_refresh_keeps_them(backend):
+    await backend.join("p1", "a", [(ROOM, entry("a"))], 0.3)
+    await backend.join("p1", "b", [(ROOM, entry("b"))], 0.3)
+    await asyncio.sleep(0.15)
+    assert await backend.refresh("p1", [(ROOM, "a"), (ROOM, "gone")], 0.3) == [1]
+    await asyncio.sleep(0.25)
+    assert await backend.connection_ids(ROOM) == ["a"]
+    assert await backend.count(ROOM) == 1
+    assert [e.connection_id for e in await backend.members(ROOM)] == ["a"]
+    assert await backend.names(HUBNAME, GROUP) == {"room": 1}
+
+
+async def test_sweep_returns_dead_entries_once(backend):
+    await backend.join("dead", "a", [(ROOM, entry("a", "u1")), (Scope(HUBNAME, USER, "u1"), entry("a", "u1"))], 0.2)
+    await backend.join("dead", "b", [(ROOM, entry("b")), (HALL, entry("b"))], 0.2)
+    await backend.join("alive", "c", [(ROOM, entry("c"))], 30)
+    assert await backend.sweep("alive") == []
+    await asyncio.sleep(0.3)
+    first, second = await asyncio.gather(backend.sweep("alive"), backend.sweep("other"))
+    swept = sorted((scope.name, e.connection_id) for scope, e in first + second)
+    assert swept == [("hall", "b"), ("room", "a"), ("room", "b"), ("u1", "a")]
+    assert await backend.sweep("alive") == []
+    assert await backend.connection_ids(ROOM) == ["c"]
+    assert await backend.names(HUBNAME, GROUP) == {"room": 1}
+    assert [e for scope, e in first + second if e.connection_id == "a"][0].user_id == "u1"
+
+
+async def test_missing_entries_are_reported_for_rewriting(backend):
+    await backend.join("p1", "a", [(ROOM, entry("a")), (HALL, entry("a"))], 10)
+    await backend.leave("p1", "a", [HALL])
+    assert await backend.refresh("p1", [(ROOM, "a"), (HALL, "a")], 10) == [1]
+    assert await backend.refresh("p1", [], 10) == []
+
+
+async def test_refresh_in_batches(backend):
+    items = []
+    for index in range(2500):
+        if index % 1000 != 999:  # 2 of 2500 never joined
+            await backend.join("p1", f"c{index}", [(ROOM, entry(f"c{index}"))], 10)
+        items.append((ROOM, f"c{index}"))
+    assert await backend.refresh("p1", items, 10) == [999, 1999]
+    assert await backend.count(ROOM) == 2498
+
+
+def test_metadata_validation():
+    assert normalize_metadata({"a": (1, 2)}, 100) == {"a": [1, 2]}
+    assert normalize_metadata(None, 100) == {}
+    with pytest.raises(PresenceError, match="PRESENCE_MAX_METADATA_SIZE"):
+        normalize_metadata({"a": "x" * 200}, 100)
+    with pytest.raises(PresenceError, match="JSON object"):
+        normalize_metadata(["a"], 100)  # type: ignore[arg-type]
+    with pytest.raises(PresenceError, match="JSON object"):
+        normalize_metadata({1: "a"}, 100)  # type: ignore[dict-item]
+    with pytest.raises(PresenceError, match="not JSON-serializable"):
+        normalize_metadata({"a": object()}, 100)
+    with pytest.raises(PresenceError, match="not JSON-serializable"):
+        normalize_metadata({"a": float("nan")}, 100)
+
+
+# -- Redis only ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_backend(settings, redis_url, raw):
+    settings.REALTIME = {"REDIS_URL": redis_url}
+    store = RedisPresence()
+    async with store.session():
+        yield store
+
+
+async def test_redis_leaves_no_keys_behind(redis_backend, raw):
+    user = Scope(HUBNAME, USER, "u1")
+    await redis_backend.join("gone", "a", [(ROOM, entry("a", "u1")), (user, entry("a", "u1")), (ALL, entry("a"))], 0.2)
+    await redis_backend.join("p1", "b", [(ROOM, entry("b")), (HALL, entry("b"))], 10)
+    await redis_backend.leave("p1", "b", [ROOM, HALL])
+    await asyncio.sleep(0.3)
+    assert len(await redis_backend.sweep("p1")) == 3
+    assert await raw.keys("realtime:presence:*") == ["realtime:presence:procs"]
+    assert await raw.zrange("realtime:presence:procs", 0, -1) == ["p1"]
+
+
+async def test_redis_listing_is_one_round_trip(redis_backend, raw):
+    for index in range(3000):
+        await redis_backend.join("p1", f"c{index:05}", [(ROOM, entry(f"c{index:05}", f"u{index % 7}", i=index))], 30)
+    before = await _script_calls(raw)
+    members = await redis_backend.members(ROOM)
+    assert await _script_calls(raw) - before == 1
+    assert len(members) == 3000
+    assert {e.connection_id: e.metadata["i"] for e in members}["c02999"] == 2999
+
+
+async def _script_calls(raw) -> int:
+    stats = await raw.info("commandstats")
+    return sum(value["calls"] for name, value in stats.items() if name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+async def test_redis_revived_process_is_not_reaped(redis_backend, raw):
+    await redis_backend.join("slow", "a", [(ROOM, entry("a"))], 0.2)
+    await asyncio.sleep(0.3)
+    await redis_backend.refresh("slow", [(ROOM, "a")], 10)  # its heartbeat came late, but before a sweep
+    assert await redis_backend.sweep("p1") == []
+    assert await redis_backend.connection_ids(ROOM) == ["a"]
+
+
+async def test_redis_names_are_stored_with_scopes(redis_backend, raw):
+    await redis_backend.join("p1", "a", [(Scope(HUBNAME, GROUP, "ü ünïcode: *"), entry("a"))], 10)
+    assert await redis_backend.names(HUBNAME, GROUP) == {"ü ünïcode: *": 1}
+    names = await raw.hgetall("realtime:presence:n")
+    assert [json.loads(v)["n"] for v in names.values()] == ["ü ünïcode: *"]
+
+
+# -- settings ----------------------------------------------------------------------------------------
+
+
+def test_presence_settings_and_hub_options(settings):
+    from realtime.conf import hub_option
+    from realtime.hubs import Hub
+
+    class Quiet(Hub):
+        track_presence = True
+        presence_event = ""
+
+    assert hub_option(Hub, "TRACK_PRESENCE") is False
+    assert hub_option(Hub, "PRESENCE_EVENT") == "PresenceChanged"
+    assert hub_option(Quiet, "TRACK_PRESENCE") is True and hub_option(Quiet, "PRESENCE_EVENT") == ""
+    assert "presence" not in Quiet.hub_methods and "presence_metadata" not in Quiet.hub_methods
+    settings.REALTIME = {"TRACK_PRESENCE": True, "PRESENCE_BACKEND": "realtime.presence.redis.RedisPresence"}
+    assert hub_option(Hub, "TRACK_PRESENCE") is True
+    from realtime.presence import presence
+
+    assert isinstance(presence(), RedisPresence)
+    settings.REALTIME = {}
+    assert isinstance(presence(), MemoryPresence)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"PRESENCE_BACKEND": "realtime.presence.redis.RedisPresence"}, {"realtime.E006"}),
+        ({"PRESENCE_BACKEND": "realtime.presence.redis.RedisPresence", "REDIS_URL": "redis://x"}, set()),
+        ({"PRESENCE_TTL": 0}, {"realtime.E007"}),
+        ({"PRESENCE_TTL": 5}, set()),
+    ],
+)
+def test_presence_checks(settings, config, expected):
+    from django.core import checks
+
+    settings.REALTIME = config
+    found = {m.id for m in checks.run_checks() if m.id in ("realtime.E006", "realtime.E007")}
+    assert found == expected
