@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .conf import realtime_settings
+from .redis_client import open_redis
 
 
 def active_ttl() -> float:
@@ -117,12 +118,7 @@ class RedisRegistry:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            import redis.asyncio
-
-            url = realtime_settings.REDIS_URL
-            if not url:
-                raise RuntimeError('RedisRegistry needs REALTIME["REDIS_URL"], e.g. "redis://127.0.0.1:6379/0".')
-            client = self._clients[loop] = redis.asyncio.Redis.from_url(url, decode_responses=True)
+            client = self._clients[loop] = open_redis("RedisRegistry")
         return client
 
     async def create(self, token: str, entry: Entry) -> None:

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ..conf import realtime_settings
+from ..redis_client import open_redis
 from .base import PresenceBackend, PresenceEntry, Scope
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
@@ -223,12 +223,7 @@ class RedisPresence(PresenceBackend):
         loop = asyncio.get_running_loop()
         found = self._clients.get(loop)
         if found is None:
-            import redis.asyncio
-
-            url = realtime_settings.REDIS_URL
-            if not url:
-                raise RuntimeError('RedisPresence needs REALTIME["REDIS_URL"], e.g. "redis://127.0.0.1:6379/0".')
-            client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+            client = open_redis("RedisPresence")
             found = self._clients[loop] = (client, {k: client.register_script(v) for k, v in _SCRIPTS.items()})
         return found[1]
 
