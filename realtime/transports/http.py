@@ -7,7 +7,10 @@ Requests for a connection owned by another process are routed to it over the cha
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from .. import lifetime, local
 from ..auth import scope_user
@@ -19,7 +22,7 @@ from ..registry import Entry, new_id, registry
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
 from .longpolling import LongPollingTransport
-from .sse import SseTransport
+from .sse import SseTransport, disconnected
 
 logger = logging.getLogger("realtime.transports.http")
 
@@ -34,11 +37,13 @@ POLL_HEADERS = [
 POST_LIMIT = 4 * 1024 * 1024
 """Largest POST body accepted (one body may batch many messages)."""
 ORDER = ("WebSockets", "ServerSentEvents", "LongPolling")
+T = TypeVar("T")
 
 
 async def respond(send: Send, status: int, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    """Send a complete HTTP response."""
-    await send({"type": "http.response.start", "status": status, "headers": headers or []})
+    """Send a complete HTTP response (with its ``Content-Length``)."""
+    headers = [*(headers or []), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -57,6 +62,20 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+async def until_disconnected(work: Coroutine[Any, Any, T], receive: Receive) -> T | None:
+    """Await ``work`` unless the client disconnects first (then cancel it and return ``None``)."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(disconnected(receive))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+    return task.result() if task.done() and not task.cancelled() else None
 
 
 class HttpRefusal(Exception):
@@ -135,7 +154,7 @@ class EndpointHttpApp:
         if method == "GET" and "text/event-stream" in (request.header("accept") or ""):
             await self.server_sent_events(scope, receive, send, token)
         elif method == "GET":
-            await self.poll(scope, send, token)
+            await self.poll(scope, receive, send, token)
         elif method == "POST":
             await self.post(scope, receive, send, token)
         else:
@@ -181,7 +200,7 @@ class EndpointHttpApp:
             send, receive
         )
 
-    async def poll(self, scope: Scope, send: Send, token: str) -> None:
+    async def poll(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """A long poll: the first one starts the owner here and is answered at once; later ones wait."""
         self._require("LongPolling")
         entry = await self._claim(scope, token, "LongPolling")
@@ -192,7 +211,10 @@ class EndpointHttpApp:
         timeout = float(realtime_settings.POLL_TIMEOUT)
         owner = local.table().owners.get(token)
         if isinstance(owner, LongPollingTransport):
-            status, body = await owner.poll(timeout)
+            answer = await until_disconnected(owner.poll(timeout), receive)
+            if answer is None:  # the client left: its poll takes nothing from the mailbox
+                return
+            status, body = answer
         else:
             status, body = await self._remote(token, lifetime.POLL, {"timeout": timeout}, timeout + 10)
         await respond(send, status, body, POLL_HEADERS)

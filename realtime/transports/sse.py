@@ -51,7 +51,7 @@ class SseTransport(HttpOwner):
         await send({"type": "http.response.body", "body": SSE_PREAMBLE, "more_body": True})
         self.start()
         writer = asyncio.create_task(self._write(send))
-        watcher = asyncio.create_task(_disconnected(receive))
+        watcher = asyncio.create_task(disconnected(receive))
         error: Exception | None = None
         try:
             await asyncio.wait({writer, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -70,7 +70,7 @@ class SseTransport(HttpOwner):
             await send({"type": "http.response.body", "body": event, "more_body": True})
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
     """Return when the client disconnects (ignoring any request body)."""
     while (await receive())["type"] != "http.disconnect":
         pass

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views
+from . import clienttest, views
 
 urlpatterns = [
     path("generateJwtToken", views.generate_jwt_token),
@@ -9,4 +9,7 @@ urlpatterns = [
     path("push/group/<str:group>", views.push_group),
     path("push/all", views.push_all),
     path("push/user/<str:user>", views.push_user),
+    # Added for the browser tests; not part of the conformance contract.
+    path("clienttest/", clienttest.page),
+    path("clienttest/<str:root>/<path:path>", clienttest.asset),
 ]

@@ -4,21 +4,25 @@
 // against the conformance server given by SERVER_URL (e.g. http://127.0.0.1:8123).
 
 import { createRequire } from "node:module";
+import net from "node:net";
 import { after, test } from "node:test";
 
 import * as signalR from "@microsoft/signalr";
 import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 
 export { signalR };
-export const { HubConnectionBuilder, HubConnectionState, HttpTransportType, JsonHubProtocol, LogLevel, MessageType, TransferFormat } = signalR;
+export const { AbortError, HubConnectionBuilder, HubConnectionState, HttpTransportType, JsonHubProtocol, LogLevel, MessageType, TransferFormat } = signalR;
 
 const require = createRequire(import.meta.url);
 // The package has no "exports" map, so its CommonJS build can be reached by path. `main` points at the same
 // dist/cjs tree, so these are the very module instances the package itself uses.
 export const { HttpConnection } = require("@microsoft/signalr/dist/cjs/HttpConnection.js");
 export const { getUserAgentHeader } = require("@microsoft/signalr/dist/cjs/Utils.js");
-// Node 20 has no global WebSocket; the client falls back to its own `ws` dependency. Resolve that same copy.
-export const WebSocket = createRequire(require.resolve("@microsoft/signalr"))("ws");
+// Node 20 has no global WebSocket/EventSource; the client falls back to its own `ws` and `eventsource`
+// dependencies. Resolve those same copies.
+const requireFromSignalR = createRequire(require.resolve("@microsoft/signalr"));
+export const WebSocket = requireFromSignalR("ws");
+export const EventSource = requireFromSignalR("eventsource");
 
 export const SERVER_URL = (process.env.SERVER_URL || "").replace(/\/+$/, "");
 if (!SERVER_URL) {
@@ -37,9 +41,31 @@ export const WAIT = 15_000;
 export const TESTHUB = `${SERVER_URL}/testhub`;
 
 export const PROTOCOLS = [
-    { name: "json", create: () => new JsonHubProtocol() },
-    { name: "messagepack", create: () => new MessagePackHubProtocol() },
+    { name: "json", transferFormat: "Text", create: () => new JsonHubProtocol() },
+    { name: "messagepack", transferFormat: "Binary", create: () => new MessagePackHubProtocol() },
 ];
+export const JSON_PROTOCOL = PROTOCOLS[0];
+export const MESSAGEPACK_PROTOCOL = PROTOCOLS[1];
+
+/** The transports of protocol.md 2, in the server's order, with the transfer formats each one carries. */
+export const TRANSPORTS = [
+    { name: "WebSockets", type: HttpTransportType.WebSockets, transferFormats: ["Text", "Binary"], className: "WebSocketTransport" },
+    { name: "ServerSentEvents", type: HttpTransportType.ServerSentEvents, transferFormats: ["Text"], className: "ServerSentEventsTransport" },
+    { name: "LongPolling", type: HttpTransportType.LongPolling, transferFormats: ["Text", "Binary"], className: "LongPollingTransport" },
+];
+
+export function transportNamed(name) {
+    const found = TRANSPORTS.find((t) => t.name === name);
+    if (!found) {
+        throw new Error(`unknown transport ${name}`);
+    }
+    return found;
+}
+
+/** Group A matrix: every transport x every protocol whose transfer format the transport carries (no MessagePack over SSE). */
+export const HUB_MATRIX = TRANSPORTS.flatMap((transport) => PROTOCOLS
+    .filter((protocol) => transport.transferFormats.includes(protocol.transferFormat))
+    .map((protocol) => ({ transport, protocol, tag: `[${transport.name}/${protocol.name}]` })));
 
 // ---------------------------------------------------------------------------------------------------------
 // Small async utilities
@@ -239,22 +265,64 @@ export function installCleanup() {
 // Hub connection factory
 
 /**
- * Builds a HubConnection over WebSockets.
- * options: protocol ({name, create}), url, automaticReconnect, httpOptions (merged into withUrl options),
- * logger (ILogger or LogLevel; default LogLevel.Warning).
+ * Builds a HubConnection.
+ * options: transport (a TRANSPORTS entry or name; default WebSockets; null = let the client choose), protocol
+ * ({name, create}), url, automaticReconnect, httpOptions (merged into withUrl options), logger (ILogger or
+ * LogLevel; default LogLevel.Warning), droppable (SSE: open the EventSource through sockets the test can
+ * destroy, see dropTransport).
  * Returns { hub, recorder }.
  */
-export function buildHub({ protocol = PROTOCOLS[0], url = TESTHUB, automaticReconnect = false, httpOptions = {}, logger } = {}) {
+export function buildHub({
+    transport = "WebSockets",
+    protocol = PROTOCOLS[0],
+    url = TESTHUB,
+    automaticReconnect = false,
+    httpOptions = {},
+    logger,
+    droppable = false,
+} = {}) {
     const recorder = new RecordingProtocol(protocol.create());
+    const options = {};
+    if (transport !== null) {
+        options.transport = (typeof transport === "string" ? transportNamed(transport) : transport).type;
+    }
+    const sockets = new Set();
+    if (droppable) {
+        options.EventSource = droppableEventSource(sockets);
+    }
     let builder = new HubConnectionBuilder()
-        .withUrl(url, { transport: HttpTransportType.WebSockets, ...httpOptions })
+        .withUrl(url, { ...options, ...httpOptions })
         .withHubProtocol(recorder)
         .configureLogging(logger ?? LogLevel.Warning);
     if (automaticReconnect) {
         builder = automaticReconnect === true ? builder.withAutomaticReconnect() : builder.withAutomaticReconnect(automaticReconnect);
     }
     const hub = builder.build();
+    eventSourceSockets.set(hub, sockets);
     return { hub, recorder };
+}
+
+const eventSourceSockets = new WeakMap();
+
+/**
+ * An `EventSource` option for the client (IHttpConnectionOptions.EventSource): the client's own `eventsource`
+ * package, unchanged, except that its HTTP requests run over sockets recorded in `sockets`, so a test can
+ * destroy them like a network failure would.
+ */
+export function droppableEventSource(sockets) {
+    return function DroppableEventSource(url, init) {
+        return new EventSource(url, {
+            ...init,
+            createConnection: (options) => {
+                const socket = net.createConnection(options);
+                sockets.add(socket);
+                socket.once("close", () => {
+                    sockets.delete(socket);
+                });
+                return socket;
+            },
+        });
+    };
 }
 
 /** Promise of the next onclose(error) of a hub connection. */
@@ -270,18 +338,146 @@ export function nextClose(hub) {
     return d.promise;
 }
 
-/**
- * Forces the WebSocket under a HubConnection (or HttpConnection) to drop without a close handshake,
- * as a network failure would: the client sees close code 1006 and, with automatic reconnect, reconnects.
- */
-export function dropTransport(hubOrConnection) {
-    const connection = hubOrConnection.connection ?? hubOrConnection;
-    const transport = connection.transport;
-    const socket = transport && transport._webSocket;
-    if (!socket || typeof socket.terminate !== "function") {
-        throw new Error("no open ws WebSocket under this connection (is the transport WebSockets?)");
+/** The HttpConnection under a HubConnection (or the argument itself when it is one). */
+function httpConnectionOf(hubOrConnection) {
+    return hubOrConnection.connection ?? hubOrConnection;
+}
+
+/** Name of the transport (TRANSPORTS[].name) the connection runs on now, or undefined. */
+export function activeTransportName(hubOrConnection) {
+    const transport = httpConnectionOf(hubOrConnection).transport;
+    return TRANSPORTS.find((t) => transport && transport.constructor.name === t.className)?.name;
+}
+
+/** The transport URL of the connection's current transport (it carries `id=<connection token>`). */
+export function transportUrl(hubOrConnection) {
+    const transport = httpConnectionOf(hubOrConnection).transport;
+    if (!transport) {
+        throw new Error("the connection has no transport");
     }
-    socket.terminate();
+    const url = transport._webSocket ? transport._webSocket.url : transport._url;
+    if (!url) {
+        throw new Error(`no URL on ${transport.constructor.name}`);
+    }
+    return url.replace(/^ws/, "http");
+}
+
+/** The connection token (`id=`) the client uses for its current transport, or null under skipNegotiation. */
+export function connectionToken(hubOrConnection) {
+    return new URL(transportUrl(hubOrConnection)).searchParams.get("id");
+}
+
+/**
+ * Forces the transport under a HubConnection (or HttpConnection) to drop without a Close message, so the
+ * client sees a transport that ended unexpectedly (with automatic reconnect: it reconnects).
+ * - WebSockets: the socket is terminated without a close handshake (the client sees close code 1006).
+ * - ServerSentEvents: the sockets of the EventSource are destroyed (needs buildHub({droppable: true})); the
+ *   EventSource reports an error and the client ends the transport.
+ * - LongPolling: the test itself DELETEs the connection token (protocol.md 3.5; answered 202), so the server
+ *   disposes the connection and ends the outstanding poll with 204; the client was not stopping, so it
+ *   treats that as the transport ending on it.
+ */
+export async function dropTransport(hubOrConnection) {
+    const connection = httpConnectionOf(hubOrConnection);
+    const transport = connection.transport;
+    const name = activeTransportName(connection);
+    if (name === "WebSockets") {
+        const socket = transport._webSocket;
+        if (!socket || typeof socket.terminate !== "function") {
+            throw new Error("no open ws WebSocket under this connection");
+        }
+        socket.terminate();
+    } else if (name === "ServerSentEvents") {
+        const sockets = eventSourceSockets.get(hubOrConnection);
+        if (!sockets || sockets.size === 0) {
+            throw new Error("no EventSource socket recorded: build the hub with { droppable: true }");
+        }
+        for (const socket of sockets) {
+            socket.destroy();
+        }
+    } else if (name === "LongPolling") {
+        const url = transportUrl(connection);
+        const response = await withTimeout(fetch(url, { method: "DELETE" }), `DELETE ${url}`);
+        if (response.status !== 202) {
+            throw new Error(`DELETE ${url} answered ${response.status} ${await response.text()}, expected 202`);
+        }
+    } else {
+        throw new Error(`no transport to drop (${transport?.constructor.name})`);
+    }
+}
+
+/**
+ * Waits until the server no longer knows the connection token (protocol.md 1: a transport request for a
+ * disposed token gets 404 `No Connection with that ID`). The probe is an SSE GET, which never disturbs a
+ * live connection (409 for a live SSE connection, 400 for another transport); there is no event to await
+ * from outside the server, so it is retried until WAIT runs out.
+ * Returns the last { status, body }.
+ */
+export async function waitForDisposedToken(baseUrl, token, ms = WAIT) {
+    const deadline = Date.now() + ms;
+    let last;
+    for (;;) {
+        const controller = new AbortController();
+        const url = `${baseUrl}?id=${encodeURIComponent(token)}`;
+        const response = await withTimeout(fetch(url, { headers: { Accept: "text/event-stream" }, signal: controller.signal }), `GET ${url}`);
+        if (response.status === 200) {
+            controller.abort();
+            last = { status: 200, body: "<event stream>" };
+        } else {
+            last = { status: response.status, body: await response.text() };
+        }
+        if (last.status === 404 || Date.now() > deadline) {
+            return last;
+        }
+        await delay(50);
+    }
+}
+
+/**
+ * An HttpClient (IHttpConnectionOptions.httpClient) that delegates to the client's own DefaultHttpClient
+ * (Fetch in Node) and records every request it sends, its headers and its outcome (status or error).
+ */
+export class RecordingHttpClient extends signalR.HttpClient {
+    constructor(logger = signalR.NullLogger.instance) {
+        super();
+        this.inner = new signalR.DefaultHttpClient(logger);
+        this.requests = [];
+    }
+
+    async send(request) {
+        const entry = {
+            method: request.method,
+            url: request.url,
+            headers: { ...(request.headers ?? {}) },
+            status: undefined,
+            error: undefined,
+        };
+        this.requests.push(entry);
+        try {
+            const response = await this.inner.send(request);
+            entry.status = response.statusCode;
+            return response;
+        } catch (error) {
+            entry.status = error.statusCode;
+            entry.error = error;
+            throw error;
+        }
+    }
+
+    getCookieString(url) {
+        return this.inner.getCookieString(url);
+    }
+
+    /** Recorded requests with this method (and matching `predicate`). */
+    find(method, predicate = () => true) {
+        return this.requests.filter((r) => r.method === method && predicate(r));
+    }
+}
+
+/** The Authorization header of a recorded request (any header-name case). */
+export function authorizationOf(entry) {
+    const key = Object.keys(entry.headers).find((k) => k.toLowerCase() === "authorization");
+    return key === undefined ? undefined : entry.headers[key];
 }
 
 export function errorText(err) {

@@ -1,17 +1,20 @@
-// Group A of conformance-scenarios.md (1, 3-13, 15-22) over WebSockets, for the JSON and MessagePack
-// hub protocols, against /testhub. Scenario 2 (https only) and 14 (skipped upstream) are not included.
+// Group A of conformance-scenarios.md (1, 3-13, 15-22) against /testhub, for every transport x protocol of
+// HUB_MATRIX (WebSockets, ServerSentEvents and LongPolling x JSON and MessagePack, no MessagePack over SSE),
+// with the client's default HTTP client (Fetch in Node). Scenario 2 (https only) and 14 (skipped upstream)
+// are listed as skipped.
 
 import assert from "node:assert/strict";
-import { describe } from "node:test";
+import { describe, test } from "node:test";
 
 import { Subject } from "rxjs";
 
 import {
+    HUB_MATRIX,
     HubConnectionState,
     MessageType,
-    PROTOCOLS,
     SERVER_URL,
-    buildHub,
+    activeTransportName,
+    buildHub as buildHubOn,
     collectStream,
     ctest,
     deferred,
@@ -56,16 +59,20 @@ function normalizeComplex(protocolName, value) {
     return out;
 }
 
-for (const protocol of PROTOCOLS) {
-    const tag = `[WebSockets/${protocol.name}]`;
+for (const { transport, protocol, tag } of HUB_MATRIX) {
+    // Every hub of this file runs on the matrix entry's transport with its protocol.
+    const buildHub = (options = {}) => buildHubOn({ transport, protocol, ...options });
 
     describe(`Group A ${tag} /testhub`, () => {
         ctest(`A1 ${tag} invoke Echo returns the same string; stop() fires onclose(undefined)`, async (track) => {
-            const { hub, recorder } = buildHub({ protocol });
+            const { hub, recorder } = buildHub();
             track(hub);
             const closed = nextClose(hub);
             await hub.start();
             assert.equal(hub.state, HubConnectionState.Connected);
+            assert.equal(activeTransportName(hub), transport.name, "the client runs on the requested transport");
+            // The default HTTP client in Node is the Fetch client (AccessTokenHttpClient -> DefaultHttpClient -> FetchHttpClient).
+            assert.equal(hub.connection._httpClient._innerClient._httpClient.constructor.name, "FetchHttpClient");
 
             const message = "你好，世界！";
             const result = await withTimeout(hub.invoke("Echo", message), "Echo completion");
@@ -76,6 +83,8 @@ for (const protocol of PROTOCOLS) {
             assert.equal(completions.length, 1, "exactly one Completion for the invocation");
             assert.ok(Object.prototype.hasOwnProperty.call(completions[0], "result"), "Completion carries `result`");
             assert.equal(completions[0].error, undefined, "Completion carries no `error`");
+            assert.equal(await withTimeout(hub.invoke("GetActiveTransportName"), "GetActiveTransportName"), transport.name,
+                "the server runs the connection on the same transport");
 
             await hub.stop();
             const error = await withTimeout(closed, "onclose after stop()");
@@ -85,7 +94,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A3 ${tag} send() is non-blocking: no Completion, clean close`, async (track) => {
-            const { hub, recorder } = buildHub({ protocol });
+            const { hub, recorder } = buildHub();
             track(hub);
             const closed = nextClose(hub);
             await hub.start();
@@ -107,7 +116,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A4 ${tag} SendCustomObject: CustomObject handler gets the same fields and case`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             const received = deferred();
             hub.on("CustomObject", (obj) => {
@@ -120,7 +129,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A5 ${tag} stream("Stream") yields a, b, c and completes`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             const items = await withTimeout(collectStream(hub.stream("Stream")), "Stream() to complete");
@@ -128,7 +137,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A6 ${tag} disposing an InfiniteStream subscription cancels it on the server (StreamCanceled)`, async (track) => {
-            const { hub, recorder } = buildHub({ protocol });
+            const { hub, recorder } = buildHub();
             track(hub);
             const canceled = deferred();
             hub.on("StreamCanceled", () => {
@@ -149,7 +158,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A7 ${tag} invoke ThrowException rejects with the detailed error`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             await assert.rejects(withTimeout(hub.invoke("ThrowException", "An error occurred."), "ThrowException completion"), {
@@ -158,7 +167,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A8 ${tag} invoke() on streaming EmptyStream is refused`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             await assert.rejects(withTimeout(hub.invoke("EmptyStream"), "EmptyStream completion"), {
@@ -167,7 +176,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A9 ${tag} invoke() on streaming Stream is refused`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             await assert.rejects(withTimeout(hub.invoke("Stream"), "Stream completion"), {
@@ -176,7 +185,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A10 ${tag} stream("StreamThrowException") errors with the detailed error`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             await assert.rejects(withTimeout(collectStream(hub.stream("StreamThrowException", "An error occurred.")), "StreamThrowException"), {
@@ -185,7 +194,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A11 ${tag} stream() on non-streaming Echo is refused`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             await assert.rejects(withTimeout(collectStream(hub.stream("Echo", "42")), "stream(Echo)"), {
@@ -194,7 +203,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A12 ${tag} server calls the client (handler name in random case)`, async (track) => {
-            const { hub, recorder } = buildHub({ protocol });
+            const { hub, recorder } = buildHub();
             track(hub);
             const received = deferred();
             const handlerName = randomCase("Message");
@@ -211,7 +220,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A13 ${tag} handlers survive a stop/start done inside onclose`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             const messages = [];
             let waiter = null;
@@ -263,7 +272,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A15 ${tag} EchoComplexObject round-trips the value types`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             const value = COMPLEX[protocol.name]();
@@ -272,7 +281,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A16 ${tag} SendComplexObject returns the value types in the protocol's representation`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             const result = await withTimeout(hub.invoke("SendComplexObject"), "SendComplexObject completion");
@@ -280,7 +289,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A17 ${tag} restartable: start again inside onclose and invoke Echo`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             const restarted = deferred();
             let closes = 0;
@@ -305,7 +314,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A18 ${tag} upload stream: StreamingConcat concatenates the items`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             const subject = new Subject();
@@ -318,7 +327,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A19 ${tag} upload stream error reaches the hub method`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             const subject = new Subject();
@@ -337,7 +346,7 @@ for (const protocol of PROTOCOLS) {
         };
 
         ctest(`A20 ${tag} client result: handler returns 10`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             hub.on("Result", () => 10);
             await hub.start();
@@ -345,7 +354,7 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A21 ${tag} client result: handler throws`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             hub.on("Result", () => {
                 throw new Error("from callback");
@@ -355,10 +364,15 @@ for (const protocol of PROTOCOLS) {
         });
 
         ctest(`A22 ${tag} client result: no handler registered`, async (track) => {
-            const { hub } = buildHub({ protocol });
+            const { hub } = buildHub();
             track(hub);
             await hub.start();
             assert.equal(await clientResult(hub), "Client didn't provide a result.");
         });
     });
 }
+
+describe("Group A scenarios not run here", () => {
+    test("A2 invoke over https (https only; no https URL is given to this suite)", { skip: "needs an https server URL" }, () => {});
+    test("A14 a hub that cannot be created (skipped upstream; no route in the conformance server)", { skip: "skipped upstream" }, () => {});
+});
