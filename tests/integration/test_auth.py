@@ -234,3 +234,29 @@ def test_tokens_are_masked_in_log_records(caplog):
     assert "SECRETTOKEN" not in caplog.text and "eyJabc" not in caplog.text
     assert "/hub?id=***&access_token=***&x=1" in caplog.text
     assert mask('"GET /chathub?access_token=a.b.c HTTP/1.1"') == '"GET /chathub?access_token=*** HTTP/1.1"'
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_session_cookie_authenticates_negotiate_and_websocket(guarded_app):
+    """Session auth (a logged-in browser, same origin): the session cookie alone opens the hub."""
+    from asgiref.sync import sync_to_async
+    from django.contrib.sessions.backends.db import SessionStore
+
+    def login() -> str:
+        user = get_user_model().objects.create_user("erin")
+        session = SessionStore()
+        session["_auth_user_id"] = str(user.pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = user.get_session_auth_hash()
+        session.save()
+        return session.session_key
+
+    http, websocket = guarded_app
+    cookie = [(b"cookie", f"sessionid={await sync_to_async(login)()}".encode())]
+    response = await HttpCommunicator(http, "POST", "/guarded/negotiate", headers=cookie).get_response()
+    assert response["status"] == 200
+    socket = WebsocketCommunicator(websocket, "/guarded", headers=cookie)
+    assert (await socket.connect())[0] is True
+    await socket.disconnect()
+    anonymous = await HttpCommunicator(http, "POST", "/guarded/negotiate").get_response()
+    assert anonymous["status"] == 401
