@@ -62,7 +62,7 @@ class ClientProxy:
             event = {"type": lifetime.FRAME, "group": group, "frames": frames}
             if self.exclude:
                 event["exclude"] = self.exclude
-            await lifetime.group_send(group, event)
+            await lifetime.send_to_group(group, event)
 
     def send(self, method: str, *args: Any) -> None:
         """Sync twin of :meth:`asend`."""

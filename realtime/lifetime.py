@@ -89,7 +89,7 @@ async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, home))
 
 
-async def group_send(group: str, event: Event) -> None:
+async def send_to_group(group: str, event: Event) -> None:
     """Send ``event`` to every channel in layer ``group`` (one message per member process)."""
     await _on_home_loop(layer().group_send(group, event))
 
