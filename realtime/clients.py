@@ -23,13 +23,26 @@ if TYPE_CHECKING:
 
 
 def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run an async API from sync code; refuses inside a running event loop, naming the async twin."""
+    """Run an async API from sync code; refuses inside a running event loop, naming the async twin.
+
+    Outside a server (Celery workers, management commands, scripts) each call runs in a fresh event loop
+    whose channel layer connections are closed before it ends (:func:`lifetime.release_loop`).
+    """
     try:
         import asyncio
 
         asyncio.get_running_loop()
     except RuntimeError:
-        return async_to_sync(coroutine_function)(*args, **kwargs)
+        if not lifetime.uses_private_loop():
+            return async_to_sync(coroutine_function)(*args, **kwargs)
+
+        async def releasing() -> Any:
+            try:
+                return await coroutine_function(*args, **kwargs)
+            finally:
+                await lifetime.release_loop()
+
+        return async_to_sync(releasing, force_new_loop=True)()
     name = coroutine_function.__name__
     sync_name = name[1:] if name.startswith("a") else f"{name}_sync"  # asend -> send, invoke -> invoke_sync
     owner = coroutine_function.__qualname__.rpartition(".")[0]
@@ -57,7 +70,10 @@ class ClientProxy:
 
     async def asend(self, method: str, *args: Any) -> None:
         """Call client method ``method`` with ``args`` on every target connection; does not wait for them."""
-        frames = encode_invocation(self.hub, method, args)
+        await self.asend_frames(encode_invocation(self.hub, method, args))
+
+    async def asend_frames(self, frames: dict[str, Frame]) -> None:
+        """Send an invocation already encoded by :func:`encode_invocation` (encode now, send later)."""
         for group in self.groups:
             event = {"type": lifetime.FRAME, "group": group, "frames": frames}
             if self.exclude:
@@ -116,7 +132,9 @@ class SingleClientProxy:
         try:
             reply = await lifetime.request(names.connection(self.connection_id), event, timeout=timeout + 1)
         except TimeoutError:
-            raise TimeoutError(f"No result from connection '{self.connection_id}' within {timeout} s.") from None
+            reply = {"timed_out": True}
+        if reply.get("timed_out"):
+            raise TimeoutError(f"No result from connection '{self.connection_id}' within {timeout} s.")
         completion = local.unpack_message(reply["message"])
         if completion.error is not None:
             raise ClientResultError(completion.error)

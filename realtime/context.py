@@ -24,8 +24,27 @@ class HubContext:
         self.presence = HubPresence(hub)
 
 
-def get_hub_context(hub: type[Hub]) -> HubContext:
-    """The hub context of ``hub``; works in any process that shares the channel layer.
+def resolve_hub(hub: type[Hub] | str) -> type[Hub]:
+    """``hub`` itself, or the class its import path names; ``TypeError`` unless it is a ``Hub`` subclass."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    from .hubs import Hub
+
+    found: object = hub
+    if isinstance(hub, str):
+        try:
+            found = import_string(hub)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"Cannot import hub {hub!r}: {exc}") from exc
+    if not (isinstance(found, type) and issubclass(found, Hub)):
+        raise TypeError(f"{hub!r} is not a Hub subclass (or the import path of one).")
+    return found
+
+
+def get_hub_context(hub: type[Hub] | str) -> HubContext:
+    """The hub context of ``hub`` (a ``Hub`` subclass or its import path); works in any process that shares
+    the channel layer. Raises ``TypeError`` for anything but a hub.
 
     Example::
 
@@ -33,4 +52,4 @@ def get_hub_context(hub: type[Hub]) -> HubContext:
         await get_hub_context(ChatHub).clients.all.asend("ReceiveMessage", "server", "hi")
         get_hub_context(ChatHub).presence.connection_ids_sync("room")   # in a view or a Celery task
     """
-    return HubContext(hub)
+    return HubContext(resolve_hub(hub))

@@ -53,3 +53,7 @@ class MessageTooLarge(RemoteProtocolError):
 
 class InvalidToken(RealtimeError):
     """A JWT is missing, malformed, or expired."""
+
+
+class BroadcastError(RealtimeError):
+    """A push of ``realtime.broadcasting`` could not be handed to the channel layer (layer down, full...)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -40,6 +41,8 @@ POLL = "realtime.poll"
 """A long poll for the owner of ``token``; answered on ``reply_channel`` with ``status`` and ``body``."""
 DELETE = "realtime.delete"
 """End the long-polling connection ``token``; answered on ``reply_channel``."""
+TOPIC = "realtime.topic"
+"""An event published to an SSE topic: ``group``, ``id``, ``event`` and ``data`` (see ``realtime.sse``)."""
 
 Event = dict[str, Any]
 Handler = Callable[[Event], None]
@@ -52,6 +55,7 @@ __all__ = [
     "INVOKE",
     "POLL",
     "RESULT",
+    "TOPIC",
     "TRANSPORT_DATA",
     "ChannelFull",
     "ProcessChannel",
@@ -87,6 +91,49 @@ async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     if home is None or home.is_closed() or not home.is_running() or home is asyncio.get_running_loop():
         return await coroutine
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, home))
+
+
+def uses_private_loop() -> bool:
+    """Whether a sync call from this thread (no running loop here) gets a short-lived event loop of its own.
+
+    False when this process's channel runs (the call hops to its loop), and in the worker thread of a
+    running loop's ``sync_to_async`` (a sync view under an ASGI server), where ``async_to_sync`` runs the
+    call on that loop. True in Celery workers, management commands, scripts and WSGI servers.
+    """
+    home = _home() if _home is not None else None
+    if home is not None and not home.is_closed() and home.is_running():
+        return False
+    from asgiref.sync import SyncToAsync
+
+    local = SyncToAsync.threadlocal  # what async_to_sync itself reads to find the loop it would run on
+    caller = getattr(local, "main_event_loop", None)
+    if caller is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return True
+    return caller.is_closed() or not caller.is_running()
+
+
+async def release_loop() -> None:
+    """Close the channel layer connections that the running (short-lived) loop opened.
+
+    channels_redis keeps one connection pool per event loop, and a sync push outside a server makes a
+    loop for each call. Closing that loop's pools here, while it still runs, leaves no connection open
+    between pushes and none to be collected after its loop closed (Celery's "Event loop is closed"),
+    whatever the layer does on ``loop.close()``. Other loops' pools are left alone.
+    """
+    found = get_channel_layer(realtime_settings.CHANNEL_LAYER)
+    if found is None:
+        return
+    loop = asyncio.get_running_loop()
+    state = vars(found)  # not getattr: RedisPubSubChannelLayer forwards unknown names to a new per-loop layer
+    try:
+        cleaners = [task for task in state.get("receive_cleaners") or () if task.get_loop() is loop]
+        if cleaners:
+            await asyncio.wait(cleaners)
+        per_loop = (state.get("_layers") or {}).pop(loop, None)
+        if per_loop is not None:
+            await per_loop.flush()
+    except Exception:  # never mask the outcome of the call itself
+        logger.warning("realtime: closing the channel layer connections of a finished loop failed", exc_info=True)
 
 
 async def send_to_group(group: str, event: Event) -> None:
@@ -173,6 +220,8 @@ class ProcessChannel:
     async def prune(self, keep: Callable[[str], bool]) -> None:
         """Leave every joined layer group for which ``keep(group)`` is false."""
         for group in [g for g in self._joined if not keep(g)]:
+            if keep(group) or group not in self._joined:  # a member came back while an earlier group was left
+                continue
             self._joined.discard(group)
             if self.name is not None:
                 await self._layer.group_discard(group, self.name)

@@ -49,6 +49,8 @@ class LocalTable:
         self.claimed: dict[str, Entry] = {}
         """Registry entries of every connection this process owns, by token (refreshed here)."""
         self.members: dict[str, set[HubConnection]] = {}
+        self.listeners: dict[str, set[Callable[[dict[str, Any]], None]]] = {}
+        """Callbacks of ``lifetime.TOPIC`` events by layer group (one per SSE topic streamed here)."""
         self.channel = lifetime.ProcessChannel(self._on_event)
         self._housekeeping: asyncio.Task[None] | None = None
         self._services: dict[str, asyncio.Task[None]] = {}
@@ -103,6 +105,21 @@ class LocalTable:
             if not members:
                 del self.members[group]
 
+    async def listen(self, group: str, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener(event)`` for each ``lifetime.TOPIC`` event sent to layer ``group``; returns once the
+        process channel is in the group."""
+        self.listeners.setdefault(group, set()).add(listener)
+        self.start_housekeeping()
+        await self.channel.join(group)
+
+    def unlisten(self, group: str, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Stop calling ``listener`` (the layer side is pruned lazily, as for connections)."""
+        listeners = self.listeners.get(group)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self.listeners[group]
+
     def deliver(self, group: str, frames: dict[str, Any], exclude: list[str] | None = None) -> int:
         """Hand ``frames`` to every local member of ``group`` except ``exclude``; returns the count."""
         members = self.members.get(group)
@@ -132,6 +149,9 @@ class LocalTable:
                 owner.post(event["data"])
         elif kind in (lifetime.POLL, lifetime.DELETE):
             self._spawn(self._answer_transport(event))
+        elif kind == lifetime.TOPIC:
+            for listener in list(self.listeners.get(event["group"], ())):
+                listener(event)
         elif kind == lifetime.ABORT:
             connection = self.connections.get(event["connection_id"])
             if connection is not None:
@@ -149,12 +169,15 @@ class LocalTable:
         if connection is None:
             return
         message: InvocationMessage = unpack_message(event["message"])
+        answer: dict[str, Any] = {"type": lifetime.RESULT}
         try:
             result = await connection.invoke_client(message.target, message.arguments, timeout=event["timeout"])
             reply = CompletionMessage.with_result("0", result)
         except (ClientResultError, TimeoutError) as exc:
             reply = CompletionMessage.with_error("0", str(exc) or type(exc).__name__)
-        await lifetime.send(event["reply_channel"], {"type": lifetime.RESULT, "message": pack_message(reply)})
+            if isinstance(exc, TimeoutError):
+                answer["timed_out"] = True  # the caller raises TimeoutError, as for a local connection
+        await lifetime.send(event["reply_channel"], {**answer, "message": pack_message(reply)})
 
     async def _answer_transport(self, event: dict[str, Any]) -> None:
         """Run a poll or a DELETE routed here from another process, and send back the outcome."""
@@ -192,7 +215,7 @@ class LocalTable:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.channel.prune(lambda group: group in self.members)
+                await self.channel.prune(lambda group: group in self.members or group in self.listeners)
                 await registry().refresh(self.claimed)
                 since_refresh += interval
                 if since_refresh >= refresh_every:

@@ -43,3 +43,8 @@ def user(hub: str, user_id: str) -> str:
 def connection(connection_id: str) -> str:
     """Layer group of the one process that owns ``connection_id``."""
     return f"{PREFIX}.con.{_digest(connection_id)}"
+
+
+def topic(name: str) -> str:
+    """Layer group of the processes that stream SSE topic ``name`` (``realtime.sse``)."""
+    return f"{PREFIX}.sse.{_digest(name)}"
