@@ -2,7 +2,8 @@
 
 ``/clienttest/?client=realtime`` loads our ES module, ``realtime-classic`` our classic script,
 ``official`` the ``@microsoft/signalr`` browser bundle (from ``tests/js-conformance/node_modules``). Each
-exposes the client's namespace as ``window.R`` (both have the same API). ``&websocket=off`` and
+exposes the client's namespace as ``window.R`` (both have the same API), with the client's MessagePack
+protocol as ``R.MessagePackHubProtocol``. ``&websocket=off`` and
 ``&eventsource=off`` remove those globals before the client loads, as a blocked browser would.
 """
 
@@ -14,14 +15,29 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.static import serve
 
 REPO = Path(__file__).resolve().parents[2]
+NODE_MODULES = REPO / "tests" / "js-conformance" / "node_modules" / "@microsoft"
 ROOTS = {
     "realtime": REPO / "realtime" / "static" / "realtime",
-    "signalr": REPO / "tests" / "js-conformance" / "node_modules" / "@microsoft" / "signalr" / "dist" / "browser",
+    "signalr": NODE_MODULES / "signalr" / "dist" / "browser",
+    "signalr-msgpack": NODE_MODULES / "signalr-protocol-msgpack" / "dist" / "browser",
 }
 LOADERS = {
-    "realtime": '<script type="module">import * as R from "/clienttest/realtime/realtime.mjs"; window.R = R;</script>',
-    "realtime-classic": '<script src="/clienttest/realtime/realtime.js"></script><script>window.R = realtime;</script>',
-    "official": '<script src="/clienttest/signalr/signalr.js"></script><script>window.R = signalR;</script>',
+    "realtime": (
+        '<script type="module">import * as R from "/clienttest/realtime/realtime.mjs";'
+        'import { MessagePackHubProtocol } from "/clienttest/realtime/realtime-msgpack.mjs";'
+        "window.R = { ...R, MessagePackHubProtocol };</script>"
+    ),
+    "realtime-classic": (
+        '<script src="/clienttest/realtime/realtime.js"></script>'
+        '<script src="/clienttest/realtime/realtime-msgpack.js"></script>'
+        "<script>window.R = { ...realtime, ...realtimeMsgpack };</script>"
+    ),
+    "official": (
+        '<script src="/clienttest/signalr/signalr.js"></script>'
+        '<script src="/clienttest/signalr-msgpack/signalr-protocol-msgpack.js"></script>'
+        "<script>window.R = { ...signalR, MessagePackHubProtocol: signalR.protocols.msgpack.MessagePackHubProtocol };"
+        "</script>"
+    ),
 }
 
 

@@ -109,7 +109,10 @@ export function exponentialBackoff({ initial = 1000, max = 30000, retries = Infi
 }
 
 export class HubConnectionBuilder {
-  /** `options`: a transport (HttpTransportType or name) or {accessTokenFactory, transport, headers, skipNegotiation, withCredentials}. */
+  /**
+   * `options`: a transport (HttpTransportType or name), or
+   * {accessTokenFactory, transport, headers, skipNegotiation, withCredentials}.
+   */
   withUrl(url, options) {
     this.url = url;
     this.options = typeof options === "object" ? options : { transport: options };
@@ -147,7 +150,8 @@ export class HubConnectionBuilder {
 
   build() {
     if (!this.url) throw new Error("The 'HubConnectionBuilder.withUrl' method must be called before building the connection.");
-    const hub = new HubConnection(this.url, { ...this.options, logger: makeLogger(this.logging) }, this.protocol || new JsonHubProtocol(), this.reconnectPolicy);
+    const options = { ...this.options, logger: makeLogger(this.logging) };
+    const hub = new HubConnection(this.url, options, this.protocol || new JsonHubProtocol(), this.reconnectPolicy);
     if (this.serverTimeout) hub.serverTimeoutInMilliseconds = this.serverTimeout;
     if (this.keepAliveInterval) hub.keepAliveIntervalInMilliseconds = this.keepAliveInterval;
     return hub;
@@ -155,12 +159,13 @@ export class HubConnectionBuilder {
 }
 
 function makeLogger(logging = LogLevel.Warning) {
-  if (typeof logging === "object") return logging;
-  const minimum = typeof logging === "number" ? logging : LogLevel[Object.keys(LogLevel).find((k) => k.toLowerCase() === String(logging).toLowerCase())] ?? LogLevel.Warning;
+  if (logging && typeof logging === "object") return logging;
+  const name = Object.keys(LogLevel).find((key) => key.toLowerCase() === String(logging).toLowerCase());
+  const minimum = typeof logging === "number" ? logging : LogLevel[name] ?? LogLevel.Warning;
   return {
     log(level, message) {
       if (level < minimum || level === LogLevel.None) return;
-      const method = level >= LogLevel.Error ? "error" : level === LogLevel.Warning ? "warn" : level === LogLevel.Information ? "info" : "debug";
+      const method = ["debug", "debug", "info", "warn", "error", "error"][level];
       console[method](`[${new Date().toISOString()}] realtime: ${message}`);
     },
   };
@@ -289,7 +294,8 @@ export class HubConnection {
       else if (message.error) subject.error(new Error(message.error));
       else subject.complete();
     };
-    const sent = this._send({ type: MessageType.StreamInvocation, invocationId, target: methodName, arguments: args, streamIds: ids(streams) });
+    const message = { type: MessageType.StreamInvocation, invocationId, target: methodName, arguments: args };
+    const sent = this._send({ ...message, streamIds: ids(streams) });
     sent.catch((error) => {
       delete this._callbacks[invocationId];
       subject.error(error);
@@ -459,7 +465,12 @@ export class HubConnection {
     const started = Date.now();
     let retries = 0;
     let reason = error || new Error("Attempting to reconnect due to a unknown error.");
-    const next = () => this._policy.nextRetryDelayInMilliseconds({ previousRetryCount: retries++, elapsedMilliseconds: Date.now() - started, retryReason: reason });
+    const next = () =>
+      this._policy.nextRetryDelayInMilliseconds({
+        previousRetryCount: retries++,
+        elapsedMilliseconds: Date.now() - started,
+        retryReason: reason,
+      });
     let delay = next();
     if (delay == null) return this._completeClose(error);
     this.state = Reconnecting;
@@ -535,7 +546,8 @@ export class HubConnection {
         return queue;
       };
       const item = (value) => push({ type: MessageType.StreamItem, item: value });
-      const done = (error) => push(error ? { type: MessageType.Completion, error: error.message || `${error}` } : { type: MessageType.Completion });
+      const done = (error) =>
+        push(error ? { type: MessageType.Completion, error: error.message || `${error}` } : { type: MessageType.Completion });
       if (typeof source.subscribe === "function") {
         source.subscribe({ next: item, error: done, complete: () => done() }); // now: a Subject does not buffer
         continue;
@@ -597,7 +609,9 @@ class HttpConnection {
     let requested = this.options.transport ?? 7;
     if (typeof requested === "string") requested = HttpTransportType[requested];
     if (this.options.skipNegotiation) {
-      if (requested !== HttpTransportType.WebSockets) throw new Error("Negotiation can only be skipped when using the WebSocket transport directly.");
+      if (requested !== HttpTransportType.WebSockets) {
+        throw new Error("Negotiation can only be skipped when using the WebSocket transport directly.");
+      }
       this._token = await this._tokenFactory?.();
       return this._open(WebSocketTransport, url, transferFormat);
     }
@@ -712,7 +726,7 @@ class HttpConnection {
       this._batch = (this._posting || Promise.resolve()).catch(() => {}).then(async () => {
         const parts = this._queue.splice(0);
         this._batch = null;
-        const binary = typeof parts[0] !== "string";
+        const binary = parts.some((part) => typeof part !== "string"); // the handshake is text in any protocol
         const response = await this.request("POST", url, {
           body: binary ? new Blob(parts) : parts.join(""),
           contentType: binary ? "application/octet-stream" : "text/plain;charset=UTF-8",
@@ -766,7 +780,8 @@ class WebSocketTransport {
       socket.onmessage = (event) => this.onreceive(event.data);
       socket.onclose = (event) => {
         if (this.socket !== socket) return reject(new Error(`WebSocket closed with status code: ${event.code} before it opened.`));
-        this._close(event.code === 1000 ? undefined : new Error(`WebSocket closed with status code: ${event.code} (${event.reason || "no reason given"}).`));
+        const reason = event.reason || "no reason given";
+        this._close(event.code === 1000 ? undefined : new Error(`WebSocket closed with status code: ${event.code} (${reason}).`));
       };
     });
   }

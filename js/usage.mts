@@ -1,0 +1,52 @@
+// Compiled (never run) by the browser tests with `tsc -p js`: the declarations cover what the README shows.
+import {
+  HttpTransportType,
+  HubConnectionBuilder,
+  HubConnectionState,
+  LogLevel,
+  Subject,
+  exponentialBackoff,
+  type HubConnection,
+} from "../realtime/static/realtime/realtime.mjs";
+import { MessagePackHubProtocol } from "../realtime/static/realtime/realtime-msgpack.mjs";
+
+async function demo(): Promise<void> {
+  const connection: HubConnection = new HubConnectionBuilder()
+    .withUrl("/hubs/chat", {
+      accessTokenFactory: async () => "token",
+      transport: HttpTransportType.WebSockets | HttpTransportType.LongPolling,
+      headers: { "X-Client": "demo" },
+    })
+    .withAutomaticReconnect(exponentialBackoff({ max: 10_000 }))
+    .configureLogging(LogLevel.Information)
+    .build();
+  connection.on("Message", (user: string, text: string) => console.log(user, text));
+  connection.on("GetNumber", () => 42);
+  connection.onreconnected((id) => console.log(id?.length));
+  connection.onclose((error) => console.log(error?.message));
+  await connection.start();
+  const count: number = await connection.invoke<number>("Count", 3);
+  await connection.send("Say", "hi");
+  const subscription = connection.stream<number>("Counter", 10).subscribe({ next: (n) => console.log(n + count) });
+  subscription.dispose();
+  const upload = new Subject<string>();
+  const total = connection.invoke<number>("UploadStream", upload);
+  upload.next("a");
+  upload.complete();
+  async function* words(): AsyncGenerator<string> {
+    yield "b";
+  }
+  await connection.invoke("UploadStream", words());
+  console.log(await total, connection.state === HubConnectionState.Connected, connection.connectionId);
+  await connection.fetch("/announce", { method: "POST", body: new FormData() });
+  await new HubConnectionBuilder()
+    .withUrl("/hubs/chat", "LongPolling")
+    .withHubProtocol(new MessagePackHubProtocol())
+    .withAutomaticReconnect([0, 1000])
+    .build()
+    .stop();
+  const classic: typeof window.realtime.HubConnectionBuilder = HubConnectionBuilder;
+  console.log(classic);
+}
+
+void demo;

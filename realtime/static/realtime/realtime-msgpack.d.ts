@@ -1,0 +1,18 @@
+// Types of realtime-msgpack.mjs (realtime-msgpack.d.mts re-exports them) and of window.realtimeMsgpack,
+// which the classic-script build realtime-msgpack.js sets.
+import type { HubMessage, HubProtocol } from "./realtime.js";
+
+/** The MessagePack hub protocol: pass it to `HubConnectionBuilder.withHubProtocol`. Binary: WebSockets and long polling. */
+export declare class MessagePackHubProtocol implements HubProtocol {
+  readonly name: "messagepack";
+  readonly version: 1;
+  readonly transferFormat: 2;
+  parseMessages(input: ArrayBuffer): HubMessage[];
+  writeMessage(message: HubMessage): ArrayBuffer;
+}
+
+declare global {
+  interface Window {
+    realtimeMsgpack: typeof import("./realtime-msgpack.js");
+  }
+}

@@ -1,0 +1,2 @@
+// TypeScript resolves "./realtime.mjs" to this file: the types live in realtime.d.ts.
+export * from "./realtime.js";

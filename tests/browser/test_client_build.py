@@ -1,0 +1,101 @@
+"""The shipped client files: size budget, generated classic build, TypeScript declarations, template tag.
+
+The size is measured as the official client's is quoted: minified (esbuild, from js/package.json, a
+test-only tool) and gzipped. Nothing minified is committed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.template import Context, Engine
+from django.test import override_settings
+
+REPO = Path(__file__).resolve().parents[2]
+STATIC = REPO / "realtime" / "static" / "realtime"
+JS_TOOLS = REPO / "js"
+# The budget of realtime.mjs, minified + gzipped. @microsoft/signalr's browser bundle is about 13.7 kB.
+SIZE_BUDGET = 7 * 1024
+MSGPACK_SIZE_BUDGET = 3 * 1024
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def js_tools() -> Path:
+    """js/node_modules/.bin, installed from the lockfile on first use."""
+    npm = shutil.which("npm")
+    bin_dir = JS_TOOLS / "node_modules" / ".bin"
+    if not (bin_dir / "esbuild").exists():
+        if npm is None or shutil.which("node") is None:
+            pytest.skip("Node.js and npm are needed to measure the client (apt-get install nodejs npm)")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_TOOLS, check=True, timeout=240
+        )
+    return bin_dir
+
+
+def minified_gzipped(tools: Path, name: str) -> int:
+    minified = subprocess.run(
+        [tools / "esbuild", STATIC / name, "--minify", "--format=esm", "--log-level=warning"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    return len(gzip.compress(minified, compresslevel=9))
+
+
+def test_size_budget(js_tools):
+    size = minified_gzipped(js_tools, "realtime.mjs")
+    print(f"realtime.mjs: {size} bytes minified + gzipped (budget {SIZE_BUDGET})")
+    assert size <= SIZE_BUDGET
+
+
+def test_msgpack_size_budget(js_tools):
+    if not (STATIC / "realtime-msgpack.mjs").exists():
+        pytest.skip("no MessagePack module")
+    size = minified_gzipped(js_tools, "realtime-msgpack.mjs")
+    print(f"realtime-msgpack.mjs: {size} bytes minified + gzipped (budget {MSGPACK_SIZE_BUDGET})")
+    assert size <= MSGPACK_SIZE_BUDGET
+
+
+def test_declarations_compile(js_tools):
+    """js/usage.mts uses the API as the README does; tsc checks it against realtime.d.ts in strict mode."""
+    result = subprocess.run([js_tools / "tsc", "-p", JS_TOOLS], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("module", ["realtime", "realtime-msgpack"])
+def test_declarations_name_every_export(module):
+    exported = re.findall(r"^export (?:const|class|function) (\w+)", (STATIC / f"{module}.mjs").read_text(), re.M)
+    declared = re.findall(
+        r"^export declare (?:const|class|function) (\w+)", (STATIC / f"{module}.d.ts").read_text(), re.M
+    )
+    assert exported
+    assert sorted(declared) == sorted(exported)
+
+
+def test_classic_builds_are_generated_from_the_modules():
+    result = subprocess.run(
+        [sys.executable, REPO / "scripts" / "build-client", "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@override_settings(STATIC_URL="/static/")
+def test_template_tag():
+    engine = Engine(libraries={"realtime": "realtime.templatetags.realtime"})
+    template = engine.from_string('{% load realtime %}{% realtime_client %}|{% realtime_client "classic" %}')
+    rendered = template.render(Context())
+    module, classic = rendered.split("|")
+    assert module == (
+        '<script type="importmap">{"imports": {"realtime": "/static/realtime/realtime.mjs", '
+        '"realtime/msgpack": "/static/realtime/realtime-msgpack.mjs"}}</script>'
+    )
+    assert classic == '<script src="/static/realtime/realtime.js"></script>'
