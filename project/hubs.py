@@ -1,48 +1,57 @@
-"""The demo's hub: a chat with rooms."""
+"""The demo's hub: chat rooms for signed-in users, with a live list of who is in each room."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from typing import Any
 
 from realtime.exceptions import HubError
 from realtime.hubs import Hub
+from realtime.permissions import IsAuthenticated
+
+ROOM_NAME = re.compile(r"^[\w-]{1,30}$")
 
 
 class ChatHub(Hub):
-    """Chat rooms: join a room, talk to it, count along with a server stream."""
+    """Join a room, talk to it, see who is there (presence: ``PresenceChanged`` diffs, ``online``)."""
 
-    async def on_connected(self) -> None:
-        await self.clients.others.asend("Notice", f"{self._name()} arrived")
+    permission_classes = [IsAuthenticated]  # the page connects with its JWT (accessTokenFactory)
+    track_presence = True
 
-    async def on_disconnected(self, exception: Exception | None) -> None:
-        await self.clients.others.asend("Notice", f"{self._name()} left")
+    async def presence_metadata(self) -> dict[str, Any]:
+        return {"name": self._name()}
 
-    async def join(self, room: str) -> None:
-        """Join ``room`` (leaving the previous one)."""
+    async def join(self, room: str) -> list[dict[str, Any]]:
+        """Move the caller to ``room``; returns who is in it."""
+        if not isinstance(room, str) or not ROOM_NAME.match(room):
+            raise HubError("Room names are 1 to 30 letters, digits, - or _.")
         previous = self.context.items.get("room")
-        if previous:
-            await self.groups.remove(self.context.connection_id, previous)
-            await self.clients.group(previous).asend("Notice", f"{self._name()} left {previous}")
-        self.context.items["room"] = room
-        await self.groups.add(self.context.connection_id, room)
-        await self.clients.group(room).asend("Notice", f"{self._name()} joined {room}")
+        if previous != room:
+            if previous:
+                await self.groups.remove(self.context.connection_id, previous)
+                await self.clients.group(previous).asend("Notice", f"{self._name()} left #{previous}")
+            self.context.items["room"] = room
+            await self.groups.add(self.context.connection_id, room)
+            await self.clients.group(room).asend("Notice", f"{self._name()} joined #{room}")
+        return await self.online(room)
+
+    async def online(self, room: str) -> list[dict[str, Any]]:
+        """Who is in ``room``: one entry per user, with their number of open tabs."""
+        users = await self.presence.users(room)
+        return [{"name": user.entries[0].metadata.get("name"), "tabs": len(user.entries)} for user in users]
+
+    async def transport(self) -> str:
+        """The caller's transport: WebSockets, or ServerSentEvents / LongPolling when the browser fell back."""
+        return self.context.transport
 
     async def say(self, text: str) -> None:
-        """Send ``text`` to everyone in the caller's room."""
+        """Send ``text`` to the caller's room."""
         room = self.context.items.get("room")
         if not room:
             raise HubError("Join a room first.")
-        if not text.strip() or len(text) > 500:
+        if not isinstance(text, str) or not text.strip() or len(text) > 500:
             raise HubError("Messages are 1 to 500 characters.")
-        await self.clients.group(room).asend("Message", self._name(), text)
-
-    async def countdown(self, start: int) -> AsyncIterator[int]:
-        """A server-to-client stream."""
-        import asyncio
-
-        for value in range(min(int(start), 20), -1, -1):
-            yield value
-            await asyncio.sleep(0.5)
+        await self.clients.group(room).asend("Message", self._name(), text.strip())
 
     def _name(self) -> str:
-        return self.context.request.query_value("name") or self.context.connection_id[:6]
+        return self.context.user.get_username()

@@ -1,5 +1,7 @@
 """Demo project settings: the embedded default (in-memory channel layer, SQLite)."""
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -16,6 +18,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "realtime",
+    "project",  # the demo: users (a data migration), the shared list, the Celery task
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -24,6 +27,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Broadcasts made while handling a request skip the page that sent it (X-Realtime-Connection-Id).
+    "realtime.broadcasting.ConnectionIdMiddleware",
 ]
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
@@ -41,7 +46,10 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+# DEMO_DB: another SQLite file (the browser tests give each demo server its own).
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("DEMO_DB", BASE_DIR / "db.sqlite3")}
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"
@@ -58,3 +66,14 @@ REALTIME = {
     "KEEP_ALIVE_INTERVAL": 15.0,
     "CLIENT_TIMEOUT": 30.0,
 }
+
+# The JWT login: simplejwt's token views; the hub reads the access token (JWTAuthMiddlewareStack in asgi.py)
+# and closes connections whose token expires, so the page refreshes it and reconnects.
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=int(os.environ.get("DEMO_ACCESS_TOKEN_SECONDS", "300"))),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+}
+REST_FRAMEWORK = {"DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]}
+
+# Celery: no broker by default (the report task then runs in a thread of the server, see views.start_report).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ import pytest
 
 from tests.servers import REPO_ROOT, Server, conformance_server, free_port, server_command, stop, wait_for_http
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -125,28 +126,44 @@ def restartable_server(tmp_path) -> Iterator[RestartableServer]:
         running.stop()
 
 
+class DemoServer:
+    """The demo project as ``scripts/demo`` runs it (migrate, then ``runserver``), on a fresh SQLite file;
+    :meth:`restart` stops and starts it again on the same port and database."""
+
+    def __init__(self, tmp: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / "demo.log"
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "DEMO_DB": str(tmp / "demo.sqlite3")}
+        self.env.update(env)
+        self.process: subprocess.Popen[bytes] | None = None
+        migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
+        subprocess.run(migrate, cwd=REPO_ROOT, env=self.env, check=True, timeout=120)
+
+    def start(self) -> None:
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        wait_for_http(f"{self.url}/", self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @contextlib.contextmanager
-def demo_server(tmp: Path, **env: str) -> Iterator[str]:
-    """The demo project as ``scripts/demo`` runs it (migrate, then ``runserver``), on a fresh SQLite file."""
-    port = free_port()
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "DEMO_DB": str(tmp / "demo.sqlite3"), **env}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=REPO_ROOT, env=full_env, check=True
-    )
-    log = tmp / "demo.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=REPO_ROOT,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+def demo_server(tmp: Path, **env: str) -> Iterator[DemoServer]:
+    """A running :class:`DemoServer`, stopped afterwards."""
+    server = DemoServer(tmp, **env)
+    server.start()
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/", process, log)
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
-        stop(process)
+        server.stop()
 
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"

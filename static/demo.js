@@ -1,0 +1,234 @@
+// The demo page: JWT sign-in, then chat rooms with a live list of who is online, a shared list that follows
+// model changes, and a background task with a progress bar.
+// "realtime" comes from the import map that {% realtime_client %} writes.
+import { HubConnectionBuilder, exponentialBackoff } from "realtime";
+
+const $ = (id) => document.getElementById(id);
+const demo = (window.demo = { refreshes: 0, reconnects: 0, room: "lobby" });
+
+// --- JWT: sign in, refresh, sign out ----------------------------------------------------------------------
+
+function expiresSoon(token) {
+  const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  return payload.exp * 1000 - Date.now() < 2000;
+}
+
+async function postJson(url, body) {
+  const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return { ok: response.ok, data: await response.json() };
+}
+
+/** The hub's accessTokenFactory: called before every (re)connect; refreshes an expired access token. */
+async function accessToken() {
+  const access = sessionStorage.getItem("access");
+  if (access && !expiresSoon(access)) return access;
+  const { ok, data } = await postJson("/api/token/refresh", { refresh: sessionStorage.getItem("refresh") });
+  if (!ok) {
+    signOut();
+    throw new Error("Your session ended: please sign in again.");
+  }
+  demo.refreshes++;
+  sessionStorage.setItem("access", data.access);
+  return data.access;
+}
+
+$("login-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const { ok, data } = await postJson("/api/token", { username: form.get("username"), password: form.get("password") });
+  if (!ok) {
+    $("login-error").textContent = data.detail || "Could not sign in.";
+    return;
+  }
+  sessionStorage.setItem("access", data.access);
+  sessionStorage.setItem("refresh", data.refresh);
+  sessionStorage.setItem("username", form.get("username"));
+  start();
+};
+
+function signOut() {
+  sessionStorage.clear();
+  demo.connection?.stop();
+  showLogin();
+}
+$("sign-out").onclick = signOut;
+
+function showLogin() {
+  $("app").hidden = $("sign-out").hidden = true;
+  $("login").hidden = false;
+  $("who").textContent = "";
+}
+
+// --- chat -------------------------------------------------------------------------------------------------
+
+function status(text, kind) {
+  $("status").textContent = text;
+  $("status").className = `pill ${kind}`;
+}
+
+function log(text, { user, kind = "" } = {}) {
+  const item = document.createElement("li");
+  item.className = kind;
+  if (user) {
+    const name = document.createElement("b");
+    name.textContent = user;
+    item.append(name, " ");
+  }
+  item.append(text);
+  $("log").append(item);
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
+function showOnline(people) {
+  const me = sessionStorage.getItem("username");
+  $("online").replaceChildren(
+    ...people.map(({ name, tabs }) => {
+      const item = document.createElement("li");
+      item.textContent = name;
+      if (tabs > 1) item.append(` (${tabs} tabs)`);
+      if (name === me) item.className = "me";
+      return item;
+    }),
+  );
+}
+
+async function join(room) {
+  showOnline(await demo.connection.invoke("join", room));
+  demo.room = room;
+  $("room-name").textContent = $("online-room").textContent = room;
+  for (const button of document.querySelectorAll("#rooms button[data-room]")) {
+    button.classList.toggle("active", button.dataset.room === room);
+  }
+}
+
+async function start() {
+  $("login").hidden = true;
+  $("app").hidden = $("sign-out").hidden = false;
+  $("who").textContent = `signed in as ${sessionStorage.getItem("username")}`;
+  const connection = (demo.connection = new HubConnectionBuilder()
+    .withUrl("/hubs/chat", { accessTokenFactory: accessToken })
+    .withAutomaticReconnect(exponentialBackoff({ max: 10000 }))
+    .build());
+  connection.on("Message", (user, text) => log(text, { user }));
+  connection.on("Notice", (text) => log(text, { kind: "notice" }));
+  connection.on("PresenceChanged", async ({ group }) => {
+    if (group === demo.room) showOnline(await connection.invoke("online", group));
+  });
+  for (const action of ["created", "updated"]) connection.on(`project.Item.${action}`, showItem);
+  connection.on("project.Item.deleted", ({ id }) => removeItem(id));
+  connection.on("TaskProgress", showProgress);
+  connection.onreconnecting(() => {
+    demo.reconnects++;
+    status("reconnecting…", "warn");
+  });
+  connection.onreconnected(async () => {
+    status("connected", "on");
+    // A reconnect is a new connection: join the room again and catch up with what changed meanwhile.
+    await Promise.all([join(demo.room), loadItems(), showTransport()]);
+  });
+  connection.onclose((error) => status(error ? `offline: ${error.message}` : "offline", "off"));
+  status("connecting…", "warn");
+  try {
+    await connection.start();
+  } catch (error) {
+    status(`offline: ${error.message}`, "off");
+    return;
+  }
+  status("connected", "on");
+  await Promise.all([join(demo.room), loadItems(), showTransport()]);
+}
+
+// WebSockets, or Server-Sent Events / long polling when a proxy or the browser blocks them.
+async function showTransport() {
+  $("transport").textContent = await demo.connection.invoke("transport");
+}
+
+$("say").onsubmit = async (event) => {
+  event.preventDefault();
+  try {
+    await demo.connection.invoke("say", $("text").value);
+    $("text").value = "";
+  } catch (error) {
+    log(error.message, { kind: "error" });
+  }
+};
+
+$("rooms").onclick = (event) => {
+  if (event.target.dataset.room) join(event.target.dataset.room).catch((error) => log(error.message, { kind: "error" }));
+};
+
+$("join").onsubmit = (event) => {
+  event.preventDefault();
+  join($("room").value).catch((error) => log(error.message, { kind: "error" }));
+  $("room").value = "";
+};
+
+$("announce").onsubmit = async (event) => {
+  event.preventDefault();
+  // connection.fetch adds the connection id (X-Realtime-Connection-Id) and Django's CSRF header.
+  const body = new FormData(event.target);
+  event.target.reset();
+  await demo.connection.fetch(event.target.action, { method: "POST", body });
+};
+
+// --- the shared list: views change it, broadcast_model reports the changes -------------------------------
+
+async function loadItems() {
+  const { items } = await (await fetch("/items")).json();
+  $("items").replaceChildren();
+  items.forEach(showItem);
+}
+
+function showItem(item) {
+  let row = document.querySelector(`#items li[data-id="${item.id}"]`);
+  if (!row) {
+    row = document.createElement("li");
+    row.dataset.id = item.id;
+    row.innerHTML = '<input type="checkbox"><span></span><button title="delete">×</button>';
+    row.querySelector("input").onchange = () => itemAction(item.id, "toggle");
+    row.querySelector("button").onclick = () => itemAction(item.id, "delete");
+    $("items").append(row);
+  }
+  row.querySelector("span").textContent = item.title;
+  row.querySelector("input").checked = item.done;
+  row.classList.toggle("done", item.done);
+}
+
+function removeItem(id) {
+  document.querySelector(`#items li[data-id="${id}"]`)?.remove();
+}
+
+// The page that makes a change applies the view's answer; the broadcast skips it ("to others").
+async function itemAction(id, action) {
+  const response = await demo.connection.fetch(`/items/${id}/${action}`, { method: "POST" });
+  if (action === "delete") removeItem(id);
+  else showItem(await response.json());
+}
+
+$("add-item").onsubmit = async (event) => {
+  event.preventDefault();
+  const body = new FormData(event.target);
+  event.target.reset();
+  const response = await demo.connection.fetch("/items/add", { method: "POST", body });
+  if (response.ok) showItem(await response.json());
+};
+
+// --- the background task ----------------------------------------------------------------------------------
+
+function showProgress({ percent, message, done }) {
+  $("progress-bar").style.width = `${percent}%`;
+  $("progress-text").textContent = `${Math.round(percent)}%: ${message}`;
+  if (done) $("report").querySelector("button").disabled = false;
+}
+
+if ($("report")) {
+  $("report").onsubmit = async (event) => {
+    event.preventDefault();
+    event.submitter.disabled = true;
+    showProgress({ percent: 0, message: "starting…" });
+    await demo.connection.fetch("/report", { method: "POST" });
+  };
+}
+
+if (sessionStorage.getItem("refresh")) start();
+else showLogin();

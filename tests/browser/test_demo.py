@@ -1,0 +1,153 @@
+"""The demo project in Chromium: JWT sign-in, chat between two browser contexts, presence, a push from a view,
+the model-broadcast list, the Celery progress bar, fallback when WebSocket is blocked, reconnect after a
+server restart, token refresh. The README's screenshots come from here (see the ``screenshot`` fixture)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import demo_server
+
+expect = pytest.importorskip("playwright.sync_api", reason="pip install -e .[dev] installs playwright").expect
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    with demo_server(tmp_path_factory.mktemp("demo")) as server:
+        yield server
+
+
+@pytest.fixture
+def sign_in(browser):
+    contexts = []
+
+    def sign_in_(url: str, user: str, password: str = "demo", *, blocked: tuple[str, ...] = ()):
+        """A new browser context signed in as ``user``; ``blocked`` globals (``WebSocket``...) are removed."""
+        context = browser.new_context(viewport={"width": 1180, "height": 860})
+        contexts.append(context)
+        if blocked:
+            context.add_init_script("".join(f"window.{name} = undefined;" for name in blocked))
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(url)
+        page.get_by_label("username").fill(user)
+        page.get_by_label("password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#status")).to_have_text("connected")
+        return page
+
+    yield sign_in_
+    for context in contexts:
+        context.close()
+
+
+def say(page, text: str) -> None:
+    page.get_by_label("message").fill(text)
+    page.get_by_role("button", name="Send").click()
+
+
+def test_sign_in_page(browser, demo, screenshot):
+    page = browser.new_page(viewport={"width": 1180, "height": 400})
+    try:
+        page.goto(demo.url)
+        page.get_by_label("username").fill("alice")
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#login-error")).to_contain_text("No active account")
+        page.get_by_label("password").fill("")
+        page.locator("#login-error").evaluate("node => node.textContent = ''")
+        screenshot(page, "demo-sign-in")
+    finally:
+        page.close()
+
+
+def test_two_users_chat_with_presence(demo, sign_in, screenshot):
+    alice = sign_in(demo.url, "alice")
+    bob = sign_in(demo.url, "bob")
+    expect(alice.locator("#transport")).to_have_text("WebSockets")
+    online = alice.locator("#online li")
+    expect(online).to_have_text(["alice", "bob"])
+    expect(alice.locator("#log")).to_contain_text("bob joined #lobby")
+
+    say(bob, "Hi Alice! Is the release ready?")
+    expect(alice.locator("#log li").last).to_have_text("bob Hi Alice! Is the release ready?")
+    say(alice, "Almost: the browser tests just passed.")
+    expect(bob.locator("#log li").last).to_have_text("alice Almost: the browser tests just passed.")
+
+    bob.get_by_label("announcement").fill("Deploying at 5 pm")
+    bob.get_by_role("button", name="Announce").click()
+    expect(alice.locator("#log li").last).to_have_text("announcement: Deploying at 5 pm")
+
+    # The shared list: views save Items; broadcast_model updates the other page, the sender uses the answer.
+    for title in ("Write the docs", "Tag 0.1", "Ship it"):
+        alice.get_by_label("new item").fill(title)
+        alice.get_by_role("button", name="Add").click()
+    expect(bob.locator("#items li")).to_have_text(["Write the docs×", "Tag 0.1×", "Ship it×"])
+    expect(alice.locator("#items li")).to_have_count(3)  # no echo of its own change
+    bob.locator("#items li", has_text="Write the docs").get_by_role("checkbox").check()
+    expect(alice.locator("#items li.done")).to_have_text(["Write the docs×"])
+    bob.locator("#items li", has_text="Tag 0.1").get_by_title("delete").click()
+    expect(alice.locator("#items li")).to_have_text(["Write the docs×", "Ship it×"])
+
+    # The Celery task (run in a thread: no broker) reports to the page that started it.
+    alice.get_by_role("button", name="Build a report").click()
+    expect(alice.locator("#progress-text")).to_have_text("100%: report ready", timeout=15_000)
+    expect(bob.locator("#progress-text")).to_have_text("Not started.")
+    screenshot(alice, "demo")
+
+    bob.get_by_role("button", name="#random").click()
+    expect(online).to_have_text(["alice"])
+    say(bob, "anyone in random?")
+    expect(bob.locator("#log li").last).to_have_text("bob anyone in random?")
+    bob.get_by_role("button", name="#lobby").click()
+    expect(online).to_have_text(["alice", "bob"])
+
+    bob.close()  # the tab closes: its connection ends and presence announces it
+    expect(online).to_have_text(["alice"])
+    expect(alice.locator("#log")).to_contain_text("bob left")
+
+
+def test_expired_token_is_refreshed(tmp_path, sign_in):
+    """Access tokens of 3 s: the hub closes the connection when one expires (allowReconnect); the page's
+    accessTokenFactory refreshes it with the refresh token, reconnects and rejoins its room."""
+    with demo_server(tmp_path, DEMO_ACCESS_TOKEN_SECONDS="3") as server:
+        alice = sign_in(server.url, "alice")
+        alice.wait_for_function("window.demo.refreshes >= 1", timeout=15_000)
+        expect(alice.locator("#status")).to_have_text("connected")
+        expect(alice.locator("#online li")).to_have_text(["alice"])
+        say(alice, "still here")
+        expect(alice.locator("#log li").last).to_have_text("alice still here")
+
+
+@pytest.mark.parametrize(
+    ("blocked", "transport"),
+    [(("WebSocket",), "ServerSentEvents"), (("WebSocket", "EventSource"), "LongPolling")],
+    ids=["sse", "long-polling"],
+)
+def test_fallback_when_websocket_is_blocked(demo, sign_in, blocked, transport):
+    carol = sign_in(demo.url, "carol", blocked=blocked)
+    alice = sign_in(demo.url, "alice")
+    expect(carol.locator("#transport")).to_have_text(transport)
+    expect(alice.locator("#transport")).to_have_text("WebSockets")
+    say(carol, f"hello over {transport}")
+    expect(alice.locator("#log li").last).to_have_text(f"carol hello over {transport}")
+    say(alice, "hello back")
+    expect(carol.locator("#log li").last).to_have_text("alice hello back")
+    carol.get_by_role("button", name="Sign out").click()  # connection.stop(): a long poll has no socket to lose
+    expect(alice.locator("#online li")).not_to_contain_text(["carol"])
+
+
+def test_reconnect_after_server_restart(demo, sign_in):
+    """Both pages reconnect (withAutomaticReconnect), rejoin their room and chat again."""
+    alice = sign_in(demo.url, "alice")
+    bob = sign_in(demo.url, "bob")
+    expect(alice.locator("#online li")).to_have_text(["alice", "bob"])
+    demo.restart()
+    for page in (alice, bob):
+        page.wait_for_function("window.demo.reconnects >= 1", timeout=30_000)
+        expect(page.locator("#status")).to_have_text("connected", timeout=30_000)
+    expect(alice.locator("#online li")).to_have_text(["alice", "bob"])
+    say(bob, "back after the restart")
+    expect(alice.locator("#log li").last).to_have_text("bob back after the restart")
