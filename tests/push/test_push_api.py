@@ -1,0 +1,353 @@
+"""In-process tests of the push helpers: ``realtime.broadcasting``, ``realtime.celery``, ``realtime_send``,
+and the sync API closing its channel-layer connections outside a server (in-memory layer, SQLite, a
+private Redis where a real layer is needed). The real-process suites are ``test_model_push`` and
+``test_celery_push``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.http import HttpResponse
+from django.test import RequestFactory, override_settings
+
+from realtime import lifetime
+from realtime.broadcasting import (
+    ConnectionIdMiddleware,
+    ModelBroadcaster,
+    broadcast,
+    broadcast_model,
+    broadcasters_for,
+    current_sender,
+    sender,
+)
+from realtime.celery import progress_message, report_progress, task_id_of
+from realtime.context import get_hub_context
+from realtime.exceptions import BroadcastError
+from realtime.hubs import Hub
+from realtime.testing import HubCommunicator
+from tests.pushapp.models import Order
+from tests.servers import redis_server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def _realtime_cleanup(realtime_cleanup):
+    """No connection table or layer state left behind."""
+
+
+class PushHub(Hub):
+    async def Join(self, group: str) -> None:  # noqa: N802
+        await self.groups.add(self.context.connection_id, group)
+
+    async def MyId(self) -> str:  # noqa: N802
+        return self.context.connection_id
+
+
+HUB_PATH = f"{__name__}.PushHub"
+DOWN = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
+
+
+@pytest.fixture
+def broadcaster():
+    found = broadcast_model(Order, hub=PushHub, groups=lambda o: [f"o-{o.pk}", "orders"], payload=["id", "name"])
+    yield found
+    found.disconnect()
+
+
+@pytest.fixture
+async def member():
+    async with HubCommunicator(PushHub) as client:
+        await client.invoke("Join", "orders")
+        yield client
+
+
+# -- declaring ----------------------------------------------------------------------------------------------
+
+
+def test_payload_kinds_and_event_names():
+    from rest_framework import serializers
+
+    class OrderSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Order
+            fields = ["id", "name", "total"]
+
+    order = Order(id=7, name="pen", total=Decimal("1.50"))
+    everything = ModelBroadcaster(Order, hub=PushHub)
+    assert everything.payload_for(order) == {
+        "id": 7, "name": "pen", "status": "new", "total": Decimal("1.50"), "updated_at": None,
+    }  # fmt: skip
+    assert everything.groups_for(order) is None  # every connection of the hub
+    assert everything.event("created") == "pushapp.Order.created"
+    named = ModelBroadcaster(Order, hub=HUB_PATH, payload=("name", "pk"), groups=["list"], event_prefix="shop.order")
+    assert (named.payload_for(order), named.groups_for(order), named.event("deleted")) == (
+        {"name": "pen", "pk": 7}, ["list"], "shop.order.deleted",
+    )  # fmt: skip
+    assert named.hub is PushHub  # an import path, resolved on first use
+    assert ModelBroadcaster(Order, hub=PushHub, payload=lambda o: o.name.upper()).payload_for(order) == "PEN"
+    assert ModelBroadcaster(Order, hub=PushHub, payload=OrderSerializer).payload_for(order) == {
+        "id": 7, "name": "pen", "total": "1.50",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"hub": object}, TypeError, "is not a Hub subclass"),
+        ({"hub": "tests.no.such.Hub"}, None, None),  # a path is imported lazily: see the next test
+        ({"hub": PushHub, "payload": ["nope"]}, ImproperlyConfigured, "no field or attribute 'nope'"),
+        ({"hub": PushHub, "payload": 42}, ImproperlyConfigured, "field names, a function or a serializer"),
+        ({"hub": PushHub, "groups": "orders"}, ImproperlyConfigured, "not the string 'orders'"),
+        ({"hub": PushHub, "groups": ["a", 1]}, ImproperlyConfigured, "non-empty strings, not 1"),
+        ({"hub": PushHub, "actions": ["created", "moved"]}, ImproperlyConfigured, "unknown actions"),
+    ],
+)
+def test_bad_declarations_raise_when_declared(kwargs, error, match):
+    if error is None:
+        ModelBroadcaster(Order, **kwargs)
+    else:
+        with pytest.raises(error, match=match):
+            ModelBroadcaster(Order, **kwargs)
+
+
+def test_bad_hubs_and_models_are_refused_at_the_call_site(broadcaster):
+    with pytest.raises(TypeError, match="needs a model class"):
+        broadcast_model(PushHub, hub=PushHub)
+    with pytest.raises(ImproperlyConfigured, match="already broadcast"):
+        broadcast_model(Order, hub=HUB_PATH)
+    assert broadcaster in broadcasters_for(Order)
+    with pytest.raises(TypeError, match="is not a Hub subclass"):
+        get_hub_context(Order)
+    with pytest.raises(ImproperlyConfigured, match="Cannot import hub 'tests.no.such.Hub'"):
+        broadcast("tests.no.such.Hub", "M", groups=["g"])
+    with pytest.raises(ImproperlyConfigured, match="Cannot import hub"):
+        ModelBroadcaster(Order, hub="tests.no.such.Hub").broadcast([Order(id=1, name="x")], "updated")
+    assert get_hub_context(HUB_PATH).hub is PushHub
+
+
+# -- sending ------------------------------------------------------------------------------------------------
+
+
+async def test_broadcast_reaches_groups_and_skips_the_sender(member):
+    async with HubCommunicator(PushHub) as other:
+        await other.invoke("Join", "orders")
+        member_id = await member.invoke("MyId")
+
+        def push() -> None:
+            broadcast(PushHub, "News", {"n": 1}, groups=["orders"])
+            with sender(member_id):
+                assert current_sender() == member_id
+                broadcast(PushHub, "News", {"n": 2}, groups=["orders", "orders"])  # duplicates count once
+            broadcast(HUB_PATH, "News", {"n": 3}, exclude=[member_id])  # every connection of the hub
+
+        await asyncio.to_thread(push)
+        assert [(await member.receive_invocation("News")).arguments for _ in range(1)] == [[{"n": 1}]]
+        assert [(await other.receive_invocation("News")).arguments for _ in range(3)] == [
+            [{"n": 1}], [{"n": 2}], [{"n": 3}],
+        ]  # fmt: skip
+        assert await member.receive_nothing(0.2)
+    assert current_sender() is None
+
+
+def test_bad_input_raises_at_the_call_site():
+    with pytest.raises(TypeError, match="cannot be sent by a hub protocol"):
+        broadcast(PushHub, "News", object(), groups=["g"])
+    with pytest.raises(TypeError, match="non-empty strings"):
+        broadcast(PushHub, "News", 1, groups=[""])
+    with pytest.raises(TypeError, match=r"groups is a list of names, not the string 'g': write \['g'\]"):
+        broadcast(PushHub, "News", 1, groups="g")
+    with pytest.raises(TypeError, match="exclude is a list of names"):
+        broadcast(PushHub, "News", 1, exclude="abc")
+    with pytest.raises(TypeError, match="groups holds non-empty strings"):
+        ModelBroadcaster(Order, hub=PushHub, groups=lambda o: [o.pk]).broadcast([Order(id=1)], "updated")
+    with override_settings(CHANNEL_LAYERS=DOWN), pytest.raises(BroadcastError, match="'News' to groups.*Error 111"):
+        broadcast(PushHub, "News", 1, groups=["g"])
+
+
+async def test_sync_api_inside_an_event_loop_is_a_clear_error():
+    with pytest.raises(BroadcastError, match="cannot run inside an event loop; call it through sync_to_async"):
+        broadcast(PushHub, "News", 1, groups=["g"])
+
+
+def test_connection_id_middleware_sync_and_async():
+    seen: list[str | None] = []
+
+    def view(request):
+        seen.append(current_sender())
+        return HttpResponse()
+
+    async def async_view(request):
+        seen.append(current_sender())
+        return HttpResponse()
+
+    factory = RequestFactory()
+    ConnectionIdMiddleware(view)(factory.get("/", headers={"X-Realtime-Connection-Id": "abc_DEF-1"}))
+    ConnectionIdMiddleware(view)(factory.get("/", headers={"X-Realtime-Connection-Id": "bad id"}))
+    ConnectionIdMiddleware(view)(factory.get("/"))
+    middleware = ConnectionIdMiddleware(async_view)
+    asyncio.run(middleware(factory.get("/", headers={"X-Realtime-Connection-Id": "xyz"})))
+    assert seen == ["abc_DEF-1", None, None, "xyz"]
+    assert current_sender() is None
+
+
+# -- model signals and transactions (SQLite here; PostgreSQL in test_model_push) ------------------------------
+
+
+def _db_work() -> None:
+    Order.objects.create(name="autocommit")
+    with transaction.atomic():
+        Order.objects.create(name="committed")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Order.objects.create(name="rolled back")
+        raise RuntimeError
+    with transaction.atomic():
+        order = Order.objects.create(name="edited")
+        order.name = "edited twice"
+        order.save()
+        Order.objects.bulk_create([Order(name="bulk, silent")])
+        broadcasters_for(Order)[-1].broadcast(Order.objects.filter(name="edited twice"), "updated")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_model_events_follow_commits(broadcaster, member):
+    await asyncio.to_thread(_db_work)
+    got = [(await member.receive_invocation()).target for _ in range(5)]
+    assert got == [
+        "pushapp.Order.created", "pushapp.Order.created",  # autocommit, committed
+        "pushapp.Order.created", "pushapp.Order.updated", "pushapp.Order.updated",  # edited: save, save, explicit
+    ]  # fmt: skip
+    assert await member.receive_nothing(0.2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failures_of_model_broadcasts_are_logged_and_never_break_the_save(caplog):
+    bad = broadcast_model(Order, hub=HUB_PATH, payload=lambda order: object(), groups=["g"])
+    caplog.set_level(logging.ERROR, logger="realtime.broadcasting")
+    try:
+        with transaction.atomic():
+            Order.objects.create(name="unserializable")  # encoded at save time: logged, the save goes on
+        assert Order.objects.filter(name="unserializable").exists()
+        assert "Could not build the pushapp.Order.created event" in caplog.text
+        bad.disconnect()
+        good = broadcast_model(Order, hub=HUB_PATH, groups=["g"])
+        try:
+            with override_settings(CHANNEL_LAYERS=DOWN), transaction.atomic():
+                Order.objects.create(name="layer down")
+                broadcast(PushHub, "News", 1, groups=["g"])  # deferred to the commit: logged as well
+            assert Order.objects.filter(name="layer down").exists()
+            failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Could not broadcast")]
+            # the two model broadcasts (tests.pushapp's to ChatHub, this one) and the explicit one
+            assert len(failures) == 3 and all("Error 111" in text for text in failures), failures
+        finally:
+            good.disconnect()
+    finally:
+        bad.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manual_transactions_are_refused_not_sent_early(caplog):
+    """``set_autocommit(False)`` has no commit hook: broadcasting then would leak uncommitted rows."""
+    caplog.set_level(logging.ERROR, logger="realtime.broadcasting")
+    broadcast(PushHub, "News", 0, groups=["g"])  # autocommit: sent at once
+    transaction.set_autocommit(False)
+    try:
+        with pytest.raises(transaction.TransactionManagementError, match="manual transaction management"):
+            broadcast(PushHub, "News", 1, groups=["g"])
+        Order.objects.create(name="manual")  # tests.pushapp's broadcast of Order: logged, the save goes on
+        assert "manual transaction management" in caplog.text and "nothing was sent" in caplog.text
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert not Order.objects.filter(name="manual").exists()
+
+
+# -- Celery helpers, management command -----------------------------------------------------------------------
+
+
+class FakeTask:
+    class request:  # noqa: N801
+        id = "task-1"
+
+
+async def test_report_progress(member):
+    member_id = await member.invoke("MyId")
+    await asyncio.to_thread(report_progress, PushHub, FakeTask(), 50, connection_id=member_id, message="half")
+    [body] = (await member.receive_invocation("TaskProgress")).arguments
+    assert body == {"taskId": "task-1", "percent": 50, "done": False, "message": "half"}
+    assert progress_message("t", 100, rows=3) == {"taskId": "t", "percent": 100, "done": True, "message": "", "rows": 3}
+    for percent in (-1, 101, math.nan, True, "50"):
+        with pytest.raises(ValueError, match="percent"):
+            progress_message("t", percent)
+    with pytest.raises(ValueError, match="exactly one"):
+        report_progress(PushHub, "t", 1)
+    with pytest.raises(ValueError, match="exactly one"):
+        report_progress(PushHub, "t", 1, user_id="1", connection_id="c")
+    assert task_id_of("abc") == "abc"
+    with pytest.raises(TypeError, match="No task id"):
+        task_id_of(object())
+
+
+async def test_realtime_send_command(member):
+    await asyncio.to_thread(call_command, "realtime_send", HUB_PATH, "News", '"cli"', "[1, 2]", "--group", "orders")
+    assert (await member.receive_invocation("News")).arguments == ["cli", [1, 2]]
+    for arguments, match in [
+        (["tests.no.such.Hub", "M", "--all"], "Cannot import hub"),
+        (["tests.pushapp.models.Order", "M", "--all"], "is not a Hub subclass"),
+        ([HUB_PATH, "M", "not json", "--all"], "Argument 1 is not JSON"),
+    ]:
+        with pytest.raises(CommandError, match=match):
+            await asyncio.to_thread(call_command, "realtime_send", *arguments, verbosity=0)
+
+    def down() -> None:
+        with override_settings(CHANNEL_LAYERS=DOWN):
+            call_command("realtime_send", HUB_PATH, "M", "--user", "1", verbosity=0)
+
+    with pytest.raises(CommandError, match="Could not send 'M' to users \\['1'\\]: ConnectionError"):
+        await asyncio.to_thread(down)
+
+
+def test_realtime_send_refuses_the_in_memory_layer_without_a_server():
+    """No server in this process (no event loop runs one) and an in-memory layer: nobody could receive."""
+    with pytest.raises(CommandError, match="in-memory layer, which reaches only its own process"):
+        call_command("realtime_send", HUB_PATH, "M", "--all", verbosity=0)
+
+
+# -- the sync API leaves no layer connection behind outside a server -------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["core.RedisChannelLayer", "pubsub.RedisPubSubChannelLayer"])
+def test_sync_pushes_close_their_layer_connections(backend):
+    import redis
+
+    with redis_server() as url:
+        config = {"hosts": [{"address": url, "socket_timeout": None}]}
+        layers = {"default": {"BACKEND": f"channels_redis.{backend}", "CONFIG": config}}
+        counter = redis.Redis.from_url(url)
+        try:
+            with override_settings(CHANNEL_LAYERS=layers):
+                from channels.layers import get_channel_layer
+
+                assert lifetime.uses_private_loop()
+                for index in range(10):
+                    get_hub_context(PushHub).clients.group("g").send("M", index)
+                assert vars(get_channel_layer())["_layers"] == {}
+                assert len(counter.client_list()) == 1  # this counter only
+
+                async def release_while_running() -> int:
+                    await get_channel_layer().group_send("realtime.x", {"type": "x"})
+                    assert asyncio.get_running_loop() in vars(get_channel_layer())["_layers"]
+                    await lifetime.release_loop()
+                    assert vars(get_channel_layer())["_layers"] == {}
+                    return len(await asyncio.to_thread(counter.client_list))
+
+                assert asyncio.run(release_while_running()) == 1
+        finally:
+            counter.close()

@@ -1,0 +1,85 @@
+"""Database operations of the push tests, shared by the HTTP view (a server process) and the
+``pushapp_ops`` management command (a process with no server): real transactions, rollbacks, bulk paths."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from django.db import transaction
+
+from realtime.broadcasting import broadcast, broadcasters_for
+
+from .apps import HUB
+from .models import Order
+
+
+class Rollback(Exception):
+    """Raised inside ``atomic`` to roll it back."""
+
+
+def _create(names: list[str], hold: float = 0.0) -> list[int]:
+    ids = [Order.objects.create(name=name).pk for name in names]
+    time.sleep(hold)  # keep the transaction open: nothing may be sent before the commit
+    return ids
+
+
+def run(op: dict[str, Any]) -> dict[str, Any]:
+    """Perform ``op`` (``{"op": kind, ...}``) and return ``{"ids": [...]}`` of the rows it kept."""
+    kind = op["op"]
+    names = list(op.get("names", []))
+    ids: list[int] = []
+    if kind == "create":  # autocommit, or one atomic block (optionally rolled back)
+        if not op.get("atomic"):
+            ids = _create(names)
+        else:
+            with contextlib.suppress(Rollback), transaction.atomic():
+                created = _create(names, float(op.get("hold", 0)))
+                if op.get("rollback"):
+                    raise Rollback
+                ids = created
+    elif kind == "savepoint":  # outer block commits op["keep"]; a nested savepoint with op["drop"] rolls back
+        with transaction.atomic():
+            ids = _create([op["keep"]])
+            with contextlib.suppress(Rollback), transaction.atomic():
+                _create([op["drop"]])
+                raise Rollback
+    elif kind == "aliases":  # two connections to the database, each with its own transaction
+        with contextlib.suppress(Rollback), transaction.atomic():  # "default" rolls back...
+            Order.objects.create(name=op["drop"])
+            with transaction.atomic(using="other"):  # ...after "other" committed, and sent its events
+                ids = [Order.objects.using("other").create(name=op["keep"]).pk]
+                broadcast(HUB, "Note", op["keep"], groups=["orders"], using="other")
+            raise Rollback
+        with transaction.atomic():  # "default" commits; "other" rolls back inside it
+            ids += _create([op["keep_default"]])
+            broadcast(HUB, "Note", op["keep_default"], groups=["orders"])
+            with contextlib.suppress(Rollback), transaction.atomic(using="other"):
+                Order.objects.using("other").create(name=op["drop_other"])
+                broadcast(HUB, "Note", op["drop_other"], groups=["orders"], using="other")
+                raise Rollback
+    elif kind == "update":
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=op["id"])
+            order.status = op["status"]
+            order.save()
+        ids = [order.pk]
+    elif kind == "bulk_create":  # no post_save: the explicit broadcast (if asked) sends the events
+        with transaction.atomic():
+            orders = Order.objects.bulk_create([Order(name=name) for name in names])
+            if op.get("broadcast"):
+                broadcasters_for(Order)[0].broadcast(orders, "created")
+        ids = [order.pk for order in orders]
+    elif kind == "bulk_update":  # QuerySet.update() sends no signal either
+        with transaction.atomic():
+            Order.objects.filter(pk__in=op["ids"]).update(status=op["status"])
+            broadcasters_for(Order)[0].broadcast(Order.objects.filter(pk__in=op["ids"]).order_by("pk"), "updated")
+        ids = list(op["ids"])
+    elif kind == "delete":  # QuerySet.delete() sends post_delete for each row once a receiver is connected
+        Order.objects.filter(pk__in=op["ids"]).delete()
+    elif kind == "announce":
+        broadcast(HUB, "Announcement", op["text"], groups=op.get("groups", ["orders"]))
+    else:
+        raise ValueError(f"unknown op {kind!r}")
+    return {"ids": ids}
