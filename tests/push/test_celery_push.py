@@ -1,10 +1,12 @@
-"""Push from Celery tasks: a real worker process (solo pool) on the test's private Redis broker pushes with
+"""Push from Celery tasks: a real worker (prefork pool) on the test's private Redis broker pushes with
 the sync API to clients of a daphne server sharing that Redis as channel layer."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,17 +37,21 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def worker(push_stack: PushStack) -> Iterator[Worker]:
-    """``celery -A tests.pushapp.celery_app worker --pool=solo`` against the private Redis."""
+    """``celery -A tests.pushapp.celery_app worker`` (the default prefork pool, one child) against the private
+    Redis, in a process group of its own: whatever is left of it after a warm shutdown is killed."""
     env = {**os.environ, **push_stack.env, "DJANGO_SETTINGS_MODULE": "tests.conformance.settings"}
     command = [
-        sys.executable, "-m", "celery", "-A", "tests.pushapp.celery_app", "worker", "--pool=solo",
+        sys.executable, "-m", "celery", "-A", "tests.pushapp.celery_app", "worker", "--pool=prefork",
+        "--concurrency=1",
         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=INFO",
         f"--hostname=push-{free_port()}@127.0.0.1",
     ]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="realtime-worker-") as tmp:
         log = Path(tmp) / "worker.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
             deadline = time.monotonic() + START_TIMEOUT
             while " ready." not in log.read_text(errors="replace"):
@@ -54,7 +60,9 @@ def worker(push_stack: PushStack) -> Iterator[Worker]:
                 time.sleep(0.2)
             yield Worker(process, log)
         finally:
-            stop(process)
+            stop(process)  # SIGTERM: warm shutdown, the pool's child exits with it (SIGKILL after 10 s)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # a child left behind by a killed parent
 
 
 async def start(stack: PushStack, task: str, body: dict, headers: dict | None = None) -> str:
