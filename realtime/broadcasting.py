@@ -320,6 +320,11 @@ class ModelBroadcaster:
             self._hub = resolve_hub(self._hub_spec)
         return self._hub
 
+    @property
+    def hub_path(self) -> str:
+        """The hub's import path (its ``hub_name()``), without importing it."""
+        return self._hub_spec if isinstance(self._hub_spec, str) else self._hub_spec.hub_name()
+
     def event(self, action: str) -> str:
         """The client method of ``action``: ``"<app_label>.<Model>.<action>"``."""
         return f"{self.event_prefix}.{action}"
@@ -411,11 +416,8 @@ def broadcast_model(
     broadcaster = ModelBroadcaster(
         model, hub=hub, groups=groups, payload=payload, actions=actions, event_prefix=event_prefix
     )
-    hub_key = broadcaster._hub_spec if isinstance(broadcaster._hub_spec, str) else broadcaster.hub.hub_name()
-    for existing in broadcasters_for(model):
-        existing_key = existing._hub_spec if isinstance(existing._hub_spec, str) else existing.hub.hub_name()
-        if existing_key == hub_key:
-            raise ImproperlyConfigured(f"{model.__name__} is already broadcast to {hub_key}.")
+    if any(existing.hub_path == broadcaster.hub_path for existing in broadcasters_for(model)):
+        raise ImproperlyConfigured(f"{model.__name__} is already broadcast to {broadcaster.hub_path}.")
     return broadcaster.connect()
 
 
