@@ -1,0 +1,61 @@
+"""Views of the SSE test server: a hand-written stream, protected and restricted topics, a session login."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from django.contrib.auth import get_user_model, login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from realtime import local, sse
+from realtime.permissions import IsAdminUser, IsAuthenticated
+from realtime.sse import EventStreamView, ServerSentEvent, TopicStreamView
+
+OPEN = {"demo": 0}
+"""Demo streams whose iterator has started and not yet finished, in this process."""
+
+
+class Demo(EventStreamView):
+    """Every kind of item once, then nothing but heartbeats (``?heartbeat=`` seconds)."""
+
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        self.heartbeat_interval = float(request.GET.get("heartbeat", "0"))
+        return await super().get(request, *args, **kwargs)
+
+    async def events(self, request: HttpRequest) -> AsyncIterator[ServerSentEvent]:
+        OPEN["demo"] += 1
+        try:
+            yield ServerSentEvent("one\ntwo\r\nthree\rfour", event="lines", id="a1")
+            yield ServerSentEvent(comment="just a comment")
+            yield ServerSentEvent("héllo ✓ 🎉 日本", id="a2")
+            yield ServerSentEvent.json({"user": str(self.user_id)}, event="who")
+            yield ServerSentEvent(retry=1500)
+            await asyncio.Event().wait()  # until the client goes away
+        finally:
+            OPEN["demo"] -= 1
+
+
+def status(request: HttpRequest) -> JsonResponse:
+    """What this process holds open: demo streams, topic feeds and layer listeners."""
+    return JsonResponse(
+        {
+            "demo": OPEN["demo"],
+            "feeds": sorted(topic for feeds in sse._feeds.values() for topic in feeds),
+            "listeners": sum(len(table.listeners) for table in local._tables.values()),
+        }
+    )
+
+
+def session_login(request: HttpRequest) -> HttpResponse:
+    """Log ``testuser`` in with a session cookie."""
+    user, _ = get_user_model().objects.get_or_create(username="testuser")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return HttpResponse("ok")
+
+
+demo = Demo.as_view()
+private = TopicStreamView.as_view(permission_classes=[IsAuthenticated])
+staff = TopicStreamView.as_view(permission_classes=[IsAuthenticated, IsAdminUser])
+only_news = TopicStreamView.as_view(topics=["news"])

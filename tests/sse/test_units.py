@@ -1,0 +1,385 @@
+"""SSE items and topics in-process: encoding, bad input, publish (sync, async, hub methods), the topic feed's
+ordering and gap repair, cleanup, the WSGI error and the system checks.
+
+The channel layer is the test settings' InMemoryChannelLayer, the history the real MemoryHistory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import re
+import threading
+import urllib.error
+import urllib.request
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import override_settings
+from django.urls import path
+
+from realtime import lifetime, local, names, sse
+from realtime.history import history
+from realtime.hubs import Hub, hub_method
+from realtime.sse import (
+    EventStreamResponse,
+    EventStreamView,
+    EventTooLarge,
+    ServerSentEvent,
+    TopicError,
+    TopicStreamView,
+    apublish,
+    parse_event_id,
+    publish,
+    subscribe,
+)
+from realtime.testing import HubCommunicator
+
+pytestmark = pytest.mark.timeout(60)
+
+WAIT = 10.0
+SSE_LINE = re.compile(rb"(event|id|data|retry): ?(.*)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh(settings, realtime_cleanup):
+    """A new MemoryHistory per test (small), no heartbeats unless asked."""
+    settings.REALTIME = {"SSE_HISTORY_SIZE": 5, "SSE_HEARTBEAT_INTERVAL": 0}
+    from realtime import history as module
+
+    module._history = None
+
+
+def parse(raw: bytes) -> list[tuple[str, str, str]]:
+    """``(event, id, data)`` of each complete event in ``raw`` (comments skipped)."""
+    found = []
+    for block in raw.split(b"\n\n"):
+        fields: dict[str, list[str]] = {}
+        for line in block.split(b"\n"):
+            match = SSE_LINE.fullmatch(line)
+            if match:
+                fields.setdefault(match[1].decode(), []).append(match[2].decode())
+        if "data" in fields:
+            found.append((fields.get("event", ["message"])[0], fields.get("id", [""])[0], "\n".join(fields["data"])))
+    return found
+
+
+async def take(stream, count: int) -> list[tuple[str, str, str]]:
+    """The next ``count`` events of a topic stream (bounded wait)."""
+    found: list[tuple[str, str, str]] = []
+    while len(found) < count:
+        found += parse(await asyncio.wait_for(anext(stream), WAIT))
+    return found
+
+
+# -- items -----------------------------------------------------------------------------------------------
+
+
+def test_items_encode_to_the_wire_format():
+    assert ServerSentEvent("a\nb\r\nc\rd", event="x", id=7, retry=100).encoded == (
+        b"event: x\nid: 7\nretry: 100\ndata: a\ndata: b\ndata: c\ndata: d\n\n"
+    )
+    assert ServerSentEvent("").encoded == b"data: \n\n"
+    assert ServerSentEvent("ü✓🎉").encoded == "data: ü✓🎉\n\n".encode()
+    assert ServerSentEvent(comment="hi\nthere").encoded == b": hi\n: there\n\n"
+    assert ServerSentEvent(id="5").encoded == b"id: 5\n\n"
+    assert ServerSentEvent(retry=0).encoded == b"retry: 0\n\n"
+    assert ServerSentEvent.json({"ä": [1, None]}, event="j").encoded == 'event: j\ndata: {"ä":[1,null]}\n\n'.encode()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"data": "x", "event": "a\nb"},
+        {"data": "x", "id": "a\rb"},
+        {"data": "x", "id": "a\0b"},
+        {"data": "x", "retry": -1},
+        {"data": "x", "retry": True},
+        {"event": "lonely"},
+        {},
+    ],
+)
+def test_bad_items_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        ServerSentEvent(**kwargs)
+
+
+def test_event_ids_and_topic_names():
+    assert parse_event_id(None) is None and parse_event_id("") is None
+    assert parse_event_id("1795598012497937") == 1795598012497937
+    for bad in ("abc", "-1", "1.5", " 1", "9" * 19, "1e5"):
+        with pytest.raises(ValueError, match="Malformed Last-Event-ID"):
+            parse_event_id(bad)
+    assert sse.check_topic("a-b_c.d:e@f") == "a-b_c.d:e@f"
+    for bad in ("", "a b", "a/b", "é", "x" * 201, None, 5):
+        with pytest.raises(TopicError, match="not allowed"):
+            sse.check_topic(bad)
+
+
+async def test_publish_refuses_bad_input_and_stores_nothing(settings):
+    settings.REALTIME = {**settings.REALTIME, "SSE_MAX_EVENT_SIZE": 100}
+    with pytest.raises(TopicError):
+        await apublish("no spaces", 1)
+    with pytest.raises(EventTooLarge, match="SSE_MAX_EVENT_SIZE allows 100"):
+        await apublish("t", "x" * 200)
+    for event in ("", "a\nb", 5):
+        with pytest.raises(ValueError, match="one line"):
+            await apublish("t", 1, event)
+    with pytest.raises(TypeError):
+        await apublish("t", object())
+    assert (await history().since("t", None)).last_id == 0
+    assert await apublish("t", "x" * 90) != ""  # the limit itself is fine
+
+
+# -- topic streams -----------------------------------------------------------------------------------------
+
+
+async def test_live_events_reach_every_stream_in_order():
+    one = await subscribe("t", None)
+    two = await subscribe("t", None)
+    ids = [await apublish("t", n, "n") for n in range(3)]
+    expected = [("n", i, str(n)) for n, i in enumerate(ids)]
+    assert await take(one, 3) == expected
+    assert await take(two, 3) == expected
+    await one.aclose()
+    await two.aclose()
+
+
+async def test_crossed_lost_and_repeated_layer_messages_are_repaired():
+    """Ids are consecutive: the feed sorts crossed messages, reads lost ones from the history, drops repeats."""
+    stream = await subscribe("t", None)
+    group = names.topic("t")
+
+    async def send(event_id: int, data: str) -> None:
+        await lifetime.send_to_group(
+            group, {"type": lifetime.TOPIC, "group": group, "id": event_id, "event": None, "data": data}
+        )
+
+    a = await history().append("t", None, '"a"')
+    b = await history().append("t", None, '"b"')
+    await send(b, '"b"')  # b overtakes a
+    await send(a, '"a"')
+    assert await take(stream, 2) == [("message", str(a), '"a"'), ("message", str(b), '"b"')]
+    c = await history().append("t", None, '"c"')  # c's layer message is lost
+    d = await apublish("t", "d")
+    await send(int(d), '"d"')  # a repeat
+    assert await take(stream, 2) == [("message", str(c), '"c"'), ("message", d, '"d"')]
+    e = await apublish("t", "e")
+    assert await take(stream, 1) == [("message", e, '"e"')]  # nothing twice before it
+    await stream.aclose()
+
+
+async def test_a_gap_beyond_the_history_resets_the_streams():
+    stream = await subscribe("t", None)
+    first = await apublish("t", "first")
+    assert await take(stream, 1) == [("message", first, '"first"')]
+    lost = [await history().append("t", None, str(n)) for n in range(7)]  # more than the 5 kept, never sent
+    after = await apublish("t", "after")
+    # the feed cannot replay what it missed: it tells the page to refetch, as of the newest event
+    assert await take(stream, 1) == [("stream-reset", after, f'{{"lastEventId":"{first}"}}')]
+    assert int(after) == lost[-1] + 1
+    live = await apublish("t", "live")
+    assert await take(stream, 1) == [("message", live, '"live"')]
+    await stream.aclose()
+
+
+async def test_subscribing_while_events_flow_loses_and_repeats_nothing(settings):
+    """Streams that join mid-flow, with a Last-Event-ID, see every event after it exactly once, in order."""
+    settings.REALTIME = {**settings.REALTIME, "SSE_HISTORY_SIZE": 1000}
+    first = await apublish("t", 0)
+
+    async def publisher() -> list[str]:
+        sent = []
+        for n in range(1, 200):
+            sent.append(await apublish("t", n))
+            if n % 7 == 0:
+                await asyncio.sleep(0)
+        return sent
+
+    task = asyncio.create_task(publisher())
+    streams = []
+    while not task.done():  # join at different points of the flow
+        streams.append(await subscribe("t", int(first)))
+        await asyncio.sleep(0)
+    sent = await task
+    assert len(streams) >= 3
+    for stream in streams:
+        assert [event_id for _, event_id, _ in await take(stream, len(sent))] == sent
+        await stream.aclose()
+
+
+async def test_streams_and_feeds_are_cleaned_up():
+    table = local.table()
+    stream = await subscribe("gone", None)
+    other = await subscribe("gone", None)
+    assert names.topic("gone") in table.listeners
+    await stream.aclose()
+    assert "gone" in sse._feeds[asyncio.get_running_loop()]
+    await other.aclose()
+    assert "gone" not in sse._feeds[asyncio.get_running_loop()]
+    assert names.topic("gone") not in table.listeners
+    # a stream that never started (its response was dropped before it was sent) is released when collected
+    never = await subscribe("dropped", None)
+    assert "dropped" in sse._feeds[asyncio.get_running_loop()]
+    del never
+    gc.collect()
+    assert "dropped" not in sse._feeds[asyncio.get_running_loop()]
+
+
+async def test_a_client_that_reads_too_slowly_is_ended(settings):
+    settings.REALTIME = {**settings.REALTIME, "MAX_OUTBOUND_BYTES": 2000}
+    stream = await subscribe("slow", None)
+    for _ in range(30):
+        await apublish("slow", "x" * 100)
+    await asyncio.sleep(0.1)  # let the layer deliver
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(stream), WAIT)
+    assert "slow" not in sse._feeds.get(asyncio.get_running_loop(), {})
+
+
+async def test_heartbeats_on_a_quiet_topic():
+    stream = await subscribe("quiet", None, heartbeat=0.05)
+    assert await asyncio.wait_for(anext(stream), WAIT) == b":\n\n"
+    await stream.aclose()
+
+
+# -- publish from sync code and hubs -------------------------------------------------------------------------
+
+
+def test_sync_publish_outside_a_loop_and_its_refusal_inside_one():
+    first = publish("sync", {"n": 1})
+    second = publish("sync", {"n": 2}, "e")
+    assert int(second) == int(first) + 1
+
+    async def inside() -> None:
+        publish("sync", 3)
+
+    with pytest.raises(RuntimeError, match="await realtime.sse.apublish"):
+        asyncio.run(inside())
+
+
+class PublishingHub(Hub):
+    async def Announce(self, text):  # noqa: N802
+        return await apublish("hub-news", text, "announce")
+
+    @hub_method
+    def announce_sync(self, text):
+        return publish("hub-news", text)
+
+
+async def test_hub_methods_publish():
+    stream = await subscribe("hub-news", None)
+    async with HubCommunicator(PublishingHub) as client:
+        first = await client.invoke("Announce", "async")
+        second = await client.invoke("announce_sync", "sync")
+    assert await take(stream, 2) == [("announce", first, '"async"'), ("message", second, '"sync"')]
+    await stream.aclose()
+
+
+# -- responses ---------------------------------------------------------------------------------------------
+
+
+class Forever(EventStreamView):
+    async def events(self, request):
+        try:
+            yield ServerSentEvent("hello")
+            await asyncio.Event().wait()
+        finally:
+            FOREVER_CLOSED.set()
+
+
+FOREVER_CLOSED = threading.Event()
+urlpatterns = [path("forever", Forever.as_view()), path("topic/<str:topic>", TopicStreamView.as_view())]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+async def test_django_closes_the_stream_when_the_client_disconnects():
+    FOREVER_CLOSED.clear()
+    sent: list[dict] = []
+    disconnect = asyncio.Event()
+    body = asyncio.Event()
+
+    calls = []
+
+    async def receive():
+        calls.append(1)
+        if len(calls) == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if b"hello" in message.get("body", b""):
+            body.set()
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/forever",
+        "query_string": b"",
+        "headers": [],
+        "asgi": {"version": "3.0"},
+    }
+    app = asyncio.create_task(ASGIHandler()(scope, receive, send))
+    await asyncio.wait_for(body.wait(), WAIT)
+    assert sent[0]["status"] == 200
+    assert (b"Content-Type", b"text/event-stream") in sent[0]["headers"]
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b":\nretry: 3000\n\ndata: hello\n\n"
+    disconnect.set()
+    await asyncio.wait_for(app, WAIT)
+    assert FOREVER_CLOSED.is_set()
+
+
+def test_sync_iteration_and_wsgi_servers_get_a_clear_error(caplog):
+    async def nothing():
+        yield ServerSentEvent("x")
+
+    with pytest.raises(ImproperlyConfigured, match="needs an ASGI server"):
+        iter(EventStreamResponse(nothing()))
+    with override_settings(ROOT_URLCONF=__name__):
+        for url in ("/forever", "/topic/news"):
+            server = make_server("127.0.0.1", 0, WSGIHandler(), handler_class=QuietHandler)
+            thread = threading.Thread(target=server.handle_request)
+            thread.start()
+            try:
+                with pytest.raises(urllib.error.HTTPError) as caught:
+                    urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}{url}", timeout=WAIT)
+                assert caught.value.code == 500
+                (record,) = [r for r in caplog.records if r.name == "django.request"]
+                assert "needs an ASGI server" in str(record.exc_info[1])
+                caplog.clear()
+            finally:
+                thread.join(WAIT)
+                server.server_close()
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+# -- system checks -----------------------------------------------------------------------------------------
+
+
+def _ids() -> set[str]:
+    return {m.id for m in checks.run_checks() if (m.id or "").startswith("realtime.")}
+
+
+def test_system_checks_catch_sse_misconfigurations(settings):
+    assert _ids() == set()
+    settings.REALTIME = {"SSE_HISTORY_BACKEND": "realtime.history.RedisHistory"}
+    assert "realtime.E020" in _ids()
+    settings.REALTIME = {"SSE_HISTORY_SIZE": 0, "SSE_TOPIC_PATTERN": "(["}
+    assert {"realtime.E022", "realtime.E023"} <= _ids()
+    settings.REALTIME = {}
+    redis_layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [{"socket_timeout": None}]}}
+    with override_settings(CHANNEL_LAYERS={"default": redis_layer}):
+        assert "realtime.W021" in _ids()
+    settings.REALTIME = {"SSE_HISTORY_BACKEND": "realtime.history.RedisHistory", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    with override_settings(CHANNEL_LAYERS={"default": redis_layer}):
+        assert _ids() == set()
