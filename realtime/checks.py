@@ -103,3 +103,40 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
         problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
     return problems
+
+
+@register()
+def check_sse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """SSE topic settings: the history backend, its sizes and the topic pattern (``realtime.sse``)."""
+    import re
+
+    user = getattr(settings, "REALTIME", None) or {}
+    problems: list[Any] = []
+    backend = str(user.get("SSE_HISTORY_BACKEND", DEFAULTS["SSE_HISTORY_BACKEND"]))
+    if backend.endswith("RedisHistory") and not user.get("REDIS_URL"):
+        problems.append(
+            Error(
+                "SSE_HISTORY_BACKEND is RedisHistory but REDIS_URL is not set.",
+                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
+                id="realtime.E020",
+            )
+        )
+    layer = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get(user.get("CHANNEL_LAYER", "default")) or {}
+    layer_backend = str(layer.get("BACKEND", ""))
+    if backend.endswith("MemoryHistory") and layer_backend and not layer_backend.endswith("InMemoryChannelLayer"):
+        problems.append(
+            Warning(
+                "SSE_HISTORY_BACKEND is MemoryHistory while the channel layer is shared by several processes: "
+                "each process would number its topic events on its own and streams would drop events.",
+                hint='Set REALTIME["SSE_HISTORY_BACKEND"] = "realtime.history.RedisHistory" (and REDIS_URL).',
+                id="realtime.W021",
+            )
+        )
+    for key in ("SSE_HISTORY_SIZE", "SSE_HISTORY_TTL", "SSE_MAX_EVENT_SIZE"):
+        if float(user.get(key, DEFAULTS[key])) < 1:
+            problems.append(Error(f"REALTIME[{key!r}] must be at least 1.", id="realtime.E022"))
+    try:
+        re.compile(str(user.get("SSE_TOPIC_PATTERN", DEFAULTS["SSE_TOPIC_PATTERN"])))
+    except re.error as exc:
+        problems.append(Error(f"REALTIME['SSE_TOPIC_PATTERN'] is not a regular expression: {exc}.", id="realtime.E023"))
+    return problems
