@@ -405,8 +405,11 @@ def test_our_extras(open_page):
     seen = {}
 
     def record(route):
-        seen[route.request.method] = route.request.headers
-        route.fulfill(status=204)
+        request = route.request
+        seen["elsewhere" if "other.invalid" in request.url else request.method] = request.headers
+        if request.headers.get("x-from") == "request":
+            seen["Request"] = request.headers
+        route.fulfill(status=204, headers={"Access-Control-Allow-Origin": "*"})
 
     page.route("**/probe", record)
     result = run(
@@ -421,6 +424,8 @@ def test_our_extras(open_page):
           document.cookie = "csrftoken=token123; path=/";
           await c.fetch("/probe", { method: "POST", body: "x" });
           await c.fetch("/probe");
+          await c.fetch(new Request("/probe", { method: "PUT", headers: { "X-From": "request" } }));
+          await c.fetch(new Request("http://other.invalid/probe", { method: "POST", body: "x" }));
           return { concat, delays, jitterOk: jittered >= 800 && jittered <= 1200, id: c.connectionId };
         }""",
     )
@@ -431,3 +436,7 @@ def test_our_extras(open_page):
     assert seen["POST"]["x-csrftoken"] == "token123"
     assert seen["GET"]["x-realtime-connection-id"] == result["id"]
     assert "x-csrftoken" not in seen["GET"]
+    assert seen["Request"]["x-csrftoken"] == "token123"  # a Request keeps its method and headers
+    assert seen["Request"]["x-realtime-connection-id"] == result["id"]
+    assert "x-realtime-connection-id" not in seen["elsewhere"]  # other origins learn neither
+    assert "x-csrftoken" not in seen["elsewhere"]

@@ -176,7 +176,10 @@ export declare class HubConnection {
   invoke<T = any>(methodName: string, ...args: unknown[]): Promise<T>;
   send(methodName: string, ...args: unknown[]): Promise<void>;
   stream<T = any>(methodName: string, ...args: unknown[]): StreamResult<T>;
-  /** fetch() with `X-Realtime-Connection-Id` (for "to others" pushes) and Django's `X-CSRFToken` on unsafe methods. */
+  /**
+   * fetch() with, on same-origin requests only, `X-Realtime-Connection-Id` (for "to others" pushes) and
+   * Django's `X-CSRFToken` on unsafe methods.
+   */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 }
 

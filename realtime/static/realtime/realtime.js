@@ -308,12 +308,18 @@ class HubConnection {
     return subject;
   }
 
-  /** `fetch()` that tells the server who is asking: it adds the connection id header (for "to others" pushes). */
+  /**
+   * `fetch()` that tells this site who is asking: on same-origin requests it adds the connection id header
+   * (for "to others" pushes) and, on unsafe methods, Django's CSRF header. Other origins get neither.
+   */
   fetch(input, init = {}) {
-    const headers = new Headers(init.headers);
-    if (this.connectionId) headers.set(CONNECTION_ID_HEADER, this.connectionId);
-    const csrf = /(?:^|;\s*)csrftoken=([^;]+)/.exec(document.cookie);
-    if (csrf && !/^(GET|HEAD|OPTIONS)$/i.test(init.method || "GET")) headers.set("X-CSRFToken", csrf[1]);
+    const headers = new Headers(init.headers ?? input.headers); // input: a URL, or a Request with its own
+    if (new URL(input.url ?? input, location.href).origin === location.origin) {
+      if (this.connectionId) headers.set(CONNECTION_ID_HEADER, this.connectionId);
+      const csrf = /(?:^|;\s*)csrftoken=([^;]+)/.exec(document.cookie);
+      const method = init.method || input.method || "GET";
+      if (csrf && !/^(GET|HEAD|OPTIONS)$/i.test(method)) headers.set("X-CSRFToken", csrf[1]);
+    }
     return fetch(input, { credentials: "same-origin", ...init, headers });
   }
 
