@@ -161,7 +161,7 @@ async def request_channel(channel: str, event: Event, *, timeout: float) -> Even
 
 async def _request(event: Event, timeout: float, *, group: str = "", channel: str = "") -> Event:
     chosen = layer()
-    reply_channel = await chosen.new_channel(names.specific_channel_prefix())
+    reply_channel = names.own_channel(await chosen.new_channel())
     event = {**event, "reply_channel": reply_channel}
     if group:
         await chosen.group_send(group, event)
@@ -190,7 +190,7 @@ class ProcessChannel:
             _home = weakref.ref(asyncio.get_running_loop())
             self._started = asyncio.get_running_loop().create_future()
             try:
-                self.name = await self._layer.new_channel(names.specific_channel_prefix())
+                self.name = names.own_channel(await self._layer.new_channel())
             except BaseException as exc:
                 self._started.set_exception(exc)
                 started, self._started = self._started, None

@@ -15,14 +15,21 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def specific_channel_prefix() -> str:
-    """Prefix of this process's own channels: its process channel and its reply channels.
+CHANNEL_CAPACITY_PATTERN = f"*!{PREFIX}.*"
+"""A ``channel_capacity`` pattern of channels_redis that matches this process's own channels and no other."""
 
-    They must share one prefix: channels_redis reads every ``new_channel()`` name with the same prefix
-    from one Redis list, under one lock; a second prefix would be starved by the process channel's
-    blocking receive (replies arrived only when that receive timed out).
+
+def own_channel(fresh: str) -> str:
+    """This process's name for ``fresh``, a name the layer's ``new_channel()`` just made.
+
+    The layer's default prefix stays: channels_redis reads every channel of a process whose names share the
+    part before ``!`` from one Redis list, under one lock, and a channel of another prefix is starved by the
+    receive holding that lock (its messages arrive only when a blocking read times out, 5 s later). So the
+    process channel, its reply channels and the app's own consumers share one prefix, and the local part,
+    after ``!``, starts with ``realtime.`` for :data:`CHANNEL_CAPACITY_PATTERN`.
     """
-    return f"{PREFIX}.local."
+    head, mark, local = fresh.partition("!")
+    return f"{head}!{PREFIX}.{local}" if mark else fresh
 
 
 def hub_all(hub: str) -> str:
