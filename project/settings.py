@@ -65,6 +65,8 @@ REALTIME = {
     # SignalR's defaults; shown here to say where to change them.
     "KEEP_ALIVE_INTERVAL": 15.0,
     "CLIENT_TIMEOUT": 30.0,
+    # The activity feed (an SSE topic) keeps its last 50 events for pages that open or reconnect.
+    "SSE_HISTORY_SIZE": 50,
 }
 
 # The JWT login: simplejwt's token views; the hub reads the access token (JWTAuthMiddlewareStack in asgi.py)

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from realtime.sse import TopicStreamView
+
 from . import views
 
 urlpatterns = [
@@ -12,6 +14,8 @@ urlpatterns = [
     path("items/<int:pk>/toggle", views.toggle_item, name="toggle-item"),
     path("items/<int:pk>/delete", views.delete_item, name="delete-item"),
     path("report", views.start_report, name="report"),
+    # The activity feed: Server-Sent Events of the topic views.ACTIVITY, open to anyone (no hub involved).
+    path("events/activity", TopicStreamView.as_view(topic=views.ACTIVITY, permission_classes=[]), name="activity"),
     path("api/token", TokenObtainPairView.as_view(), name="token"),
     path("api/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("admin/", admin.site.urls),

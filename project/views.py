@@ -6,13 +6,23 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime.broadcasting import connection_id_of
 from realtime.context import get_hub_context
+from realtime.sse import publish
 
 from .hubs import ChatHub
 from .models import Item
+
+ACTIVITY = "activity"
+"""The SSE topic of the activity feed (``/events/activity``): what the views below did, as plain events."""
+
+
+def tell(text: str) -> None:
+    """Publish a line to the activity feed."""
+    publish(ACTIVITY, {"text": text, "at": timezone.now()}, event="activity")
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -26,6 +36,7 @@ def announce(request: HttpRequest) -> JsonResponse:
     """Push to every chat client from an ordinary (sync) view; the page calls it with ``connection.fetch``."""
     text = request.POST.get("text", "").strip()[:200] or "Hello from a Django view"
     get_hub_context(ChatHub).clients.all.send("Notice", f"announcement: {text}")
+    tell(f"Announced: {text}")
     return JsonResponse({"sent": text})
 
 
@@ -42,7 +53,9 @@ def add_item(request: HttpRequest) -> JsonResponse:
     title = request.POST.get("title", "").strip()[:100]
     if not title:
         return JsonResponse({"error": "A title, please."}, status=400)
-    return JsonResponse(Item.objects.create(title=title).as_json(), status=201)
+    item = Item.objects.create(title=title)
+    tell(f"Added “{title}” to the list")
+    return JsonResponse(item.as_json(), status=201)
 
 
 @require_POST
@@ -50,12 +63,15 @@ def toggle_item(request: HttpRequest, pk: int) -> JsonResponse:
     item = get_object_or_404(Item, pk=pk)
     item.done = not item.done
     item.save(update_fields=["done"])
+    tell(f"{'Checked' if item.done else 'Unchecked'} “{item.title}”")
     return JsonResponse(item.as_json())
 
 
 @require_POST
 def delete_item(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Item, pk=pk).delete()
+    item = get_object_or_404(Item, pk=pk)
+    item.delete()
+    tell(f"Deleted “{item.title}”")
     return HttpResponse(status=204)
 
 

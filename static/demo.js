@@ -213,6 +213,39 @@ $("add-item").onsubmit = async (event) => {
   if (response.ok) showItem(await response.json());
 };
 
+// --- the activity feed: Server-Sent Events from a TopicStreamView, no hub connection ----------------------
+
+function showActivity(event) {
+  const { text, at } = JSON.parse(event.data);
+  const item = document.createElement("li");
+  item.title = `event id ${event.lastEventId}`;
+  const time = document.createElement("time");
+  time.dateTime = at;
+  time.textContent = new Date(at).toLocaleTimeString([], { hourCycle: "h23" });
+  item.append(time, text);
+  $("activity").prepend(item);
+}
+
+function openFeed() {
+  if (!window.EventSource) {
+    $("feed-status").textContent = "no EventSource in this browser";
+    return;
+  }
+  // ?lastEventId=0: replay what the topic keeps; after a drop, EventSource resumes from its Last-Event-ID.
+  const source = (demo.feed = new EventSource("/events/activity?lastEventId=0"));
+  source.addEventListener("activity", showActivity);
+  // The server lost the events we missed (a restart): start again from what comes next.
+  source.addEventListener("stream-reset", () => $("activity").replaceChildren());
+  source.onopen = () => {
+    $("feed-status").textContent = "open";
+    $("feed-status").className = "pill on";
+  };
+  source.onerror = () => {
+    $("feed-status").textContent = source.readyState === EventSource.CLOSED ? "closed" : "reconnecting…";
+    $("feed-status").className = "pill warn";
+  };
+}
+
 // --- the background task ----------------------------------------------------------------------------------
 
 function showProgress({ percent, message, done }) {
@@ -230,5 +263,6 @@ if ($("report")) {
   };
 }
 
+openFeed();
 if (sessionStorage.getItem("refresh")) start();
 else showLogin();

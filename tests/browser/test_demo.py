@@ -1,6 +1,7 @@
 """The demo project in Chromium: JWT sign-in, chat between two browser contexts, presence, a push from a view,
-the model-broadcast list, the Celery progress bar, fallback when WebSocket is blocked, reconnect after a
-server restart, token refresh. The README's screenshots come from here (see the ``screenshot`` fixture)."""
+the model-broadcast list, the SSE activity feed, the Celery progress bar, fallback when WebSocket is blocked,
+reconnect after a server restart, token refresh. The README's screenshots come from here (the ``screenshot``
+fixture)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ def test_two_users_chat_with_presence(demo, sign_in, screenshot):
     expect(alice.locator("#items li.done")).to_have_text(["Write the docs×"])
     bob.locator("#items li", has_text="Tag 0.1").get_by_title("delete").click()
     expect(alice.locator("#items li")).to_have_text(["Write the docs×", "Ship it×"])
+    # The views also publish to the activity feed, an SSE topic every page reads with EventSource.
+    expect(alice.locator("#activity li").first).to_contain_text("Deleted “Tag 0.1”")
+    expect(alice.locator("#feed-status")).to_have_text("open")
 
     # The Celery task (run in a thread: no broker) reports to the page that started it.
     alice.get_by_role("button", name="Build a report").click()
@@ -151,3 +155,18 @@ def test_reconnect_after_server_restart(demo, sign_in):
     expect(alice.locator("#online li")).to_have_text(["alice", "bob"])
     say(bob, "back after the restart")
     expect(alice.locator("#log li").last).to_have_text("bob back after the restart")
+
+
+def test_activity_feed_replays_after_a_reload(demo, sign_in):
+    """The feed opens with ``?lastEventId=0``: a page that comes (back) gets what the topic keeps."""
+    page = sign_in(demo.url, "carol")
+    for title in ("Read the feed", "Reload"):
+        page.get_by_label("new item").fill(title)
+        page.get_by_role("button", name="Add").click()
+    events = page.locator("#activity li")
+    expect(events.first).to_contain_text("Added “Reload” to the list")
+    expect(events.nth(1)).to_contain_text("Added “Read the feed” to the list")
+    seen = events.all_text_contents()
+    page.reload()
+    expect(page.locator("#feed-status")).to_have_text("open")
+    expect(events).to_have_text(seen)
