@@ -10,6 +10,7 @@ import pytest
 from .conftest import demo_server
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e .[dev] installs playwright").expect
+expect.set_options(timeout=15_000)  # waits on real events; generous for a loaded machine
 
 pytestmark = pytest.mark.timeout(120)
 
