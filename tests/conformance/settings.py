@@ -3,6 +3,7 @@
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "conformance-server-not-secret"
@@ -17,8 +18,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "realtime",
+    "tests.pushapp",
 ]
-MIDDLEWARE: list[str] = []
+MIDDLEWARE: list[str] = ["realtime.broadcasting.ConnectionIdMiddleware"]
 
 DATABASES = {
     "default": {
@@ -26,6 +28,20 @@ DATABASES = {
         "NAME": os.environ.get("CONFORMANCE_DB") or str(Path(tempfile.gettempdir()) / "realtime-conformance.sqlite3"),
     }
 }
+# PostgreSQL instead, e.g. CONFORMANCE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/some_db (tests/push).
+if os.environ.get("CONFORMANCE_DATABASE_URL"):
+    _url = urlsplit(os.environ["CONFORMANCE_DATABASE_URL"])
+    if _url.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"CONFORMANCE_DATABASE_URL: only postgresql:// URLs are supported, not {_url.scheme!r}")
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": _url.path.lstrip("/"),
+        "USER": _url.username or "",
+        "PASSWORD": _url.password or "",
+        "HOST": _url.hostname or "",
+        "PORT": str(_url.port or ""),
+    }
+    DATABASES["other"] = {**DATABASES["default"]}  # a second connection: events follow their alias's transaction
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -43,7 +59,7 @@ elif REDIS_URL:
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "capacity": 1000,
-                "channel_capacity": {"realtime.*": 10000},
+                "channel_capacity": {"*!realtime.*": 10000},
             },
         }
     }
@@ -65,6 +81,10 @@ REALTIME = {
         "realtime.presence.redis.RedisPresence" if REDIS_URL else "realtime.presence.memory.MemoryPresence"
     ),
     "PRESENCE_TTL": float(os.environ.get("PRESENCE_TTL", "60")),
+    "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory" if REDIS_URL else "realtime.history.MemoryHistory",
+    "SSE_HEARTBEAT_INTERVAL": float(os.environ.get("SSE_HEARTBEAT_INTERVAL", "15")),
+    "SSE_RETRY_MS": int(os.environ.get("SSE_RETRY_MS", "3000")),
+    "SSE_HISTORY_SIZE": int(os.environ.get("SSE_HISTORY_SIZE", "1000")),
 }
 
 SIMPLE_JWT = {"SIGNING_KEY": "conformance-signing-key-0123456789abcdef", "ALGORITHM": "HS256"}

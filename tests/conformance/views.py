@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from realtime.context import get_hub_context
 from realtime.exceptions import ClientResultError
+from realtime.sse import EventTooLarge, TopicStreamView, apublish
 
 from .hubs import ChatHub, TestHub
 
@@ -79,3 +80,26 @@ def push_all(request: HttpRequest) -> HttpResponse:
 def push_user(request: HttpRequest, user: str) -> HttpResponse:
     """Push to every ChatHub connection of a user."""
     return _push(request, get_hub_context(ChatHub).clients.user(user))
+
+
+_topic_stream = TopicStreamView.as_view()
+
+
+@csrf_exempt
+async def sse_topic(request: HttpRequest, topic: str) -> HttpResponse:
+    """``GET``: the topic's event stream (``Last-Event-ID`` replay); ``POST {"event", "data"}``: publish, 202 + id."""
+    if request.method != "POST":
+        return await _topic_stream(request, topic=topic)
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "data" not in body or not isinstance(body.get("event"), str | None):
+        return HttpResponseBadRequest('Send a JSON body {"event": str or null, "data": any}.')
+    try:
+        event_id = await apublish(topic, body["data"], body.get("event"))
+    except EventTooLarge as exc:
+        return HttpResponse(str(exc), status=413, content_type="text/plain")
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    return JsonResponse({"id": event_id}, status=202)
