@@ -463,6 +463,88 @@ class Sender:
         await asyncio.gather(self.reader, return_exceptions=True)
 
 
+async def warm_up_broadcasts(sender: Sender, deliveries: Deliveries, members: int) -> None:
+    """Two broadcasts nobody counts, each awaited until every member has it."""
+    for sequence in (-1, -2):
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await (await sender.broadcast(sequence))
+        await deliveries.wait_for(lambda s=sequence: deliveries.per_sequence.get(s, 0) >= members, now() + STEP_TIMEOUT)
+
+
+async def measure_broadcasts(
+    sender: Sender,
+    deliveries: Deliveries,
+    members: int,
+    mode: str,
+    meter: Any,
+    *,
+    offered: float,
+    seconds: float,
+    saturate_deliveries: int,
+    time_limit: float,
+    grace: float,
+) -> dict[str, Any]:
+    """Broadcast to ``members`` while ``meter`` (a ``Meter``-like context) measures; the delivery figures.
+
+    ``rate``: ``offered`` deliveries/s for ``seconds`` (open loop). ``saturate``: ``saturate_deliveries``
+    back to back, each broadcast awaited, for at most ``time_limit`` seconds. Late deliveries get ``grace``.
+    """
+    sent = 0
+    with meter:
+        first_send = now()
+        if mode == "rate":
+            rate = offered / members  # broadcasts per second
+            count = max(1, round(seconds * rate))
+            futures = []
+            for sequence in range(count):
+                delay = first_send + sequence / rate - now()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                futures.append(await sender.broadcast(sequence))
+                sent += 1
+            last_send = now()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await asyncio.gather(*futures)
+        else:
+            count = max(1, saturate_deliveries // members)
+            stop_sending = first_send + time_limit
+            for sequence in range(count):
+                if now() >= stop_sending:
+                    break
+                completion = await sender.broadcast(sequence)
+                sent += 1
+                try:
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        await completion
+                except TimeoutError:
+                    break  # the server stopped answering the sender: count what arrives
+            last_send = now()
+        expected = sent * members
+        complete = await deliveries.wait_for(lambda: deliveries.total >= expected, last_send + grace)
+    received = deliveries.total
+    span = (deliveries.last_arrival - first_send) if received else 0.0
+    latencies = sorted(deliveries.latencies)
+    return {
+        "members": members,
+        "mode": mode,
+        "broadcasts": sent,
+        "offered_deliveries_per_s": offered if mode == "rate" else None,
+        "send_seconds": round(last_send - first_send, 3),
+        "expected": expected,
+        "received": received,
+        "lost": expected - received,
+        "loss_pct": round(100 * (expected - received) / expected, 3) if expected else None,
+        "all_arrived": complete,
+        "deliveries_per_s": round(received / span, 1) if span > 0 else None,
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p99_ms": ms(percentile(latencies, 99)),
+        "max_ms": ms(latencies[-1] if latencies else None),
+        "sender_errors": sender.errors,
+        **meter.figures(received),
+    }
+
+
 async def run_fanout(server: Server, side: str, members: int, mode: str, plan: Plan, tag: str) -> dict[str, Any]:
     """``members`` sockets in one group; ``mode`` ``rate`` (offered deliveries/s) or ``saturate`` (back to back)."""
     url = server.url(PATHS[side]["fanout"])
@@ -481,73 +563,25 @@ async def run_fanout(server: Server, side: str, members: int, mode: str, plan: P
         await connections.open(url, 1)
         sender = Sender(connections.sockets[-1], group)
         try:
-            # warm-up: two broadcasts nobody counts, each awaited until every member has it
-            for sequence in (-1, -2):
-                async with asyncio.timeout(STEP_TIMEOUT):
-                    await (await sender.broadcast(sequence))
-                await deliveries.wait_for(
-                    lambda s=sequence: deliveries.per_sequence.get(s, 0) >= members, now() + STEP_TIMEOUT
-                )
-            sent = 0
-            with Meter(server) as meter:
-                first_send = now()
-                if mode == "rate":
-                    rate = plan.offered_deliveries / members  # broadcasts per second
-                    count = max(1, round(plan.rate_seconds * rate))
-                    futures = []
-                    for sequence in range(count):
-                        delay = first_send + sequence / rate - now()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                        futures.append(await sender.broadcast(sequence))
-                        sent += 1
-                    last_send = now()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(plan.grace):
-                            await asyncio.gather(*futures)
-                else:
-                    count = max(1, plan.saturate_deliveries // members)
-                    stop_sending = first_send + plan.saturate_time_limit
-                    for sequence in range(count):
-                        if now() >= stop_sending:
-                            break
-                        completion = await sender.broadcast(sequence)
-                        sent += 1
-                        try:
-                            async with asyncio.timeout(STEP_TIMEOUT):
-                                await completion
-                        except TimeoutError:
-                            break  # the server stopped answering the sender: count what arrives
-                    last_send = now()
-                expected = sent * members
-                complete = await deliveries.wait_for(lambda: deliveries.total >= expected, last_send + plan.grace)
+            await warm_up_broadcasts(sender, deliveries, members)
+            figures = await measure_broadcasts(
+                sender,
+                deliveries,
+                members,
+                mode,
+                Meter(server),
+                offered=plan.offered_deliveries,
+                seconds=plan.rate_seconds,
+                saturate_deliveries=plan.saturate_deliveries,
+                time_limit=plan.saturate_time_limit,
+                grace=plan.grace,
+            )
         finally:
             await sender.close()
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-    received = deliveries.total
-    span = (deliveries.last_arrival - first_send) if received else 0.0
-    latencies = sorted(deliveries.latencies)
-    return {
-        "members": members,
-        "mode": mode,
-        "broadcasts": sent,
-        "offered_deliveries_per_s": plan.offered_deliveries if mode == "rate" else None,
-        "send_seconds": round(last_send - first_send, 3),
-        "expected": expected,
-        "received": received,
-        "lost": expected - received,
-        "loss_pct": round(100 * (expected - received) / expected, 3) if expected else None,
-        "all_arrived": complete,
-        "deliveries_per_s": round(received / span, 1) if span > 0 else None,
-        "p50_ms": ms(percentile(latencies, 50)),
-        "p99_ms": ms(percentile(latencies, 99)),
-        "max_ms": ms(latencies[-1] if latencies else None),
-        "sender_errors": sender.errors,
-        "setup_seconds": round(setup_seconds, 2),
-        **meter.figures(received),
-    }
+    return {**figures, "setup_seconds": round(setup_seconds, 2)}
 
 
 # -- idle memory --------------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from bench.run import (
     invocation,
     invoke_and_wait,
     machine_busy_seconds,
+    measure_broadcasts,
     member_reader,
     ms,
     now,
@@ -72,6 +73,7 @@ from bench.run import (
     ratio,
     server_command,
     versions,
+    warm_up_broadcasts,
 )
 from bench.run import Server as BenchServer
 from bench.run import open_connection as open_websocket
@@ -635,71 +637,26 @@ class ClientSet:
 async def drive_fanout(
     sender: Sender, deliveries: Deliveries, case: FanoutCase, window: Window, redis_server: PrivateRedis | None
 ) -> dict[str, Any]:
-    """Warm up, then broadcast (``rate`` or ``saturate``) and collect the figures, as ``bench.run.run_fanout``."""
-    members = case.members
-    for sequence in (-1, -2):  # two uncounted broadcasts, each awaited until every member has it
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await (await sender.broadcast(sequence))
-        await deliveries.wait_for(lambda s=sequence: deliveries.per_sequence.get(s, 0) >= members, now() + STEP_TIMEOUT)
+    """Warm up, then broadcast (``rate`` or ``saturate``) and collect the figures, with Redis's command counts."""
+    await warm_up_broadcasts(sender, deliveries, case.members)
     if redis_server is not None:
         redis_server.reset_stats()
-    sent = 0
-    with window:
-        first_send = now()
-        if case.mode == "rate":
-            rate = case.offered / members  # broadcasts per second
-            count = max(1, round(case.seconds * rate))
-            futures = []
-            for sequence in range(count):
-                delay = first_send + sequence / rate - now()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                futures.append(await sender.broadcast(sequence))
-                sent += 1
-            last_send = now()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(case.grace):
-                    await asyncio.gather(*futures)
-        else:
-            count = max(1, case.deliveries // members)
-            stop_sending = first_send + case.time_limit
-            for sequence in range(count):
-                if now() >= stop_sending:
-                    break
-                completion = await sender.broadcast(sequence)
-                sent += 1
-                try:
-                    async with asyncio.timeout(STEP_TIMEOUT):
-                        await completion
-                except TimeoutError:
-                    break  # the server stopped answering the sender: count what arrives
-            last_send = now()
-        expected = sent * members
-        complete = await deliveries.wait_for(lambda: deliveries.total >= expected, last_send + case.grace)
-    commands = redis_server.command_calls() if redis_server is not None else None
-    received = deliveries.total
-    span = (deliveries.last_arrival - first_send) if received else 0.0
-    latencies = sorted(deliveries.latencies)
-    figures = {
-        "members": members,
-        "mode": case.mode,
-        "broadcasts": sent,
-        "offered_deliveries_per_s": case.offered if case.mode == "rate" else None,
-        "send_seconds": round(last_send - first_send, 3),
-        "expected": expected,
-        "received": received,
-        "lost": expected - received,
-        "loss_pct": round(100 * (expected - received) / expected, 3) if expected else None,
-        "all_arrived": complete,
-        "deliveries_per_s": round(received / span, 1) if span > 0 else None,
-        "p50_ms": ms(percentile(latencies, 50)),
-        "p99_ms": ms(percentile(latencies, 99)),
-        "max_ms": ms(latencies[-1] if latencies else None),
-        "sender_errors": sender.errors,
-        **window.figures(received),
-    }
-    if commands is not None:
+    figures = await measure_broadcasts(
+        sender,
+        deliveries,
+        case.members,
+        case.mode,
+        window,
+        offered=case.offered,
+        seconds=case.seconds,
+        saturate_deliveries=case.deliveries,
+        time_limit=case.time_limit,
+        grace=case.grace,
+    )
+    if redis_server is not None:
+        commands = redis_server.command_calls()
         broadcast = sum(count for name, count in commands.items() if name not in MEMBERSHIP_COMMANDS)
+        sent = figures["broadcasts"]
         figures["redis_commands_per_broadcast"] = round(broadcast / sent, 2) if sent else None
         figures["redis_commands"] = commands
     return figures
@@ -959,7 +916,7 @@ def table(report: dict[str, Any]) -> str:
             "Part 1. Fan-out, members split evenly over the processes, sender on process 1 "
             f"(rate = {plan['offered_deliveries']:,.0f} deliveries/s offered for {plan['rate_seconds']:g} s, "
             f"saturate = {plan['saturate_deliveries']:,} deliveries back to back)",
-            f"{'members/mode':>15} | {'layer':<16} | {'del/s':>7} {'p50':>7} {'p99':>7} {'lost':>5} "
+            f"{'members/mode':>15} | {'layer':<18} | {'del/s':>7} {'p50':>7} {'p99':>7} {'lost':>5} "
             f"{'srv µs':>6} {'rds µs':>6} {'cmd/b':>5} | CPU %: server(s) / redis | client | other",
         ]
         for row in layers:
@@ -967,19 +924,19 @@ def table(report: dict[str, Any]) -> str:
                 f = row[layer]
                 label = f"{row['members']:>6,} {row['mode']:>8}" if index == 0 else ""
                 lines.append(
-                    f"{label:>15} | {LAYER_LABELS[layer]:<16} | {fmt(f['deliveries_per_s']):>7} "
+                    f"{label:>15} | {LAYER_LABELS[layer]:<18} | {fmt(f['deliveries_per_s']):>7} "
                     f"{fmt(f['p50_ms'], '.1f'):>7} {fmt(f['p99_ms'], '.1f'):>7} {fmt(f['lost']):>5} "
                     f"{fmt(f['server_cpu_us_per_op']):>6} {fmt(f.get('redis_cpu_us_per_op')):>6} "
                     f"{fmt(f.get('redis_commands_per_broadcast'), '.1f'):>5} | {cpu_cell(f)}"
                 )
             lines.append(
-                f"{'':>15} | {'core/pubsub':<16} | {fmt(row['ratio_core_pubsub'], '.2f'):>6}x "
+                f"{'':>15} | {'core/pubsub':<18} | {fmt(row['ratio_core_pubsub'], '.2f'):>6}x "
                 f"(p99 pubsub/core {fmt(row['p99_ratio_pubsub_core'], '.2f')}x; "
                 f"vs memory: core {fmt(row['ratio_core_memory'], '.2f')}x, "
                 f"pubsub {fmt(row['ratio_pubsub_memory'], '.2f')}x)"
             )
             lines.append(
-                f"{'':>15} | {'core/raw':<16} | {fmt(row['ratio_core_raw'], '.2f'):>6}x "
+                f"{'':>15} | {'core/raw':<18} | {fmt(row['ratio_core_raw'], '.2f'):>6}x "
                 f"(p99 raw/core {fmt(row['p99_ratio_raw_core'], '.2f')}x)"
             )
         verdict = report["recommendation"]
