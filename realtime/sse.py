@@ -230,26 +230,24 @@ async def request_user(request: HttpRequest) -> tuple[Any, str | None]:
 
     A JWT (``Authorization: Bearer`` or ``?access_token=``) wins, unless an ASGI middleware
     (``JWTAuthMiddlewareStack``) already handled it; then the user an ASGI auth middleware put in the
-    scope; then Django's session user (``AuthenticationMiddleware``); else anonymous. An invalid token
-    makes the request anonymous, as for hubs.
+    scope; then Django's session user (``AuthenticationMiddleware``); else ``None``, as for hubs. An
+    invalid token makes the request anonymous, as for hubs.
     """
-    from django.contrib.auth.models import AnonymousUser
-
     scope = getattr(request, "scope", {})
     raw = raw_token(scope)
-    user: Any
+    user: Any = None
     if raw is not None and "auth_claims" not in scope and "auth_error" not in scope:
         try:
             user, _ = await authenticate_jwt(raw)
         except InvalidToken as exc:
+            from django.contrib.auth.models import AnonymousUser
+
             logger.info("realtime: rejected an access token on %s: %s", request.path, exc)
             user = AnonymousUser()
     elif "user" in scope:
         return scope_user(scope)
     elif hasattr(request, "auser"):
         user = await request.auser()
-    else:
-        user = AnonymousUser()
     return user, realtime_settings.USER_ID_PROVIDER(user)
 
 
@@ -329,8 +327,8 @@ def _encode(item: StoredEvent) -> bytes:
     return format_sse(item.data, event=item.event, id=str(item.id))
 
 
-def _reset(asked: int | None, last_id: int) -> tuple[int, bytes]:
-    data = to_json({"lastEventId": None if asked is None else str(asked)})
+def _reset(asked: int, last_id: int) -> tuple[int, bytes]:
+    data = to_json({"lastEventId": str(asked)})
     return last_id, format_sse(data, event=RESET_EVENT, id=str(last_id))
 
 

@@ -38,6 +38,7 @@ from realtime.sse import (
     subscribe,
 )
 from realtime.testing import HubCommunicator
+from tests.servers import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -333,6 +334,33 @@ async def test_django_closes_the_stream_when_the_client_disconnects():
     disconnect.set()
     await asyncio.wait_for(app, WAIT)
     assert FOREVER_CLOSED.is_set()
+
+
+@override_settings(ROOT_URLCONF=__name__)
+async def test_an_unreachable_history_answers_503(settings, caplog):
+    settings.REALTIME = {
+        **settings.REALTIME,
+        "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+    }
+    sent: list[dict] = []
+    calls: list[int] = []
+
+    async def receive():
+        calls.append(1)
+        if len(calls) == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(WAIT)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/topic/news", "query_string": b"", "headers": []}
+    await asyncio.wait_for(ASGIHandler()({**scope, "asgi": {"version": "3.0"}}, receive, send), WAIT)
+    assert sent[0]["status"] == 503
+    assert b"history is unavailable" in sent[1]["body"]
+    assert "news" not in sse._feeds.get(asyncio.get_running_loop(), {})
 
 
 def test_sync_iteration_and_wsgi_servers_get_a_clear_error(caplog):
