@@ -45,6 +45,13 @@ async function demo(): Promise<void> {
     .withAutomaticReconnect([0, 1000])
     .build()
     .stop();
+  // The declarations are not `any`: tsc fails on an unused @ts-expect-error, so these mistakes must be caught.
+  // @ts-expect-error: no such method
+  connection.invok("Say");
+  // @ts-expect-error: a stream item handler gets a number here
+  connection.stream<number>("Counter").subscribe({ next: (n: string) => n });
+  // @ts-expect-error: the state is an enum member
+  connection.state = "Up";
   const classic: typeof window.realtime.HubConnectionBuilder = HubConnectionBuilder;
   console.log(classic);
 }
