@@ -340,12 +340,15 @@ async def run_all(server_kind: str, plan: Plan, log: Any) -> dict[str, Any]:
 def table(report: dict[str, Any]) -> str:
     fan, idle = report["results"]["fanout"], report["results"]["idle"]
     rows = [f"SSE fan-out to {report['plan']['subscribers']:,} subscribers of one topic ({report['server']})"]
-    rows.append("       side | events/s  deliveries/s   p50 ms   p99 ms  lost  dup  server cpu µs/delivery")
+    rows.append(
+        "       side | events/s  deliveries/s   p50 ms   p99 ms  lost  dup  cpu µs/delivery  cpu % server/client/other"
+    )
     for side in SIDES:
         f = fan[side]
         rows.append(
             f"{side:>11} | {f['events_per_s']:>8,.1f}  {f['deliveries_per_s']:>12,}  {f['p50_ms']:>7}  {f['p99_ms']:>7}"
-            f"  {f['lost']:>4}  {f['duplicates']:>3}  {f['server_cpu_us_per_op']}"
+            f"  {f['lost']:>4}  {f['duplicates']:>3}  {f['server_cpu_us_per_op']:>15}"
+            f"  {f['server_cpu_pct']:.0f} / {f['client_cpu_pct']:.0f} / {f['others_cpu_pct']:.0f}"
         )
     rows.append(
         f"realtime/raw deliveries/s: {fan['ratio_realtime_raw']}x   p99 raw/realtime: {fan['p99_ratio_raw_realtime']}x"
