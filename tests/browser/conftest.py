@@ -39,9 +39,10 @@ OFFICIAL_BUNDLE = (
 @pytest.fixture(scope="package")
 def browser() -> Iterator:
     """One headless Chromium for the whole package."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e .[dev] installs playwright")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)")
+    from playwright import sync_api  # pip install -e .[dev] installs it (bash scripts/test does)
+
+    if not os.access(CHROMIUM, os.X_OK):  # a failure, not a skip: a missing install step must not pass as green
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium (bash scripts/test does), or set CHROMIUM")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -66,7 +67,7 @@ def open_page(browser, server) -> Iterator[Callable]:
 
     def open_(client: str = "realtime", *, base_url: str | None = None, **query: str):
         if client == "official" and not OFFICIAL_BUNDLE.exists():
-            pytest.skip("the official bundle comes from `npm ci` in tests/js-conformance (scripts/test runs it)")
+            pytest.fail("no official bundle: run `npm ci` in tests/js-conformance (bash scripts/test does)")
         context = browser.new_context()
         contexts.append(context)
         page = context.new_page()

@@ -6,10 +6,10 @@ fixture)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import demo_server
 
-expect = pytest.importorskip("playwright.sync_api", reason="pip install -e .[dev] installs playwright").expect
 expect.set_options(timeout=15_000)  # waits on real events; generous for a loaded machine
 
 pytestmark = pytest.mark.timeout(120)
