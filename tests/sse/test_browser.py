@@ -42,9 +42,10 @@ LISTEN = """([url, types]) => {
 
 @pytest.fixture
 async def chromium():
-    async_api = pytest.importorskip("playwright.async_api", reason="pip install -e .[dev] installs playwright")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)")
+    from playwright import async_api  # pip install -e .[dev] installs it (bash scripts/test does)
+
+    if not os.access(CHROMIUM, os.X_OK):  # a failure, not a skip: a missing install step must not pass as green
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium (bash scripts/test does), or set CHROMIUM")
     async with async_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
