@@ -36,6 +36,8 @@ def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
         if not lifetime.uses_private_loop():
             return async_to_sync(coroutine_function)(*args, **kwargs)
 
+        lifetime.warn_if_isolated()
+
         async def releasing() -> Any:
             try:
                 return await coroutine_function(*args, **kwargs)

@@ -112,6 +112,28 @@ def uses_private_loop() -> bool:
     return caller.is_closed() or not caller.is_running()
 
 
+_warned_isolated = False
+
+
+def warn_if_isolated() -> None:
+    """Log once when a push from outside a server goes to the in-memory layer, which reaches no server.
+
+    A Celery worker, a script or a WSGI process on ``InMemoryChannelLayer`` pushes into a layer that only
+    its own process reads: every recipient is in another process, so nobody gets the message.
+    """
+    global _warned_isolated
+    from channels.layers import InMemoryChannelLayer
+
+    if not _warned_isolated and isinstance(layer(), InMemoryChannelLayer):
+        _warned_isolated = True
+        logger.warning(
+            "realtime: a push from a process that runs no server (a Celery worker, a script, a WSGI server) "
+            "went to CHANNEL_LAYERS[%r], the in-memory layer, which reaches only this process: no client gets "
+            "it. Share a channels_redis layer with the servers (docs/deployment.md).",
+            realtime_settings.CHANNEL_LAYER,
+        )
+
+
 async def release_loop() -> None:
     """Close the channel layer connections that the running (short-lived) loop opened.
 

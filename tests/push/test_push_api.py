@@ -320,6 +320,16 @@ def test_realtime_send_refuses_the_in_memory_layer_without_a_server():
         call_command("realtime_send", HUB_PATH, "M", "--all", verbosity=0)
 
 
+def test_sync_pushes_to_the_in_memory_layer_without_a_server_are_logged(caplog, monkeypatch):
+    """A Celery worker on the in-memory layer would push to nobody: said once, in the log, not silently."""
+    monkeypatch.setattr(lifetime, "_warned_isolated", False)
+    with caplog.at_level(logging.WARNING, logger="realtime.lifetime"):
+        get_hub_context(PushHub).clients.all.send("M", 1)
+        get_hub_context(PushHub).clients.all.send("M", 2)
+    warnings = [r.getMessage() for r in caplog.records if "reaches only this process" in r.getMessage()]
+    assert len(warnings) == 1 and "CHANNEL_LAYERS['default']" in warnings[0]
+
+
 # -- the sync API leaves no layer connection behind outside a server -------------------------------------------
 
 
