@@ -120,11 +120,11 @@ def _wait_until_ready(proc: subprocess.Popen, base_url: str, log_path: Path) -> 
 def node_modules() -> Path:
     """Installs the suite's npm dependencies from the lockfile if they are missing."""
     if NODE is None:
-        pytest.skip("node is not on PATH: the official JS client suite needs Node.js >= 20")
+        pytest.fail("node is not on PATH: the official JS client suite needs Node.js >= 20 (apt-get install nodejs)")
     modules = SUITE_DIR / "node_modules"
     if not (modules / "@microsoft" / "signalr").is_dir():
         if NPM is None:
-            pytest.skip("npm is not on PATH: cannot install the JS client suite's dependencies")
+            pytest.fail("npm is not on PATH: cannot install the JS client suite's dependencies (apt-get install npm)")
         result = subprocess.run(
             [NPM, "ci", "--no-audit", "--no-fund"],
             cwd=SUITE_DIR,
