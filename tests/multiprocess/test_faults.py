@@ -30,10 +30,14 @@ def status_of(method: str, url: str, body: bytes | None = None) -> int:
         return error.code
 
 
-async def test_killed_process(tmp_path):
+LAYERS = pytest.mark.parametrize("layer", ["core", "pubsub"])
+
+
+@LAYERS
+async def test_killed_process(tmp_path, layer):
     """SIGKILL one of two servers: the other keeps serving; the dead one's registry entries expire."""
     redis = start_redis(port := free_port())
-    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REGISTRY_TTL": "2"}
+    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REGISTRY_TTL": "2", "CHANNEL_LAYER": layer}
     try:
         with conformance_server("daphne", env=env) as first, conformance_server("daphne", env=env) as second:
             alice = await RawHubClient.open(ws(first, "chathub"))
@@ -63,11 +67,12 @@ async def test_killed_process(tmp_path):
         stop(redis)
 
 
-async def test_redis_restart(tmp_path):
+@LAYERS
+async def test_redis_restart(tmp_path, layer):
     """Redis goes away and comes back empty: callers get errors instead of hanging, then delivery resumes."""
     port = free_port()
     redis = start_redis(port)
-    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "CHANNEL_LAYER": layer}
     try:
         with conformance_server("daphne", env=env) as first, conformance_server("uvicorn", env=env) as second:
             alice = await RawHubClient.open(ws(first, "chathub"))
