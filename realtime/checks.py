@@ -22,7 +22,7 @@ def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Error(
                 f"CHANNEL_LAYERS has no {alias!r} layer, and realtime needs one.",
                 hint='Add CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}} '
-                "for one process, or channels_redis.core.RedisChannelLayer for several.",
+                "for one process, or channels_redis.pubsub.RedisPubSubChannelLayer for several (docs/deployment.md).",
                 id="realtime.E001",
             )
         ]

@@ -45,11 +45,12 @@ if os.environ.get("CONFORMANCE_DATABASE_URL"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL")
-if REDIS_URL and os.environ.get("CHANNEL_LAYER") == "pubsub":
+# With REDIS_URL: the pub/sub layer that docs/deployment.md recommends; CHANNEL_LAYER=core for the other one.
+if REDIS_URL and os.environ.get("CHANNEL_LAYER", "pubsub") == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL}]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5}]},
         }
     }
 elif REDIS_URL:

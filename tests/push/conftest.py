@@ -102,7 +102,7 @@ def postgres_url() -> Iterator[str]:
 def push_stack(postgres_url: str) -> Iterator[PushStack]:
     """A daphne conformance server on PostgreSQL and a private Redis (channel layer, presence, broker)."""
     with redis_server() as url:
-        env = {"REDIS_URL": url, "CHANNEL_LAYER": "core", "CONFORMANCE_DATABASE_URL": postgres_url}
+        env = {"REDIS_URL": url, "CHANNEL_LAYER": "pubsub", "CONFORMANCE_DATABASE_URL": postgres_url}
         with conformance_server("daphne", env=env) as server:
             yield PushStack(url, postgres_url, server, env)
 
