@@ -15,17 +15,15 @@ each topic are kept; a topic nobody published to for ``SSE_HISTORY_TTL`` seconds
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .conf import realtime_settings
-from .redis_client import open_redis
+from .redis_client import LoopClients
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +183,8 @@ class RedisHistory:
     prefix = "realtime:sse:"
 
     def __init__(self) -> None:
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-
-    def _redis(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = open_redis("RedisHistory")
-        return client
+        self._clients = LoopClients("RedisHistory")
+        self._redis = self._clients.get
 
     async def append(self, topic: str, event: str | None, data: str) -> int:
         """Store one event and return its id."""
@@ -218,9 +210,7 @@ class RedisHistory:
 
     async def release_loop(self) -> None:
         """Close the running loop's client (a sync publish outside a server made that loop for one call)."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self._clients.close_current()
 
 
 _history: Any = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from .conf import realtime_settings
@@ -20,3 +22,25 @@ def open_redis(backend: str) -> Any:
     if not url:
         raise RuntimeError(f'{backend} needs REALTIME["REDIS_URL"], e.g. "redis://127.0.0.1:6379/0".')
     return redis.asyncio.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
+
+
+class LoopClients:
+    """One :func:`open_redis` client per event loop for ``backend`` (its connections belong to that loop)."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def get(self) -> Any:
+        """The running loop's client, opened on first use."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = open_redis(self.backend)
+        return client
+
+    async def close_current(self) -> None:
+        """Close the running loop's client, if it has one (a sync call outside a server made that loop)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()

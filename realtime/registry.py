@@ -10,16 +10,14 @@ restarted Redis gets the live ones back at the next refresh.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .conf import realtime_settings
-from .redis_client import open_redis
+from .redis_client import LoopClients
 
 
 def active_ttl() -> float:
@@ -112,14 +110,7 @@ class RedisRegistry:
     prefix = "realtime:registry:"
 
     def __init__(self) -> None:
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-
-    def _redis(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = open_redis("RedisRegistry")
-        return client
+        self._redis = LoopClients("RedisRegistry").get
 
     async def create(self, token: str, entry: Entry) -> None:
         """Remember ``entry`` under ``token`` until claimed or ``DISCONNECT_TIMEOUT`` passes."""
