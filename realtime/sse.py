@@ -445,6 +445,7 @@ class _Feed:
         self._started: asyncio.Future[None] | None = None
         self._pending: list[StoredEvent] = []
         self._filling: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Join the topic's layer group and read the newest id (once; every caller awaits the same start)."""
@@ -457,6 +458,17 @@ class _Feed:
         self.cursor = (await history().since(self.topic, None)).last_id
         self.ready = True
         self._fill_soon()  # what arrived meanwhile
+        interval = float(realtime_settings.SSE_HEARTBEAT_INTERVAL)
+        if interval > 0:
+            self._watching = asyncio.ensure_future(self._watch(interval))
+
+    async def _watch(self, interval: float) -> None:
+        """Read the history past the cursor every ``interval``: an event whose layer message was lost, with no
+        later event to reveal the gap, reaches the streams within one interval."""
+        while True:
+            await asyncio.sleep(interval)
+            if self._filling is None:
+                self._filling = asyncio.ensure_future(self._fill(check=True))
 
     def on_event(self, event: dict[str, Any]) -> None:
         """A ``lifetime.TOPIC`` event from the layer: hand it on now if it is the next one, else sort it out."""
@@ -478,9 +490,12 @@ class _Feed:
         if self._filling is None and self._pending:
             self._filling = asyncio.ensure_future(self._fill())
 
-    async def _fill(self) -> None:
-        """Hand on the pending events in id order, reading what is missing before them from the history."""
+    async def _fill(self, *, check: bool = False) -> None:
+        """Hand on the pending events in id order, reading what is missing before them from the history
+        (``check``: and whatever the history has past the cursor)."""
         try:
+            if check:
+                await self._catch_up()
             while self._pending:
                 if min(item.id for item in self._pending) > self.cursor + 1:
                     await self._catch_up()
@@ -508,7 +523,7 @@ class _Feed:
         if self.feeds.get(self.topic) is self:
             del self.feeds[self.topic]
         self.table.unlisten(self.group, self.on_event)
-        for task in (self._filling, self._started):
+        for task in (self._filling, self._started, self._watching):
             if task is not None and not task.done():
                 task.cancel()
 

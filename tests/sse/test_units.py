@@ -174,6 +174,17 @@ async def test_crossed_lost_and_repeated_layer_messages_are_repaired():
     await stream.aclose()
 
 
+async def test_a_lost_last_event_arrives_within_a_heartbeat_interval(settings):
+    """No later event reveals the gap: the feed's own check of the history, every heartbeat interval, does."""
+    settings.REALTIME = {**settings.REALTIME, "SSE_HEARTBEAT_INTERVAL": 0.2}
+    stream = await subscribe("t", None)
+    lost = await history().append("t", None, '"lost"')  # its layer message never comes, and nothing follows
+    assert await take(stream, 1) == [("message", str(lost), '"lost"')]
+    live = await apublish("t", "live")
+    assert await take(stream, 1) == [("message", live, '"live"')]  # nothing twice
+    await stream.aclose()
+
+
 async def test_a_gap_beyond_the_history_resets_the_streams():
     stream = await subscribe("t", None)
     first = await apublish("t", "first")
