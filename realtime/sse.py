@@ -308,8 +308,10 @@ class EventStreamView(View):
         return EventStreamResponse(events, heartbeat=beat, retry=self.retry_ms)
 
     def events(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[ServerSentEvent]:
-        """The events to stream (override)."""
-        raise NotImplementedError(f"{type(self).__name__} must define events()")
+        """The events to stream: override it with an async generator of :class:`ServerSentEvent` items."""
+        raise ImproperlyConfigured(
+            f"{type(self).__name__} must define events(self, request, ...): an async generator of ServerSentEvent."
+        )
 
 
 # -- topics ----------------------------------------------------------------------------------------------

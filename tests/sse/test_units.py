@@ -422,3 +422,11 @@ def test_system_checks_catch_sse_misconfigurations(settings):
     settings.REALTIME = {"SSE_HISTORY_BACKEND": "realtime.history.RedisHistory", "REDIS_URL": "redis://127.0.0.1:1/0"}
     with override_settings(CHANNEL_LAYERS={"default": redis_layer}):
         assert _ids() == set()
+
+
+def test_a_view_without_events_says_what_to_define():
+    class Forgotten(EventStreamView):
+        pass
+
+    with pytest.raises(ImproperlyConfigured, match=r"Forgotten must define events\(self, request, \.\.\.\)"):
+        Forgotten().events(None)
