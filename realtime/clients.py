@@ -25,16 +25,21 @@ if TYPE_CHECKING:
 def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
     """Run an async API from sync code; refuses inside a running event loop, naming the async twin.
 
-    Outside a server (Celery workers, management commands, scripts) each call runs in a fresh event loop
-    whose channel layer connections are closed before it ends (:func:`lifetime.release_loop`).
+    In a server process the call runs on a running loop: the one whose ``sync_to_async`` worker this thread
+    is, else the process channel's. Outside a server (Celery workers, management commands, scripts) each
+    call runs in a fresh event loop whose channel layer connections are closed before it ends
+    (:func:`lifetime.release_loop`).
     """
     try:
         import asyncio
 
         asyncio.get_running_loop()
     except RuntimeError:
-        if not lifetime.uses_private_loop():
+        where = lifetime.sync_call_loop()
+        if where == "caller":
             return async_to_sync(coroutine_function)(*args, **kwargs)
+        if where == "home":
+            return lifetime.run_on_home(coroutine_function(*args, **kwargs))
 
         lifetime.warn_if_isolated()
 

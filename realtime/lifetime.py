@@ -93,23 +93,47 @@ async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, home))
 
 
-def uses_private_loop() -> bool:
-    """Whether a sync call from this thread (no running loop here) gets a short-lived event loop of its own.
+def sync_call_loop() -> str:
+    """Where a sync call from this thread (no loop runs here) runs its coroutine.
 
-    False when this process's channel runs (the call hops to its loop), and in the worker thread of a
-    running loop's ``sync_to_async`` (a sync view under an ASGI server), where ``async_to_sync`` runs the
-    call on that loop. True in Celery workers, management commands, scripts and WSGI servers.
+    ``"caller"``: this thread is a ``sync_to_async`` worker of a running loop (a sync view under an ASGI
+    server), and ``async_to_sync`` goes back to that loop. ``"home"``: another thread of a process whose
+    channel runs (``asyncio.to_thread``, a thread pool of a server process): the call runs on the channel's
+    loop, so it opens no Redis clients or layer pools of its own. ``"private"``: a short-lived loop of its
+    own (Celery workers, management commands, scripts, WSGI servers).
     """
-    home = _home() if _home is not None else None
-    if home is not None and not home.is_closed() and home.is_running():
-        return False
     from asgiref.sync import SyncToAsync
 
     local = SyncToAsync.threadlocal  # what async_to_sync itself reads to find the loop it would run on
     caller = getattr(local, "main_event_loop", None)
-    if caller is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
-        return True
-    return caller.is_closed() or not caller.is_running()
+    if (
+        caller is not None
+        and getattr(local, "main_event_loop_pid", None) == os.getpid()
+        and caller.is_running()
+        and not caller.is_closed()
+    ):
+        return "caller"
+    home = _home() if _home is not None else None
+    if home is not None and not home.is_closed() and home.is_running():
+        return "home"
+    return "private"
+
+
+def uses_private_loop() -> bool:
+    """Whether a sync call from this thread gets a short-lived event loop of its own (:func:`sync_call_loop`)."""
+    return sync_call_loop() == "private"
+
+
+def run_on_home(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coroutine`` on the process channel's loop, in this thread's context, and wait for its result.
+
+    Only from a thread that is not that loop's (``sync_call_loop() == "home"``).
+    """
+    home = _home() if _home is not None else None
+    if home is None:
+        raise RuntimeError("realtime: no process channel loop runs in this process")
+    # call_soon_threadsafe runs the task's creation in a copy of this thread's context: context vars follow
+    return asyncio.run_coroutine_threadsafe(coroutine, home).result()
 
 
 _warned_isolated = False

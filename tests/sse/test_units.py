@@ -430,3 +430,29 @@ def test_a_view_without_events_says_what_to_define():
 
     with pytest.raises(ImproperlyConfigured, match=r"Forgotten must define events\(self, request, \.\.\.\)"):
         Forgotten().events(None)
+
+
+async def test_sync_publish_from_threads_of_a_server_process_opens_no_client_per_call(settings, redis_url):
+    """A thread of a server process (``asyncio.to_thread``) runs the publish on the process channel's loop."""
+    import redis
+
+    from realtime import history as module
+
+    settings.REALTIME = {
+        **settings.REALTIME,
+        "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory",
+        "REDIS_URL": redis_url,
+    }
+    module._history = None
+    await local.table().channel.start()  # what runs in every server process
+    stream = await subscribe("t", None)
+    first = await asyncio.to_thread(publish, "t", "first")
+    assert await take(stream, 1) == [("message", first, '"first"')]
+    counter = redis.Redis.from_url(redis_url)
+    before = counter.info("clients")["connected_clients"]
+    ids = [await asyncio.to_thread(publish, "t", n) for n in range(5)]
+    assert await take(stream, 5) == [("message", event_id, str(n)) for n, event_id in enumerate(ids)]
+    assert counter.info("clients")["connected_clients"] - before <= 1
+    counter.close()
+    await stream.aclose()
+    await history().release_loop()
