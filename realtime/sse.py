@@ -42,7 +42,7 @@ from .auth import authenticate_jwt, raw_token, scope_user
 from .clients import run_sync
 from .conf import realtime_settings
 from .exceptions import InvalidToken, RealtimeError
-from .history import StoredEvent, history
+from .history import Replay, StoredEvent, history
 from .permissions import AccessRequest, allowed
 from .protocol.sse_format import format_comment, format_sse
 from .request import RequestInfo
@@ -334,6 +334,29 @@ def _reset(asked: int, last_id: int) -> tuple[int, bytes]:
     return last_id, format_sse(data, event=RESET_EVENT, id=str(last_id))
 
 
+async def _resume(topic: str, after: int) -> tuple[Replay, list[tuple[int, bytes]]]:
+    """What a stream or feed that has seen ``topic`` up to id ``after`` gets next: ``(replay, [(id, chunk)])``.
+
+    The kept events after ``after``. When the history no longer reaches back that far, a reset event first:
+    when ``after`` is older than the history's epoch and the epoch keeps all it had (the history was
+    forgotten, by its TTL or a Redis restart, and began anew), at the epoch's start and followed by all of
+    it; else at the newest id. A replay of more than
+    ``MAX_OUTBOUND_BYTES`` is a reset at the newest id too (the page refetches instead).
+    """
+    replay = await history().since(topic, after)
+    if replay.complete:
+        chunks = [(item.id, _encode(item)) for item in replay.events]
+    else:
+        epoch = await history().since(topic, 0) if replay.last_id else replay
+        if epoch.complete and epoch.events and after < epoch.events[0].id:
+            chunks = [_reset(after, epoch.events[0].id - 1), *((item.id, _encode(item)) for item in epoch.events)]
+        else:
+            chunks = [_reset(after, replay.last_id)]
+    if sum(len(chunk) for _, chunk in chunks) > int(realtime_settings.MAX_OUTBOUND_BYTES):
+        chunks = [_reset(after, replay.last_id)]
+    return replay, chunks
+
+
 async def apublish(topic: str, data: Any, event: str | None = None) -> str:
     """Publish ``data`` (sent as JSON) to ``topic`` as an event of type ``event`` (``None``: ``message``).
 
@@ -510,15 +533,16 @@ class _Feed:
 
     async def _catch_up(self) -> None:
         try:
-            replay = await history().since(self.topic, self.cursor)
+            replay, chunks = await _resume(self.topic, self.cursor)
         except Exception:
             logger.warning("realtime: reading the SSE history of %r failed; going on", self.topic, exc_info=True)
             return
-        if not replay.complete:  # lost beyond the history (or it was lost): tell the streams
-            logger.warning("realtime: SSE topic %r lost events after id %s", self.topic, self.cursor)
-            self._emit(*_reset(self.cursor, replay.last_id))
-        for item in replay.events:
-            self._emit(item.id, _encode(item))
+        if not replay.complete:
+            if not replay.last_id:
+                return  # the history was forgotten and nothing came since: the next epoch's first event says so
+            logger.warning("realtime: SSE topic %r: the history does not reach back to id %s", self.topic, self.cursor)
+        for event_id, chunk in chunks:
+            self._emit(event_id, chunk)
 
     def close(self) -> None:
         """Stop listening (the last stream of the topic in this process ended)."""
@@ -562,12 +586,9 @@ async def subscribe(topic: str, last_event_id: int | None, *, heartbeat: float |
         if last_event_id is None:
             subscriber.after = feed.cursor
         else:
-            replay = await history().since(topic, last_event_id)
+            replay, chunks = await _resume(topic, last_event_id)
             subscriber.after = replay.last_id
-            if replay.complete:
-                first = [_encode(item) for item in replay.events]
-            else:
-                first = [_reset(last_event_id, replay.last_id)[1]]
+            first = [chunk for _, chunk in chunks]
     except BaseException:
         _unsubscribe(feed, subscriber)
         raise

@@ -89,11 +89,16 @@ async def test_event_source_reconnects_across_processes_with_replay(redis_url, t
             ]
             assert await page.evaluate("window.opens") == 2
 
-            # an id the history does not have: the documented event, then live
+            # an id from before the history's epoch: the documented event at the epoch's start, then all it keeps
             await page.evaluate("window.source.close()")
             await page.evaluate(LISTEN, ["/sse/browser?lastEventId=1", ["message", "stream-reset"]])
-            await page.wait_for_function("window.got.length === 1")
-            assert await page.evaluate("window.got") == [["stream-reset", ids[4], {"lastEventId": "1"}]]
+            await page.wait_for_function("window.got.length === 4")
+            assert await page.evaluate("window.got") == [
+                ["stream-reset", str(int(ids[0]) - 1), {"lastEventId": "1"}],
+                ["message", ids[1], "é\n2"],
+                ["message", ids[2], 3],
+                ["message", ids[4], 5],
+            ]
 
             # a manual replay from the other origin (process): ?lastEventId=
             await page.evaluate("window.source.close()")

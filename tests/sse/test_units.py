@@ -185,6 +185,33 @@ async def test_a_lost_last_event_arrives_within_a_heartbeat_interval(settings):
     await stream.aclose()
 
 
+async def test_a_forgotten_history_loses_no_event_of_its_new_epoch(settings):
+    """The history forgets an idle topic (TTL) and begins anew: a reset at the new epoch's start, then its events."""
+    settings.REALTIME = {**settings.REALTIME, "SSE_HISTORY_TTL": 0.3}
+    stream = await subscribe("t", None)
+    a = await apublish("t", "a")
+    assert await take(stream, 1) == [("message", a, '"a"')]
+    await asyncio.sleep(0.5)
+    b = await apublish("t", "b")
+    reset = ("stream-reset", str(int(b) - 1), f'{{"lastEventId":"{a}"}}')
+    assert await take(stream, 2) == [reset, ("message", b, '"b"')]
+    await stream.aclose()
+    resumed = await subscribe("t", int(a))  # a client that comes back with the old id gets the same
+    assert await take(resumed, 2) == [reset, ("message", b, '"b"')]
+    await resumed.aclose()
+
+
+async def test_a_replay_larger_than_the_outbound_bound_is_a_reset(settings):
+    settings.REALTIME = {**settings.REALTIME, "MAX_OUTBOUND_BYTES": 300}
+    ids = [await apublish("t", "x" * 100) for _ in range(4)]
+    stream = await subscribe("t", int(ids[0]) - 1)  # 4 events of ~130 bytes: more than the bound
+    assert await take(stream, 1) == [("stream-reset", ids[-1], f'{{"lastEventId":"{int(ids[0]) - 1}"}}')]
+    await stream.aclose()
+    small = await subscribe("t", int(ids[1]))  # two of them fit
+    assert [event_id for _, event_id, _ in await take(small, 2)] == ids[2:]
+    await small.aclose()
+
+
 async def test_a_gap_beyond_the_history_resets_the_streams():
     stream = await subscribe("t", None)
     first = await apublish("t", "first")
