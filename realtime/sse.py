@@ -141,20 +141,38 @@ def _chunk(item: ServerSentEvent | bytes | str) -> bytes:
     return bytes(item)
 
 
-async def _next(iterator: AsyncIterator[Any]) -> Any:
-    try:
-        return await anext(iterator)
-    except StopAsyncIteration:
-        return _END
-
-
 _END = object()
+
+
+class _Raised:
+    """The error that ended an event iterator, handed from the pump to the response."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 async def _close(iterator: Any) -> None:
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+async def _pump(iterator: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
+    """Iterate ``iterator`` in one task into ``queue`` (one item ahead), then ``_END`` or its error.
+
+    One task for the whole iteration: context variables, ``with`` blocks and ``asyncio.timeout()`` that
+    span the generator's ``yield`` statements work as in any coroutine.
+    """
+    try:
+        async for item in iterator:
+            await queue.put(item)
+        await queue.put(_END)
+    except Exception as exc:
+        await queue.put(_Raised(exc))
+    finally:
+        await _close(iterator)
 
 
 async def _stream(source: AsyncIterable[Any], heartbeat: float, retry: int | None) -> AsyncIterator[bytes]:
@@ -168,24 +186,28 @@ async def _stream(source: AsyncIterable[Any], heartbeat: float, retry: int | Non
         finally:
             await _close(iterator)
         return
-    pending: asyncio.Future[Any] | None = None
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+    pump = asyncio.ensure_future(_pump(iterator, queue))
+    getter: asyncio.Future[Any] | None = None
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(_next(iterator))
-            done, _ = await asyncio.wait((pending,), timeout=heartbeat)
+            if getter is None:
+                getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait((getter,), timeout=heartbeat)
             if not done:
                 yield HEARTBEAT
                 continue
-            item, pending = pending.result(), None
+            item, getter = getter.result(), None
             if item is _END:
                 return
+            if isinstance(item, _Raised):
+                raise item.error
             yield _chunk(item)
     finally:
-        if pending is not None:
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
-        await _close(iterator)
+        for task in (getter, pump):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(task for task in (getter, pump) if task is not None), return_exceptions=True)
 
 
 class EventStreamResponse(StreamingHttpResponse):

@@ -483,3 +483,39 @@ async def test_sync_publish_from_threads_of_a_server_process_opens_no_client_per
     counter.close()
     await stream.aclose()
     await history().release_loop()
+
+
+async def test_an_event_generator_runs_in_one_task_across_its_yields():
+    """Context variables and ``with`` blocks that span ``yield`` work (heartbeats on)."""
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    closed: list[bool] = []
+
+    async def events():
+        token = var.set("set")
+        try:
+            for n in range(3):
+                yield ServerSentEvent(f"{n}:{var.get()}")
+                await asyncio.sleep(0)
+        finally:
+            var.reset(token)  # ValueError if a later step ran in another context
+            closed.append(True)
+
+    response = EventStreamResponse(events(), heartbeat=5)
+    body = b"".join([chunk async for chunk in response.streaming_content])
+    assert [data for _, _, data in parse(body)] == ["0:set", "1:set", "2:set"]
+    assert closed == [True]
+
+
+async def test_an_event_generator_error_ends_the_stream_with_that_error():
+    async def events():
+        yield ServerSentEvent("one")
+        raise LookupError("gone")
+
+    response = EventStreamResponse(events(), heartbeat=5)
+    received = []
+    with pytest.raises(LookupError, match="gone"):
+        async for chunk in response.streaming_content:
+            received.append(chunk)
+    assert [data for _, _, data in parse(b"".join(received))] == ["one"]
