@@ -111,9 +111,9 @@ class MemoryHistory:
     async def append(self, topic: str, event: str | None, data: str) -> int:
         """Store one event and return its id (the topic's previous id + 1)."""
         with self._lock:
-            log = self._logs.get(topic)
+            log = self._logs.get(topic)  # before pruning: a new epoch's ids start above the old one's
+            self._prune()
             if log is None or log.touched + _ttl() < time.monotonic():
-                self._prune()
                 seed = max(epoch_start(), log.last_id + 1 if log is not None else 0)
                 log = self._logs[topic] = _Log(_size(), seed)
             log.last_id += 1
@@ -124,6 +124,7 @@ class MemoryHistory:
     async def since(self, topic: str, after: int | None) -> Replay:
         """The events of ``topic`` after id ``after``."""
         with self._lock:
+            self._prune()
             log = self._logs.get(topic)
             if log is None or log.touched + _ttl() < time.monotonic():
                 return Replay([], 0, True) if after is None else _replay([], None, 0, after, True)
@@ -135,7 +136,8 @@ class MemoryHistory:
             return _replay(newer, first, log.last_id, after, first == log.seed)
 
     def _prune(self) -> None:
-        """Forget topics idle longer than ``SSE_HISTORY_TTL`` (at most once a minute; lock held)."""
+        """Forget topics idle longer than ``SSE_HISTORY_TTL`` (checked on every call, at most once a minute;
+        lock held): what stays is bounded by the topics published to within the TTL."""
         now = time.monotonic()
         if now - self._pruned >= self.PRUNE_EVERY:
             self._pruned = now

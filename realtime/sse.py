@@ -384,6 +384,8 @@ async def apublish(topic: str, data: Any, event: str | None = None) -> str:
 
     Stores it in the topic's history, then delivers it to every stream of the topic in every process
     that shares the channel layer. Returns the event's id. Works in any async code, hub methods included.
+    Once stored it is published: if the channel layer then fails, a warning is logged and the streams
+    read the event from the history at their next check (``SSE_HEARTBEAT_INTERVAL``).
 
     Raises:
         TopicError: a topic name that ``SSE_TOPIC_PATTERN`` does not allow.
@@ -400,9 +402,18 @@ async def apublish(topic: str, data: Any, event: str | None = None) -> str:
         raise EventTooLarge(f"The event is {size} bytes; SSE_MAX_EVENT_SIZE allows {limit}.")
     event_id = await history().append(topic, event, text)
     group = names.topic(topic)
-    await lifetime.send_to_group(
-        group, {"type": lifetime.TOPIC, "group": group, "id": event_id, "event": event, "data": text}
-    )
+    try:
+        await lifetime.send_to_group(
+            group, {"type": lifetime.TOPIC, "group": group, "id": event_id, "event": event, "data": text}
+        )
+    except Exception:  # stored: the streams read it from the history (a retry would publish it twice)
+        logger.warning(
+            "realtime: SSE event %s of %r is stored, but the channel layer refused it: streams get it from the "
+            "history within SSE_HEARTBEAT_INTERVAL",
+            event_id,
+            topic,
+            exc_info=True,
+        )
     return str(event_id)
 
 

@@ -98,3 +98,15 @@ async def test_redis_history_without_a_url_says_what_to_set(settings):
     settings.REALTIME = {"REDIS_URL": None}
     with pytest.raises(RuntimeError, match="REDIS_URL"):
         await RedisHistory().append("t", None, "1")
+
+
+async def test_memory_history_forgets_idle_topics_without_new_ones(settings):
+    """Expired topics go at the next call of any kind, not only when another new topic is published."""
+    settings.REALTIME = {"SSE_HISTORY_SIZE": SIZE, "SSE_HISTORY_TTL": 0.1}
+    store = MemoryHistory()
+    store.PRUNE_EVERY = 0.0
+    for n in range(20):
+        await store.append(f"burst-{n}", None, "1")
+    await asyncio.sleep(0.2)
+    assert await store.since("burst-0", None) == Replay([], 0, True)
+    assert store._logs == {}

@@ -519,3 +519,17 @@ async def test_an_event_generator_error_ends_the_stream_with_that_error():
         async for chunk in response.streaming_content:
             received.append(chunk)
     assert [data for _, _, data in parse(b"".join(received))] == ["one"]
+
+
+async def test_a_stored_event_the_layer_refuses_is_logged_and_still_delivered(settings, caplog, monkeypatch):
+    settings.REALTIME = {**settings.REALTIME, "SSE_HEARTBEAT_INTERVAL": 0.2}
+    stream = await subscribe("t", None)
+
+    async def refuse(group, event):
+        raise ConnectionError("layer down")
+
+    monkeypatch.setattr(lifetime, "send_to_group", refuse)
+    event_id = await apublish("t", "kept")  # no error: it is stored, a retry would duplicate it
+    assert "the channel layer refused it" in caplog.text
+    assert await take(stream, 1) == [("message", event_id, '"kept"')]  # from the history, at the next check
+    await stream.aclose()
