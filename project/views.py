@@ -1,8 +1,11 @@
 import asyncio
+import functools
 import importlib.util
 import uuid
+from collections.abc import Callable
+from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -11,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from realtime.broadcasting import connection_id_of
 from realtime.context import get_hub_context
-from realtime.sse import publish
+from realtime.sse import publish, request_user
 
 from .hubs import ChatHub
 from .models import Item
@@ -25,6 +28,32 @@ def tell(text: str) -> None:
     publish(ACTIVITY, {"text": text, "at": timezone.now()}, event="activity")
 
 
+def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The view answers 401 unless the request carries the page's JWT (``Authorization: Bearer``), which the
+    hub also requires; ``realtime.sse.request_user`` authenticates it the way hubs do."""
+
+    def refusal(user: Any) -> JsonResponse | None:
+        if getattr(user, "is_authenticated", False):
+            return None
+        return JsonResponse({"error": "Sign in first."}, status=401)
+
+    if iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user, _ = await request_user(request)
+            return refusal(user) or await view(request, *args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user, _ = async_to_sync(request_user)(request)
+        return refusal(user) or view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def index(request: HttpRequest) -> HttpResponse:
     """The demo page (it signs in with a JWT and connects to the chat hub from JavaScript); the Celery panel
     shows when Celery is installed (``scripts/demo`` installs the ``celery`` extra)."""
@@ -32,6 +61,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@signed_in
 def announce(request: HttpRequest) -> JsonResponse:
     """Push to every chat client from an ordinary (sync) view; the page calls it with ``connection.fetch``."""
     text = request.POST.get("text", "").strip()[:200] or "Hello from a Django view"
@@ -49,6 +79,7 @@ def items(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
+@signed_in
 def add_item(request: HttpRequest) -> JsonResponse:
     title = request.POST.get("title", "").strip()[:100]
     if not title:
@@ -59,6 +90,7 @@ def add_item(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
+@signed_in
 def toggle_item(request: HttpRequest, pk: int) -> JsonResponse:
     item = get_object_or_404(Item, pk=pk)
     item.done = not item.done
@@ -68,6 +100,7 @@ def toggle_item(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_POST
+@signed_in
 def delete_item(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(Item, pk=pk)
     item.delete()
@@ -81,6 +114,7 @@ _running: set[asyncio.Future] = set()
 
 
 @require_POST
+@signed_in
 async def start_report(request: HttpRequest) -> JsonResponse:
     """Start ``build_report`` for the calling page (its connection id comes with ``connection.fetch``).
 

@@ -32,6 +32,13 @@ async function accessToken() {
   return data.access;
 }
 
+/** connection.fetch (the connection id and Django's CSRF header) plus the JWT that the demo's views check. */
+async function send(url, init = {}) {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${await accessToken()}`);
+  return demo.connection.fetch(url, { ...init, headers });
+}
+
 $("login-form").onsubmit = async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
@@ -165,10 +172,10 @@ $("join").onsubmit = (event) => {
 
 $("announce").onsubmit = async (event) => {
   event.preventDefault();
-  // connection.fetch adds the connection id (X-Realtime-Connection-Id) and Django's CSRF header.
+  // send(): connection.fetch adds the connection id (X-Realtime-Connection-Id) and Django's CSRF header.
   const body = new FormData(event.target);
   event.target.reset();
-  await demo.connection.fetch(event.target.action, { method: "POST", body });
+  await send(event.target.action, { method: "POST", body });
 };
 
 // --- the shared list: views change it, broadcast_model reports the changes -------------------------------
@@ -200,7 +207,7 @@ function removeItem(id) {
 
 // The page that makes a change applies the view's answer; the broadcast skips it ("to others").
 async function itemAction(id, action) {
-  const response = await demo.connection.fetch(`/items/${id}/${action}`, { method: "POST" });
+  const response = await send(`/items/${id}/${action}`, { method: "POST" });
   if (action === "delete") removeItem(id);
   else showItem(await response.json());
 }
@@ -209,7 +216,7 @@ $("add-item").onsubmit = async (event) => {
   event.preventDefault();
   const body = new FormData(event.target);
   event.target.reset();
-  const response = await demo.connection.fetch("/items/add", { method: "POST", body });
+  const response = await send("/items/add", { method: "POST", body });
   if (response.ok) showItem(await response.json());
 };
 
@@ -259,7 +266,7 @@ if ($("report")) {
     event.preventDefault();
     event.submitter.disabled = true;
     showProgress({ percent: 0, message: "starting…" });
-    await demo.connection.fetch("/report", { method: "POST" });
+    await send("/report", { method: "POST" });
   };
 }
 

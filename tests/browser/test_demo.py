@@ -171,3 +171,36 @@ def test_activity_feed_replays_after_a_reload(demo, sign_in):
     page.reload()
     expect(page.locator("#feed-status")).to_have_text("open")
     expect(events).to_have_text(seen)
+
+
+def test_the_demo_views_that_change_things_need_the_pages_jwt(demo):
+    """No token: 401 (CSRF passed); the page's access token: the change is made."""
+    import http.cookiejar
+    import json
+    import urllib.error
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"{demo.url}/", timeout=20).read()  # the page sets Django's csrftoken cookie
+    csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+
+    def add(title: str, token: str | None = None) -> int:
+        headers = {"X-CSRFToken": csrf, "Content-Type": "application/x-www-form-urlencoded"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(f"{demo.url}/items/add", f"title={title}".encode(), headers, method="POST")
+        try:
+            return opener.open(request, timeout=20).status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert add("anonymous") == 401
+    login = urllib.request.Request(
+        f"{demo.url}/api/token",
+        json.dumps({"username": "alice", "password": "demo"}).encode(),
+        {"Content-Type": "application/json"},
+        method="POST",
+    )
+    token = json.loads(opener.open(login, timeout=20).read())["access"]
+    assert add("signed-in", token) == 201
