@@ -12,9 +12,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from realtime.auth import request_user
 from realtime.broadcasting import connection_id_of
 from realtime.context import get_hub_context
-from realtime.sse import publish, request_user
+from realtime.sse import publish
 
 from .hubs import ChatHub
 from .models import Item
@@ -30,7 +31,7 @@ def tell(text: str) -> None:
 
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     """The view answers 401 unless the request carries the page's JWT (``Authorization: Bearer``), which the
-    hub also requires; ``realtime.sse.request_user`` authenticates it the way hubs do."""
+    hub also requires; ``realtime.auth.request_user`` authenticates it the way hubs do."""
 
     def refusal(user: Any) -> JsonResponse | None:
         if getattr(user, "is_authenticated", False):

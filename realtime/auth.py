@@ -15,7 +15,7 @@ Recipe (``asgi.py``)::
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
@@ -24,6 +24,9 @@ from .conf import realtime_settings
 from .exceptions import InvalidToken
 from .request import RequestInfo
 from .types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 logger = logging.getLogger("realtime.auth")
 
@@ -103,3 +106,29 @@ class JWTAuthMiddleware:
 def JWTAuthMiddlewareStack(app: Any) -> Any:  # noqa: N802  (named like Channels' AuthMiddlewareStack)
     """Session authentication (Channels' ``AuthMiddlewareStack``) with JWT on top: a token wins."""
     return AuthMiddlewareStack(JWTAuthMiddleware(app))
+
+
+async def request_user(request: HttpRequest) -> tuple[Any, str | None]:
+    """The user of a Django request (an SSE view, any view) and its identifier, authenticated as for hubs.
+
+    A JWT (``Authorization: Bearer`` or ``?access_token=``) wins, unless an ASGI middleware
+    (``JWTAuthMiddlewareStack``) already handled it; then the user an ASGI auth middleware put in the
+    scope; then Django's session user (``AuthenticationMiddleware``); else ``None``, as for hubs. An
+    invalid token makes the request anonymous, as for hubs.
+    """
+    scope = getattr(request, "scope", {})
+    raw = raw_token(scope)
+    user: Any = None
+    if raw is not None and "auth_claims" not in scope and "auth_error" not in scope:
+        try:
+            user, _ = await authenticate_jwt(raw)
+        except InvalidToken as exc:
+            from django.contrib.auth.models import AnonymousUser
+
+            logger.info("realtime: rejected an access token on %s: %s", request.path, exc)
+            user = AnonymousUser()
+    elif "user" in scope:
+        return scope_user(scope)
+    elif hasattr(request, "auser"):
+        user = await request.auser()
+    return user, realtime_settings.USER_ID_PROVIDER(user)

@@ -38,10 +38,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.views import View
 
 from . import lifetime, local, names
-from .auth import authenticate_jwt, raw_token, scope_user
+from .auth import request_user
 from .clients import run_sync
 from .conf import realtime_settings
-from .exceptions import InvalidToken, RealtimeError
+from .exceptions import RealtimeError
 from .history import Replay, StoredEvent, history
 from .permissions import AccessRequest, allowed
 from .protocol.sse_format import format_comment, format_sse
@@ -245,32 +245,6 @@ class EventStreamResponse(StreamingHttpResponse):
 
 
 # -- authentication --------------------------------------------------------------------------------------
-
-
-async def request_user(request: HttpRequest) -> tuple[Any, str | None]:
-    """The user of an SSE request and its identifier, authenticated as for hubs.
-
-    A JWT (``Authorization: Bearer`` or ``?access_token=``) wins, unless an ASGI middleware
-    (``JWTAuthMiddlewareStack``) already handled it; then the user an ASGI auth middleware put in the
-    scope; then Django's session user (``AuthenticationMiddleware``); else ``None``, as for hubs. An
-    invalid token makes the request anonymous, as for hubs.
-    """
-    scope = getattr(request, "scope", {})
-    raw = raw_token(scope)
-    user: Any = None
-    if raw is not None and "auth_claims" not in scope and "auth_error" not in scope:
-        try:
-            user, _ = await authenticate_jwt(raw)
-        except InvalidToken as exc:
-            from django.contrib.auth.models import AnonymousUser
-
-            logger.info("realtime: rejected an access token on %s: %s", request.path, exc)
-            user = AnonymousUser()
-    elif "user" in scope:
-        return scope_user(scope)
-    elif hasattr(request, "auser"):
-        user = await request.auser()
-    return user, realtime_settings.USER_ID_PROVIDER(user)
 
 
 class EventStreamView(View):
