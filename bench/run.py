@@ -116,33 +116,65 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_command(server: str, port: int) -> list[str]:
+def server_command(server: str, port: int, app: str = APP) -> list[str]:
     if server == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", APP]
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", app]
     if server == "uvicorn":
         return [
             sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--lifespan", "off", "--log-level", "warning", APP,
+            "--no-access-log", "--lifespan", "off", "--log-level", "warning", app,
         ]  # fmt: skip
     raise ValueError(f"unknown server {server!r}")
 
 
-class Server:
-    """One server process serving ``bench.asgi:application`` on a free port; stopped with SIGTERM, then SIGKILL."""
+def client_runner(no_uvloop: bool) -> tuple[Callable[..., Any], str]:
+    """How the bench client runs its event loop: ``uvloop.run`` when installed (unless refused), else
+    ``asyncio.run``; and the loop's name for the report."""
+    if not no_uvloop:
+        with contextlib.suppress(ImportError):
+            import uvloop
 
-    def __init__(self, kind: str, label: str) -> None:
+            return uvloop.run, "uvloop"
+    return asyncio.run, "asyncio"
+
+
+def log(text: str) -> None:
+    """Progress on stderr (the tables go to stdout)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+class Server:
+    """One server process serving ``app`` on a free port; stopped with SIGTERM, then SIGKILL.
+
+    Subclasses choose ``app``, ``settings`` (``None``: the app sets its own) and the environment variables
+    of this process that the server must not inherit (``cleared``); ``env`` adds more.
+    """
+
+    app = APP
+    settings: str | None = "bench.settings"
+    cleared: tuple[str, ...] = ()
+
+    def __init__(self, kind: str, label: str, env: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.port = free_port()
         self.log_path = RESULTS / f"server-{label}.log"
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Server:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONUNBUFFERED": "1"}
+    def launch(self) -> None:
+        """Start the process (without waiting for it to accept connections)."""
+        env = {key: value for key, value in os.environ.items() if key not in (*self.cleared, "DJANGO_SETTINGS_MODULE")}
+        env.update(PYTHONUNBUFFERED="1", **self.env)
+        if self.settings is not None:
+            env["DJANGO_SETTINGS_MODULE"] = self.settings
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                server_command(self.kind, self.port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                server_command(self.kind, self.port, self.app), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
+
+    def __enter__(self) -> Server:
+        self.launch()
         try:
             self._wait_accepting()
         except BaseException:
@@ -868,27 +900,17 @@ def main(argv: list[str] | None = None) -> int:
     Meter.client_gc = args.client_gc
     raise_fd_limit(max(plan.idle_connections, *plan.fanout_members) * 2 + 256)
     RESULTS.mkdir(exist_ok=True)
-    use_uvloop = False
-    if not args.no_uvloop:
-        with contextlib.suppress(ImportError):
-            import uvloop
-
-            use_uvloop = True
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
+    runner, loop_name = client_runner(args.no_uvloop)
     started = now()
     log(f"bench: server {args.server}, {'quick' if args.quick else 'full'} run, client loop "
-        f"{'uvloop' if use_uvloop else 'asyncio'}")  # fmt: skip
-    runner = uvloop.run if use_uvloop else asyncio.run  # type: ignore[attr-defined]
+        f"{loop_name}")  # fmt: skip
     results = runner(run_all(args.server, plan, max(1, args.repeat), log))
     report: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "server": args.server,
         "quick": args.quick,
         "repeat": max(1, args.repeat),
-        "client_loop": "uvloop" if use_uvloop else "asyncio",
+        "client_loop": loop_name,
         "client_gc_while_measuring": args.client_gc,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **versions()},
         "plan": plan.__dict__,

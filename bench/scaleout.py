@@ -33,7 +33,6 @@ import gc
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -52,7 +51,6 @@ from bench.run import (
     KEEPALIVE_INTERVAL,
     PING,
     RESULTS,
-    ROOT,
     RS,
     STEP_TIMEOUT,
     Connections,
@@ -60,9 +58,11 @@ from bench.run import (
     Meter,
     Sender,
     bounded_gather,
+    client_runner,
     fmt,
     invocation,
     invoke_and_wait,
+    log,
     machine_busy_seconds,
     measure_broadcasts,
     member_reader,
@@ -71,7 +71,6 @@ from bench.run import (
     percentile,
     raise_fd_limit,
     ratio,
-    server_command,
     versions,
     warm_up_broadcasts,
 )
@@ -157,32 +156,10 @@ def fanout_cases(members: tuple[int, ...], plan: Plan, *, rate_seconds: float, d
 
 
 class Server(BenchServer):
-    """``bench.run``'s server process, with ``bench.scaleout_settings`` and extra environment (the layer)."""
+    """``bench.run``'s server process with ``bench.scaleout_settings``; the layer comes with ``env`` only."""
 
-    def __init__(self, kind: str, label: str, env: dict[str, str] | None = None) -> None:
-        super().__init__(kind, label)
-        self.env = env or {}
-
-    def __enter__(self) -> Server:
-        self.launch()
-        try:
-            self._wait_accepting()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def launch(self) -> None:
-        """Start the process (without waiting for it to accept connections)."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env, "DJANGO_SETTINGS_MODULE": SETTINGS}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        for key in ("REDIS_URL", "CHANNEL_LAYER"):
-            if key not in self.env:
-                env.pop(key, None)
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                server_command(self.kind, self.port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+    settings = SETTINGS
+    cleared = ("REDIS_URL", "CHANNEL_LAYER")
 
 
 @contextlib.contextmanager
@@ -1051,27 +1028,17 @@ def main(argv: list[str] | None = None) -> int:
     Meter.client_gc = args.client_gc
     raise_fd_limit(max(*plan.layer_members, plan.transport_clients * 2) * 2 + 256)
     RESULTS.mkdir(exist_ok=True)
-    use_uvloop = False
-    if not args.no_uvloop:
-        with contextlib.suppress(ImportError):
-            import uvloop
-
-            use_uvloop = True
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
+    runner, loop_name = client_runner(args.no_uvloop)
     started = now()
     log(f"scaleout: server {args.server}, {'quick' if args.quick else 'full'} run, part {args.part}, client loop "
-        f"{'uvloop' if use_uvloop else 'asyncio'}")  # fmt: skip
-    runner = uvloop.run if use_uvloop else asyncio.run  # type: ignore[attr-defined]
+        f"{loop_name}")  # fmt: skip
     outcome = runner(run_all(args, plan, log))
     report: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "server": args.server,
         "quick": args.quick,
         "part": args.part,
-        "client_loop": "uvloop" if use_uvloop else "asyncio",
+        "client_loop": loop_name,
         "client_gc_while_measuring": args.client_gc,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **outcome["machine"]},
         "plan": asdict(plan),

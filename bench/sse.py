@@ -27,11 +27,8 @@ import asyncio
 import contextlib
 import datetime
 import json
-import os
 import platform
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +36,6 @@ from typing import Any
 
 from bench.run import (
     RESULTS,
-    ROOT,
     Meter,
     ms,
     percentile,
@@ -146,25 +142,10 @@ def _urlpatterns() -> list[Any]:
 
 
 class Server(BenchServer):
-    """``bench.run``'s server process, serving this module's app."""
+    """``bench.run``'s server process, serving this module's app (which configures Django itself)."""
 
-    def __enter__(self) -> Server:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        command = {
-            "uvicorn": [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
-                        "--no-access-log", "--lifespan", "off", "--log-level", "warning", APP],
-            "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), APP],
-        }[self.kind]  # fmt: skip
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            self._wait_accepting()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    app = APP
+    settings = None
 
 
 class Stream:
