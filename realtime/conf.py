@@ -138,6 +138,24 @@ def hub_option(hub: type | None, name: str) -> Any:
     return getattr(realtime_settings, name)
 
 
+_backends: dict[str, Any] = {}
+
+
+def configured_backend(name: str) -> Any:
+    """The process's one instance of the class that setting ``name`` names (``PRESENCE_BACKEND``...); a new
+    one when the setting names another class."""
+    backend = getattr(realtime_settings, name)
+    found = _backends.get(name)
+    if not isinstance(found, backend):
+        found = _backends[name] = backend()
+    return found
+
+
+def forget_backend(name: str) -> None:
+    """Make the next :func:`configured_backend` call create a fresh instance (tests)."""
+    _backends.pop(name, None)
+
+
 def reload_settings(*, setting: str, **kwargs: Any) -> None:
     """``setting_changed`` receiver: drop cached values when ``REALTIME`` changes."""
     if setting == "REALTIME":

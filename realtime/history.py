@@ -20,9 +20,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from .conf import realtime_settings
+from .conf import configured_backend, realtime_settings
 from .redis_client import LoopClients
 
 
@@ -215,13 +215,6 @@ class RedisHistory:
         await self._clients.close_current()
 
 
-_history: Any = None
-
-
 def history() -> HistoryBackend:
     """The configured history backend (``REALTIME["SSE_HISTORY_BACKEND"]``), created once per process."""
-    global _history
-    backend = realtime_settings.SSE_HISTORY_BACKEND
-    if not isinstance(_history, backend):
-        _history = backend()
-    return _history
+    return configured_backend("SSE_HISTORY_BACKEND")

@@ -11,9 +11,7 @@ default) or :class:`~realtime.presence.redis.RedisPresence` (every process with 
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..conf import realtime_settings
+from ..conf import configured_backend
 from .api import HubPresence
 from .base import PresenceBackend, PresenceEntry, PresenceError, PresenceUser, check_group_name, normalize_metadata
 from .tracker import tracker, tracks
@@ -31,13 +29,7 @@ __all__ = [
     "tracks",
 ]
 
-_backend: Any = None
-
 
 def presence() -> PresenceBackend:
     """The configured presence backend (``REALTIME["PRESENCE_BACKEND"]``), created once per process."""
-    global _backend
-    backend = realtime_settings.PRESENCE_BACKEND
-    if not isinstance(_backend, backend):
-        _backend = backend()
-    return _backend
+    return configured_backend("PRESENCE_BACKEND")

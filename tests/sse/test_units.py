@@ -23,6 +23,7 @@ from django.test import override_settings
 from django.urls import path
 
 from realtime import lifetime, local, names, sse
+from realtime.conf import forget_backend
 from realtime.history import history
 from realtime.hubs import Hub, hub_method
 from realtime.sse import (
@@ -50,9 +51,7 @@ SSE_LINE = re.compile(rb"(event|id|data|retry): ?(.*)")
 def _fresh(settings, realtime_cleanup):
     """A new MemoryHistory per test (small), no heartbeats unless asked."""
     settings.REALTIME = {"SSE_HISTORY_SIZE": 5, "SSE_HEARTBEAT_INTERVAL": 0}
-    from realtime import history as module
-
-    module._history = None
+    forget_backend("SSE_HISTORY_BACKEND")
 
 
 def parse(raw: bytes) -> list[tuple[str, str, str]]:
@@ -463,14 +462,12 @@ async def test_sync_publish_from_threads_of_a_server_process_opens_no_client_per
     """A thread of a server process (``asyncio.to_thread``) runs the publish on the process channel's loop."""
     import redis
 
-    from realtime import history as module
-
     settings.REALTIME = {
         **settings.REALTIME,
         "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory",
         "REDIS_URL": redis_url,
     }
-    module._history = None
+    forget_backend("SSE_HISTORY_BACKEND")
     await local.table().channel.start()  # what runs in every server process
     stream = await subscribe("t", None)
     first = await asyncio.to_thread(publish, "t", "first")
