@@ -132,3 +132,26 @@ def redis_server() -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(process)
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # this machine's network is closed: no calls home
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (``scripts/test`` installs it) or ``$CHROMIUM``; a missing one fails the test, not a
+    skip, so a missing install step cannot pass as a green run."""
+    import pytest
+
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"no Chromium at {path}: apt-get install chromium (bash scripts/test does), or set CHROMIUM")
+    return path
