@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import ClassVar, Literal
 
 from .messages import HubMessage
@@ -17,13 +18,23 @@ DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024
 class MessageDecoder(ABC):
     """Stateful reader for one connection: keeps a trailing partial message between chunks."""
 
-    @abstractmethod
-    def feed(self, data: bytes | str) -> list[HubMessage]:
-        """Parse every complete message in ``data`` (plus what was kept from earlier chunks).
+    last_size: int = 0
+    """Encoded size in bytes of the message :meth:`messages` yielded last (framing excluded)."""
 
-        Unknown message types are skipped. Raises :class:`realtime.exceptions.RemoteProtocolError`
-        (or its subclass ``MessageTooLarge``) for malformed input.
+    @abstractmethod
+    def messages(self, data: bytes | str) -> Iterator[HubMessage]:
+        """Parse the complete messages in ``data`` (plus what was kept from earlier chunks), one at a time.
+
+        Lazy: a message is parsed only when asked for, so a reader that pauses between messages holds the
+        raw chunk, never every parsed message of it (one WebSocket frame may carry thousands). Consume it
+        fully before feeding the next chunk. Unknown message types are skipped. Raises
+        :class:`realtime.exceptions.RemoteProtocolError` (or its subclass ``MessageTooLarge``) for
+        malformed input.
         """
+
+    def feed(self, data: bytes | str) -> list[HubMessage]:
+        """Every complete message in ``data`` (plus what was kept from earlier chunks), as a list."""
+        return list(self.messages(data))
 
     @property
     @abstractmethod

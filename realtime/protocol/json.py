@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -233,25 +233,24 @@ class JsonMessageDecoder(MessageDecoder):
         """Bytes of the incomplete trailing message."""
         return len(self._buffer)
 
-    def feed(self, data: bytes | str) -> list[HubMessage]:
+    def messages(self, data: bytes | str) -> Iterator[HubMessage]:
         """Every complete message in ``data`` plus the kept partial data; see :class:`MessageDecoder`."""
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")
         buffer = self._buffer
         buffer += data
-        messages: list[HubMessage] = []
         start = 0
         try:
             while (end := buffer.find(_SEPARATOR_BYTE, max(start, self._scanned))) != -1:
                 raw, start = bytes(buffer[start:end]), end + 1
                 self._check_size(len(raw))
                 if (message := parse_message(raw)) is not None:
-                    messages.append(message)
+                    self.last_size = len(raw)
+                    yield message
         finally:
             del buffer[:start]
             self._scanned = len(buffer)
         self._check_size(len(buffer))
-        return messages
 
     def _check_size(self, size: int) -> None:
         if self.max_message_size is not None and size > self.max_message_size:

@@ -7,7 +7,7 @@ aware UTC datetime).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -182,7 +182,7 @@ class MessagePackMessageDecoder(MessageDecoder):
         """Bytes of the incomplete trailing message (prefix included)."""
         return len(self._buffer)
 
-    def feed(self, data: bytes | str) -> list[HubMessage]:
+    def messages(self, data: bytes | str) -> Iterator[HubMessage]:
         """Every complete message in ``data`` plus the kept partial data; see :class:`MessageDecoder`.
 
         Raises:
@@ -192,16 +192,15 @@ class MessagePackMessageDecoder(MessageDecoder):
             raise RemoteProtocolError("The 'messagepack' protocol expects binary data, got text.")
         buffer = self._buffer
         buffer += data
-        messages: list[HubMessage] = []
         start = 0
         try:
             while (found := self._next_body(start)) is not None:
                 body, start = found
                 if (message := parse_message(body)) is not None:
-                    messages.append(message)
+                    self.last_size = len(body)
+                    yield message
         finally:
             del buffer[:start]
-        return messages
 
     def _next_body(self, start: int) -> tuple[bytes, int] | None:
         """``(body, end offset)`` of the message at ``start``, or ``None`` while it is incomplete."""
