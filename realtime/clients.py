@@ -17,6 +17,7 @@ from .conf import hub_option
 from .exceptions import ClientResultError
 from .protocol.base import Frame
 from .protocol.messages import InvocationMessage
+from .slots import released_slot
 
 if TYPE_CHECKING:
     from .hubs import Hub
@@ -119,8 +120,6 @@ class SingleClientProxy:
         Raises ``ClientResultError`` with the client's error text (e.g. ``Client didn't provide a result.``)
         and ``TimeoutError`` when no answer comes within ``timeout`` (default ``CLIENT_RESULT_TIMEOUT``).
         """
-        from .dispatcher import released_slot
-
         if timeout is None:
             timeout = float(hub_option(self.hub, "CLIENT_RESULT_TIMEOUT"))
         async with released_slot():

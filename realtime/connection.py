@@ -11,7 +11,10 @@ anyone else: past ``MAX_OUTBOUND_BYTES`` queued, the connection is closed with a
 
 Timers are one ``call_later`` handle per connection that re-arms itself: it enforces the handshake
 timeout, sends a Ping when nothing was written for ``KEEP_ALIVE_INTERVAL`` and closes the connection
-when nothing was read for ``CLIENT_TIMEOUT``.
+when nothing was read for ``CLIENT_TIMEOUT``, except while the server itself stopped reading
+(``reading_paused``: every invocation slot busy, see ``realtime.slots``), as ASP.NET does. A write that
+fails means the transport is gone: the connection counts as closing from then on, which also wakes a
+receive path that waits for a slot, so it reads the transport's end.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ class HubConnection:
         "protocol",
         "state",
         "layer_groups",
+        "reading_paused",
         "max_outbound_bytes",
         "_outbox",
         "_outbox_bytes",
@@ -88,6 +92,7 @@ class HubConnection:
         "last_received",
         "_timer",
         "_timeouts",
+        "_ending",
     )
 
     def __init__(
@@ -115,6 +120,8 @@ class HubConnection:
         self.protocol: HubProtocol | None = None
         self.state = State.HANDSHAKING
         self.layer_groups: set[str] = set()
+        self.reading_paused = False
+        """True while the receive path waits for a slot (the client timeout is not enforced then)."""
         self.max_outbound_bytes: int = hub_option(hub, "MAX_OUTBOUND_BYTES")
         self._outbox: deque[Frame] | None = None
         self._outbox_bytes = 0
@@ -129,6 +136,7 @@ class HubConnection:
             float(hub_option(hub, "KEEP_ALIVE_INTERVAL")),
             float(hub_option(hub, "CLIENT_TIMEOUT")),
         )
+        self._ending: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"<HubConnection {self.connection_id} {self.hub.__name__} {self.state.value}>"
@@ -209,8 +217,23 @@ class HubConnection:
             await self.transport.send(frame)
         except Exception:  # the transport is gone; its disconnect event ends the connection
             logger.debug("realtime: write to %s failed", self.connection_id, exc_info=True)
+            if self.state is State.CONNECTED:
+                self.state = State.CLOSING
+                self._ended()
 
     # -- life cycle ----------------------------------------------------------------------------
+
+    def ending(self) -> asyncio.Future[None]:
+        """A future that is done once the connection is no longer connected (closing or closed)."""
+        if self._ending is None:
+            self._ending = self._loop.create_future()
+            if self.state in (State.CLOSING, State.CLOSED):
+                self._ending.set_result(None)
+        return self._ending
+
+    def _ended(self) -> None:
+        if self._ending is not None and not self._ending.done():
+            self._ending.set_result(None)
 
     def start_timers(self) -> None:
         """Arm the handshake timeout (called when the transport opens)."""
@@ -229,7 +252,7 @@ class HubConnection:
         """Seconds until the next clock duty: a Ping, the client timeout, or the token's expiry."""
         _, keep_alive, client_timeout = self._timeouts
         delays = [3600.0]
-        if self.transport.name != "LongPolling":  # long polling has neither pings nor a client timeout
+        if self.transport.keep_alive:
             delays += [keep_alive - (now - self.last_sent), client_timeout - (now - self.last_received)]
         if self.expires is not None:
             delays.append(self.expires - time.time())
@@ -254,10 +277,10 @@ class HubConnection:
             logger.info("realtime: the access token of %s expired; closing", self.connection_id)
             self.spawn(self.abort(errors.CLOSE_TOKEN_EXPIRED, allow_reconnect=True))
             return
-        if self.transport.name == "LongPolling":
+        if not self.transport.keep_alive:
             self._arm(self._next_tick(now))
             return
-        if now - self.last_received >= client_timeout:
+        if now - self.last_received >= client_timeout and not self.reading_paused:
             logger.info("realtime: %s sent nothing for %.1f s; closing", self.connection_id, client_timeout)
             self.spawn(
                 self.abort(
@@ -277,6 +300,7 @@ class HubConnection:
         if self.state is not State.HANDSHAKING:
             return
         self.state = State.CLOSING
+        self._ended()
         await self._write(handshake.handshake_response(error).decode("utf-8"))
         await self.transport.close()
 
@@ -286,6 +310,7 @@ class HubConnection:
             return
         connected = self.state is State.CONNECTED
         self.state = State.CLOSING
+        self._ended()
         if connected:
             self._outbox = None
             await self._write(self.encode(CloseMessage(error=error, allow_reconnect=allow_reconnect)))
@@ -295,6 +320,7 @@ class HubConnection:
         """End the transport without a Close message (the client asked to close)."""
         if self.state not in (State.CLOSING, State.CLOSED):
             self.state = State.CLOSING
+            self._ended()
             await self.transport.close()
 
     def spawn(self, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
@@ -309,6 +335,7 @@ class HubConnection:
     async def cleanup(self) -> None:
         """Stop timers and owned tasks, fail pending client results (called once, at disconnect)."""
         self.state = State.CLOSED
+        self._ended()
         if self._timer is not None:
             self._timer.cancel()
         current = asyncio.current_task()

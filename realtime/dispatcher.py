@@ -6,21 +6,21 @@ A transport calls :meth:`HubDispatcher.receive` with each chunk it reads. The fi
 handshake; after it, every message is handled right away on the receive path: Ping does nothing (any
 input resets the client-timeout clock), CancelInvocation cancels a running stream, StreamItem and
 Completion feed upload streams or answer client results. Invocations never run on the receive path:
-each becomes its own task, which waits for one of ``MAX_PARALLEL_INVOCATIONS`` slots (arrival order),
-so a long method, a stream or a wait for upload items can never stop the receive path. A blocking
-invocation holds its slot until it completes; a stream only until the generator is created; a wait
-for a client result releases it. When the transport ends, :meth:`HubDispatcher.closed` cancels and
-awaits every task, runs ``on_disconnected`` and drops the connection's group memberships and presence.
+each is resolved and bound there (a refusal is answered at once, without a task) and then becomes its
+own task. A plain invocation waits for one of the connection's slots (``realtime.slots``): while
+``MAX_QUEUED_INVOCATIONS`` already wait, the receive path itself waits, which stops the transport's
+reading (or closes the connection where the server cannot be paused). Server streams and methods
+with upload streams take no slot; ``MAX_STREAMS`` and ``MAX_UPLOAD_STREAMS`` bound them instead. When
+the transport ends, :meth:`HubDispatcher.closed` cancels and awaits every task, runs
+``on_disconnected`` and drops the connection's group memberships and presence.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -29,7 +29,7 @@ from django.core.exceptions import PermissionDenied
 from . import local, presence
 from .conf import hub_option
 from .connection import HubConnection, State, current_invocation
-from .exceptions import HandshakeError, HubError, RemoteProtocolError
+from .exceptions import HandshakeError, HubError, LimitExceeded, RemoteProtocolError
 from .filters import InvocationContext, chain, hub_filters
 from .hubs import Hub
 from .methods import ArgumentError, HubMethod
@@ -45,28 +45,10 @@ from .protocol.messages import (
     StreamInvocationMessage,
     StreamItemMessage,
 )
+from .slots import InvocationSlots, Slot
 from .streams import StreamTracker, UploadStream
 
 logger = logging.getLogger("realtime.dispatcher")
-
-_slot: contextvars.ContextVar[asyncio.Semaphore | None] = contextvars.ContextVar("realtime_slot", default=None)
-
-
-@asynccontextmanager
-async def released_slot() -> AsyncIterator[None]:
-    """Give the current invocation's slot back while waiting (for a client result), then retake it."""
-    slot = _slot.get()
-    if slot is None:
-        yield
-        return
-    slot.release()
-    _slot.set(None)
-    try:
-        yield
-    finally:
-        await slot.acquire()
-        _slot.set(slot)
-
 
 def wire_type(exc: BaseException) -> str:
     """The exception type name clients see (``HubException`` for ``HubError``)."""
@@ -83,6 +65,8 @@ class HubDispatcher:
         "max_message_size",
         "filters",
         "streams",
+        "max_streams",
+        "max_upload_streams",
         "_slots",
         "_running_streams",
         "_tasks",
@@ -100,7 +84,9 @@ class HubDispatcher:
         self.filters = hub_filters(self.hub)
         capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
         self.streams = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
-        self._slots: asyncio.Semaphore | None = None  # created with the first invocation
+        self.max_streams = int(hub_option(self.hub, "MAX_STREAMS"))
+        self.max_upload_streams = int(hub_option(self.hub, "MAX_UPLOAD_STREAMS"))
+        self._slots: InvocationSlots | None = None  # created with the first invocation
         self._running_streams: dict[str, _RunningStream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshake_buffer = b""
@@ -126,9 +112,11 @@ class HubDispatcher:
                 return
             data = rest
         try:
-            messages = self._decoder.feed(data)
-            for message in messages:
-                await self._handle(message, len(data) // max(len(messages), 1))
+            decoder = self._decoder
+            for message in decoder.messages(data):
+                await self._handle(message, decoder.last_size)
+                if connection.state is not State.CONNECTED:
+                    break
         except RemoteProtocolError as exc:
             logger.info("realtime: closing %s: %s", connection.connection_id, exc)
             self._error = exc  # on_disconnected gets it: this end is not a clean close
@@ -174,7 +162,7 @@ class HubDispatcher:
         connection = self.connection
         match message:
             case InvocationMessage() | StreamInvocationMessage():
-                self._start(message)
+                await self._admit(message)
             case StreamItemMessage():
                 self.streams.push(message.invocation_id, message.item, size)
             case CompletionMessage():
@@ -193,31 +181,81 @@ class HubDispatcher:
 
     # -- invocations -----------------------------------------------------------------------------
 
-    def _start(self, message: InvocationMessage | StreamInvocationMessage) -> None:
+    async def _admit(self, message: InvocationMessage | StreamInvocationMessage) -> None:
+        """Start an invocation, or refuse it now; may first wait for room among the queued ones."""
+        try:
+            method = self._method(message)
+        except _Refused as refused:
+            self._refuse(message, refused.text)
+            return
         streams = self.streams.open(message.stream_ids or [])
-        task = asyncio.create_task(self._invoke(message, streams))
+        try:
+            arguments = self._bind(message, method, streams)
+        except _Refused as refused:
+            self.streams.close(streams)
+            self._refuse(message, refused.text)
+            return
+        slot: Slot | None = None
+        if not (method.is_stream or streams):
+            slots = self._invocation_slots()
+            if slots.full:
+                await self._wait_for_room(slots)
+                if self.connection.state is not State.CONNECTED:
+                    return
+            slot = slots.admit()
+        task = asyncio.create_task(self._invoke(message, method, arguments, streams, slot))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if isinstance(message, StreamInvocationMessage):
-            self._running_streams[message.invocation_id] = _RunningStream(task)
-            task.add_done_callback(lambda _: self._running_streams.pop(message.invocation_id, None))
+            invocation_id = message.invocation_id
+            self._running_streams[invocation_id] = _RunningStream(task)
+            task.add_done_callback(lambda _: self._running_streams.pop(invocation_id, None))
 
-    async def _invoke(self, message: InvocationMessage | StreamInvocationMessage, streams: list[UploadStream]) -> None:
+    async def _wait_for_room(self, slots: InvocationSlots) -> None:
+        """Stop reading until another invocation may wait for a slot (or the connection ends).
+
+        Raises ``LimitExceeded`` when the transport cannot stop the client (the connection then closes).
+        """
+        connection = self.connection
+        if not connection.transport.can_pause:
+            raise LimitExceeded(
+                f"More than {slots.limit} invocations waited for a free slot (MAX_QUEUED_INVOCATIONS), and this "
+                "server cannot pause a client."
+            )
+        connection.reading_paused = True
+        room = asyncio.ensure_future(slots.room())
+        try:
+            await asyncio.wait({room, connection.ending()}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            room.cancel()
+            connection.reading_paused = False
+            connection.last_received = time.monotonic()
+
+    def _refuse(self, message: InvocationMessage | StreamInvocationMessage, text: str) -> None:
+        """Answer an invocation refused before it ran (nothing for a non-blocking one)."""
+        if message.invocation_id is not None:
+            connection = self.connection
+            connection.enqueue_frame(connection.encode(CompletionMessage.with_error(message.invocation_id, text)))
+
+    async def _invoke(
+        self,
+        message: InvocationMessage | StreamInvocationMessage,
+        method: HubMethod,
+        arguments: list[Any],
+        streams: list[UploadStream],
+        slot: Slot | None,
+    ) -> None:
         current_invocation.set(asyncio.current_task())
         try:
-            method, arguments = self._resolve(message, streams)
             if method.is_stream:
                 await self._run_stream(message, method, arguments)
             else:
-                await self._run_call(message, method, arguments)
-        except _Refused as refused:
-            await self._complete(message, CompletionMessage.with_error, refused.text)
+                await self._run_call(message, method, arguments, slot)
         finally:
             self.streams.close(streams)
 
-    def _resolve(
-        self, message: InvocationMessage | StreamInvocationMessage, streams: list[UploadStream]
-    ) -> tuple[HubMethod, list[Any]]:
+    def _method(self, message: InvocationMessage | StreamInvocationMessage) -> HubMethod:
+        """The hub method ``message`` may run, or ``_Refused`` with the Completion error."""
         target = message.target
         method = self.hub.hub_methods.get(target)
         if method is None:
@@ -227,18 +265,35 @@ class HubDispatcher:
             raise _Refused(errors.streaming_method_with_invocation(target))
         if wants_stream and not method.is_stream:
             raise _Refused(errors.non_streaming_method_with_stream_invocation(target))
-        if len(streams) != len(method.stream_positions):
-            raise _Refused(errors.stream_count_mismatch(target, len(streams), len(method.stream_positions)))
+        stream_ids = message.stream_ids or []
+        if len(stream_ids) != len(method.stream_positions):
+            raise _Refused(errors.stream_count_mismatch(target, len(stream_ids), len(method.stream_positions)))
+        if wants_stream:
+            if message.invocation_id in self._running_streams:
+                raise _Refused(errors.invocation_id_in_use(message.invocation_id))
+            if len(self._running_streams) >= self.max_streams:
+                raise _Refused(errors.too_many_streams(target, self.max_streams))
+        if stream_ids and len(self.streams) + len(stream_ids) > self.max_upload_streams:
+            raise _Refused(errors.too_many_upload_streams(target, self.max_upload_streams))
+        return method
+
+    def _bind(
+        self, message: InvocationMessage | StreamInvocationMessage, method: HubMethod, streams: list[UploadStream]
+    ) -> list[Any]:
         try:
-            return method, method.bind(message.arguments, streams)
+            return method.bind(message.arguments, streams)
         except ArgumentError as exc:
-            raise _Refused(errors.binding_failure(target, *self._detail(exc))) from exc
+            raise _Refused(errors.binding_failure(message.target, *self._detail(exc))) from exc
 
     async def _run_call(
-        self, message: InvocationMessage | StreamInvocationMessage, method: HubMethod, arguments: list[Any]
+        self,
+        message: InvocationMessage | StreamInvocationMessage,
+        method: HubMethod,
+        arguments: list[Any],
+        slot: Slot | None,
     ) -> None:
         try:
-            async with self._slot():
+            async with slot or contextlib.nullcontext():
                 result = await self._call(method, arguments)
         except PermissionDenied:
             await self._complete(message, CompletionMessage.with_error, errors.unauthorized(message.target))
@@ -261,8 +316,7 @@ class HubDispatcher:
         assert invocation_id is not None
         send = self.connection.send
         try:
-            async with self._slot():
-                generator = await self._call(method, arguments)
+            generator = await self._call(method, arguments)
         except PermissionDenied:
             await send(CompletionMessage.with_error(invocation_id, errors.unauthorized(message.target)))
             return
@@ -327,11 +381,12 @@ class HubDispatcher:
             frame = self.connection.encode(completion)
         await self.connection.send_frame(frame)
 
-    def _slot(self) -> _Slot:
-        """One of the connection's ``MAX_PARALLEL_INVOCATIONS`` slots (``async with``)."""
+    def _invocation_slots(self) -> InvocationSlots:
+        """The connection's ``MAX_PARALLEL_INVOCATIONS`` slots (made with its first plain invocation)."""
         if self._slots is None:
-            self._slots = asyncio.Semaphore(int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS")))
-        return _Slot(self._slots)
+            parallel = int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS"))
+            self._slots = InvocationSlots(parallel, int(hub_option(self.hub, "MAX_QUEUED_INVOCATIONS")))
+        return self._slots
 
     def _hub_instance(self) -> Hub:
         return self.hub(self.connection)
@@ -395,26 +450,6 @@ class HubDispatcher:
                         await presence.tracker().disconnected(connection.connection_id)
                 finally:
                     local.table().remove(connection)
-
-
-class _Slot:
-    """Hold an invocation slot, published in a context variable so client-result waits can release it.
-
-    A plain class rather than ``asynccontextmanager``: this runs on every invocation.
-    """
-
-    __slots__ = ("semaphore", "token")
-
-    def __init__(self, semaphore: asyncio.Semaphore) -> None:
-        self.semaphore = semaphore
-
-    async def __aenter__(self) -> None:
-        await self.semaphore.acquire()
-        self.token = _slot.set(self.semaphore)
-
-    async def __aexit__(self, *exc: object) -> None:
-        _slot.reset(self.token)
-        self.semaphore.release()
 
 
 class _RunningStream:

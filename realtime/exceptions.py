@@ -24,6 +24,13 @@ class ClientResultError(HubError):
     """The client answered a client-result invocation with an error, or never answered."""
 
 
+class GroupError(HubError):
+    """A group change refused: the connection is already in ``MAX_GROUPS`` groups.
+
+    A ``HubError``: raised inside a hub method, its text reaches the client.
+    """
+
+
 class ProtocolError(RealtimeError):
     """Malformed or illegal protocol traffic."""
 
@@ -43,6 +50,10 @@ class HandshakeError(RemoteProtocolError):
 
     detail: str | None = None
     """Extra cause (``InvalidDataException: ...``) shown only with detailed errors."""
+
+
+class LimitExceeded(RemoteProtocolError):
+    """The client went past a per-connection bound that cannot push it back (the connection closes)."""
 
 
 class MessageTooLarge(RemoteProtocolError):

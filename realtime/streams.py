@@ -69,6 +69,10 @@ class StreamTracker:
     def __contains__(self, stream_id: str) -> bool:
         return stream_id in self._streams
 
+    def __len__(self) -> int:
+        """Upload streams open (the client has not completed them and their invocation still runs)."""
+        return len(self._streams)
+
     def push(self, stream_id: str, item: Any, size: int) -> None:
         """Buffer one item; items for unknown or finished streams are ignored."""
         stream = self._streams.get(stream_id)

@@ -14,11 +14,16 @@ UserId = str
 
 
 class Transport(Protocol):
-    """What a hub connection needs from the transport that carries it."""
+    """What a hub connection needs from the transport that carries it, and what the transport can do."""
 
     name: str
     """``WebSockets``, ``ServerSentEvents`` or ``LongPolling``."""
     transfer_formats: frozenset[str]
+    keep_alive: bool
+    """Whether pings flow and the client timeout applies (not on long polling, whose polls show liveness)."""
+    can_pause: bool
+    """Whether not reading pushes the client back (see ``realtime.slots``); where it cannot, a client that
+    exceeds a bound is closed."""
 
     async def send(self, frame: str | bytes) -> None:
         """Write one finished chunk to the client."""

@@ -111,6 +111,24 @@ def unauthorized(target: str) -> str:
     return f"Failed to invoke '{target}' because user is unauthorized"
 
 
+def invocation_id_in_use(invocation_id: str) -> str:
+    """A StreamInvocation reuses the id of a stream that still runs."""
+    return f"Invocation ID '{invocation_id}' is already in use."
+
+
+def too_many_streams(target: str, limit: int) -> str:
+    """A server stream refused because the connection already runs ``limit`` of them (``MAX_STREAMS``)."""
+    return f"Failed to invoke '{target}' because the connection already has {limit} streams running (MAX_STREAMS)."
+
+
+def too_many_upload_streams(target: str, limit: int) -> str:
+    """An invocation refused because its upload streams would exceed ``MAX_UPLOAD_STREAMS``."""
+    return (
+        f"Failed to invoke '{target}' because the connection would have more than {limit} upload streams open "
+        "(MAX_UPLOAD_STREAMS)."
+    )
+
+
 def stream_count_mismatch(target: str, sent: int, expected: int) -> str:
     """The Invocation lists ``sent`` stream ids but the method has ``expected`` stream parameters."""
     message = f"Client sent {sent} stream(s), Hub method expects {expected}."

@@ -29,6 +29,7 @@ class LongPollingTransport(HttpOwner):
 
     name = "LongPolling"
     transfer_formats = frozenset({"Text", "Binary"})
+    keep_alive = False  # the client sends no pings and polls show it is alive
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

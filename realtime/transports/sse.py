@@ -29,6 +29,7 @@ class SseTransport(HttpOwner):
 
     name = "ServerSentEvents"
     transfer_formats = frozenset({"Text"})
+    keep_alive = True
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ everything addressed to the connection reaches it through the process's connecti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, ClassVar
 
@@ -26,17 +27,31 @@ CLEAN_CLOSE_CODES = frozenset({1000, 1001})
 NAME = "WebSockets"
 
 
+def pushes_back(receive: Receive) -> bool:
+    """Whether the server stops reading the socket while the application does not call ``receive``.
+
+    uvicorn pauses reading (TCP then pushes the client back). Daphne, and Channels' test communicators,
+    hand the application ``get`` of an unbounded ``asyncio.Queue`` and queue every frame whatever the
+    application does: there, only the application's own bounds protect the server's memory.
+    """
+    queue = getattr(receive, "__self__", None)
+    return not (isinstance(queue, asyncio.Queue) and queue.maxsize <= 0)
+
+
 class WebsocketTransport(AsyncConsumer):
     """Serve one endpoint over WebSockets; route it with ``WebsocketTransport.for_endpoint(endpoint)``."""
 
     endpoint: ClassVar[Endpoint]
     name = NAME
     transfer_formats = frozenset({"Text", "Binary"})
+    keep_alive = True
+    can_pause = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self._send = send
         self._closed = False
+        self.can_pause = pushes_back(receive)
         message = await receive()
         if message["type"] != "websocket.connect":
             return
