@@ -17,7 +17,7 @@ from typing import Any
 from . import lifetime, names
 from .conf import realtime_settings
 from .connection import HubConnection, State
-from .exceptions import ClientResultError
+from .exceptions import ClientResultError, GroupError, HubError
 from .protocol.messages import CompletionMessage, InvocationMessage
 from .protocol.msgpack import MessagePackHubProtocol
 from .registry import Entry, registry
@@ -143,11 +143,7 @@ class LocalTable:
             self._spawn(self._answer_invoke(event))
         elif kind == lifetime.GROUP:
             self._spawn(self._answer_group(event))
-        elif kind == lifetime.TRANSPORT_DATA:
-            owner = self.owners.get(event["token"])
-            if owner is not None:
-                owner.post(event["data"])
-        elif kind in (lifetime.POLL, lifetime.DELETE):
+        elif kind in (lifetime.TRANSPORT_DATA, lifetime.POLL, lifetime.DELETE):
             self._spawn(self._answer_transport(event))
         elif kind == lifetime.TOPIC:
             for listener in list(self.listeners.get(event["group"], ())):
@@ -180,10 +176,12 @@ class LocalTable:
         await lifetime.send(event["reply_channel"], {**answer, "message": pack_message(reply)})
 
     async def _answer_transport(self, event: dict[str, Any]) -> None:
-        """Run a poll or a DELETE routed here from another process, and send back the outcome."""
+        """Run a POST body, a poll or a DELETE routed here from another process, and send back the outcome."""
         owner = self.owners.get(event["token"])
         if owner is None:
             reply = {"type": lifetime.RESULT, "status": 404, "body": b"No Connection with that ID"}
+        elif event["type"] == lifetime.TRANSPORT_DATA:
+            reply = {"type": lifetime.RESULT, "status": await owner.post(event["data"]), "body": b""}
         elif event["type"] == lifetime.POLL:
             status, body = await owner.poll(event["timeout"])
             reply = {"type": lifetime.RESULT, "status": status, "body": body}
@@ -195,7 +193,6 @@ class LocalTable:
     async def _answer_group(self, event: dict[str, Any]) -> None:
         """Apply a group change asked for by another process (with presence); reply with refusals."""
         from .groups import apply_change  # groups builds on this module
-        from .presence import PresenceError
 
         connection = self.connections.get(event["connection_id"])
         if connection is None:
@@ -203,8 +200,9 @@ class LocalTable:
         reply = {"type": lifetime.RESULT}
         try:
             await apply_change(connection, event["name"], add=event["add"], metadata=event.get("metadata"))
-        except PresenceError as exc:
+        except HubError as exc:  # PresenceError or GroupError
             reply["error"] = str(exc)
+            reply["limit"] = isinstance(exc, GroupError)
         await lifetime.send(event["reply_channel"], reply)
 
     async def _housekeep(self) -> None:

@@ -22,6 +22,7 @@ from ..registry import Entry, new_id, registry
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
 from .longpolling import LongPollingTransport
+from .owner import GONE, HANDLED, TOO_MANY
 from .sse import SseTransport, disconnected
 
 logger = logging.getLogger("realtime.transports.http")
@@ -34,8 +35,6 @@ POLL_HEADERS = [
     (b"pragma", b"no-cache"),
     (b"expires", b"Thu, 01 Jan 1970 00:00:00 GMT"),
 ]
-POST_LIMIT = 4 * 1024 * 1024
-"""Largest POST body accepted (one body may batch many messages)."""
 ORDER = ("WebSockets", "ServerSentEvents", "LongPolling")
 T = TypeVar("T")
 
@@ -126,7 +125,9 @@ class EndpointHttpApp:
             raise HttpRefusal(405)
         request = RequestInfo.from_scope(scope)
         try:
-            version = negotiate.select_negotiate_version(request.query_value("negotiateVersion"))
+            version = negotiate.select_negotiate_version(
+                request.query_value("negotiateVersion"), minimum=self.endpoint.min_negotiate_version
+            )
         except negotiate.NegotiateError as exc:
             await respond(send, 200, negotiate.negotiate_error(str(exc)), [(b"content-type", b"application/json")])
             return
@@ -226,18 +227,31 @@ class EndpointHttpApp:
             raise HttpRefusal(405, "POST requests are not allowed for WebSocket connections.")
         if not entry.transport:
             raise HttpRefusal(404, "No Connection with that ID")
-        body = await read_body(receive, POST_LIMIT)
+        limit = int(realtime_settings.MAX_POST_SIZE)
+        body = await read_body(receive, limit)
         if body is None:
-            raise HttpRefusal(413, f"Request bodies are limited to {POST_LIMIT} bytes.")
+            raise HttpRefusal(413, f"Request bodies are limited to {limit} bytes (MAX_POST_SIZE).")
         owner = local.table().owners.get(token)
         if owner is not None:
-            owner.post(body)
+            status = await owner.post(body)
         else:
-            try:
-                await lifetime.send(entry.owner, {"type": lifetime.TRANSPORT_DATA, "token": token, "data": body})
-            except lifetime.ChannelFull:
-                raise HttpRefusal(503, "The connection's server is too busy; retry.") from None
-        await respond(send, 200)
+            status = await self._post_remote(entry, token, body)
+        if status == TOO_MANY:
+            raise HttpRefusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
+        if status == GONE:
+            raise HttpRefusal(GONE, "No Connection with that ID")
+        await respond(send, HANDLED)
+
+    async def _post_remote(self, entry: Entry, token: str, body: bytes) -> int:
+        """Hand ``body`` to the owner process and wait until it took it in; the status to answer."""
+        event = {"type": lifetime.TRANSPORT_DATA, "token": token, "data": body}
+        try:
+            reply = await lifetime.request_channel(entry.owner, event, timeout=float(realtime_settings.POLL_TIMEOUT))
+        except lifetime.ChannelFull:
+            raise HttpRefusal(503, "The connection's server is too busy; retry.") from None
+        except TimeoutError:
+            raise HttpRefusal(503, "The connection's server did not take the data in time.") from None
+        return int(reply["status"])
 
     async def delete(self, scope: Scope, send: Send, token: str) -> None:
         """``DELETE [base]``: end a long-polling connection."""
