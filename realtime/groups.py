@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import PermissionDenied
 
 from . import lifetime, local, names, presence
-from .conf import realtime_settings
+from .conf import hub_option, realtime_settings
+from .exceptions import GroupError
 
 if TYPE_CHECKING:
     from .connection import HubConnection
@@ -36,8 +37,8 @@ class GroupManager:
 
         ``metadata`` (a JSON object; hubs that track presence only) goes into the connection's presence
         entry in this group, over what the hub's ``presence_metadata()`` gave. Raises ``PermissionDenied``
-        when the hub's ``can_join_group`` refuses (inside hub methods); ``PresenceError`` for an empty group
-        name, oversize metadata or a connection already in ``PRESENCE_MAX_GROUPS`` groups.
+        when the hub's ``can_join_group`` refuses (inside hub methods); ``GroupError`` for a connection already
+        in ``MAX_GROUPS`` groups; ``PresenceError`` for an empty group name or oversize metadata.
         """
         if metadata is not None and not presence.tracks(self.hub):
             raise presence.PresenceError(f"{self.hub.__qualname__} does not track presence: metadata needs it.")
@@ -76,7 +77,7 @@ class GroupManager:
         except TimeoutError:
             raise LookupError(f"Connection '{connection_id}' is not connected to any server.") from None
         if reply.get("error"):
-            raise presence.PresenceError(reply["error"])
+            raise (GroupError if reply.get("limit") else presence.PresenceError)(reply["error"])
 
 
 async def apply_change(
@@ -84,12 +85,23 @@ async def apply_change(
 ) -> None:
     """Change a membership in the process that owns ``connection``: its layer group, and its presence."""
     layer_group = names.group(connection.hub.hub_name(), group)
-    table = local.table()
     if add and presence.tracks(connection.hub):
-        await presence.tracker().join(connection, group, metadata, admit=lambda: table.join(connection, layer_group))
+        await presence.tracker().join(connection, group, metadata, admit=lambda: _join(connection, layer_group))
     elif add:
-        await table.join(connection, layer_group)
+        await _join(connection, layer_group)
     else:
-        table.leave(connection, layer_group)
+        local.table().leave(connection, layer_group)
         if presence.tracks(connection.hub):
             await presence.tracker().leave(connection.connection_id, group)
+
+
+async def _join(connection: HubConnection, layer_group: str) -> None:
+    """Join ``layer_group`` unless that would put the connection in more than ``MAX_GROUPS`` hub groups.
+
+    Counted and joined without an await in between, so concurrent joins cannot pass the bound together.
+    """
+    if layer_group not in connection.layer_groups:
+        limit = int(hub_option(connection.hub, "MAX_GROUPS"))
+        if sum(1 for name in connection.layer_groups if names.is_hub_group(name)) >= limit:
+            raise GroupError(f"Connection '{connection.connection_id}' is already in {limit} groups (MAX_GROUPS).")
+    await local.table().join(connection, layer_group)

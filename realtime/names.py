@@ -42,6 +42,11 @@ def group(hub: str, name: str) -> str:
     return f"{PREFIX}.grp.{_digest(hub + chr(0) + name)}"
 
 
+def is_hub_group(layer_group: str) -> bool:
+    """Whether ``layer_group`` is the layer group of a hub group (made by :func:`group`)."""
+    return layer_group.startswith(f"{PREFIX}.grp.")
+
+
 def user(hub: str, user_id: str) -> str:
     """Layer group of the processes that have connections of ``user_id`` to ``hub``."""
     return f"{PREFIX}.usr.{_digest(hub + chr(0) + user_id)}"

@@ -33,7 +33,6 @@ from .base import (
     USER,
     PresenceBackend,
     PresenceEntry,
-    PresenceError,
     Scope,
     check_group_name,
     normalize_metadata,
@@ -125,8 +124,9 @@ class Tracker:
     ) -> None:
         """Enter ``connection`` in ``group`` and announce it there (no diff if it is already in).
 
-        ``PresenceError`` for an empty group name, oversize metadata or too many groups, before anything
-        changed. ``admit`` (the layer join) runs once the join is accepted, before it is written and announced.
+        ``PresenceError`` for an empty group name or oversize metadata, before anything changed. ``admit`` (the
+        layer join, which may refuse with ``GroupError``) runs once the join is accepted, before it is written
+        and announced.
         """
         connection_id = connection.connection_id
         check_group_name(group)
@@ -138,9 +138,6 @@ class Tracker:
         async with tracked.lock:
             limit = int(realtime_settings.PRESENCE_MAX_METADATA_SIZE)
             merged = normalize_metadata(metadata, limit, base=tracked.entry.metadata)
-            most = int(realtime_settings.PRESENCE_MAX_GROUPS)
-            if group not in tracked.groups and len(tracked.groups) >= most:
-                raise PresenceError(f"Connection '{connection_id}' is already in {most} groups (PRESENCE_MAX_GROUPS).")
             if tracked.closed:
                 return
             if admit is not None:

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 
 from realtime import presence
 from realtime.context import get_hub_context
-from realtime.exceptions import HubError
+from realtime.exceptions import GroupError, HubError
 from realtime.hubs import Hub
 from realtime.presence import PresenceError, PresenceUser
 from realtime.presence.base import GROUP, PresenceEntry, Scope
@@ -192,7 +192,7 @@ async def test_hub_context_sync_api_and_remote_group_changes():
 
 
 async def test_bad_input_is_refused_clearly(settings):
-    settings.REALTIME = {"PRESENCE_MAX_GROUPS": 3, "PRESENCE_MAX_METADATA_SIZE": 100}
+    settings.REALTIME = {"MAX_GROUPS": 3, "PRESENCE_MAX_METADATA_SIZE": 100}
     groups = [room() for _ in range(4)]
     async with HubCommunicator(PresenceHub) as alice:
         a = await alice.invoke("Id")
@@ -205,7 +205,7 @@ async def test_bad_input_is_refused_clearly(settings):
         for group in groups[:3]:
             await alice.invoke("Join", group)
             assert (await diff(alice))["group"] == group
-        with pytest.raises(HubError, match=r"already in 3 groups \(PRESENCE_MAX_GROUPS\)"):
+        with pytest.raises(HubError, match=r"already in 3 groups \(MAX_GROUPS\)"):
             await alice.invoke("Join", groups[3])
         await alice.invoke("Join", groups[0])  # a group it is in: fine
         # the refused join left no layer membership behind
@@ -214,7 +214,7 @@ async def test_bad_input_is_refused_clearly(settings):
         assert (await alice.receive_invocation("Hello")).arguments == []
         assert await alice.receive_nothing(0.1)
         # the same refusal reaches a caller in another process (here: another event loop)
-        with pytest.raises(PresenceError, match="PRESENCE_MAX_GROUPS"):
+        with pytest.raises(GroupError, match="MAX_GROUPS"):
             await asyncio.to_thread(async_to_sync(get_hub_context(PresenceHub).groups.add), a, groups[3])
         assert sorted(await get_hub_context(PresenceHub).presence.groups()) == sorted(groups[:3])
 
