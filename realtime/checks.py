@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from .conf import DEFAULTS
+from .conf import DEFAULTS, RENAMED
 
 
 @register()
@@ -74,7 +74,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     problems: list[Any] = [
         Error(
             f"REALTIME[{key!r}] is not a realtime setting.",
-            hint=f"Known settings: {', '.join(DEFAULTS)}.",
+            hint=f"It is now called {RENAMED[key]!r}." if key in RENAMED else f"Known settings: {', '.join(DEFAULTS)}.",
             id="realtime.E004",
         )
         for key in user

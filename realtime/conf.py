@@ -26,6 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGE_SIZE": 32 * 1024,
     "STREAM_BUFFER_CAPACITY": 10,
     "MAX_PARALLEL_INVOCATIONS": 1,
+    "MAX_QUEUED_INVOCATIONS": 32,
+    "MAX_STREAMS": 100,
+    "MAX_UPLOAD_STREAMS": 100,
+    "MAX_GROUPS": 100,
+    "MAX_POST_SIZE": 4 * 1024 * 1024,
+    "MIN_NEGOTIATE_VERSION": 0,
     "MAX_OUTBOUND_BYTES": 1024 * 1024,
     "DISCONNECT_TIMEOUT": 15.0,
     "CLIENT_RESULT_TIMEOUT": 30.0,
@@ -48,7 +54,6 @@ DEFAULTS: dict[str, Any] = {
     "PRESENCE_BACKEND": "realtime.presence.memory.MemoryPresence",
     "PRESENCE_TTL": 60.0,
     "PRESENCE_MAX_METADATA_SIZE": 4096,
-    "PRESENCE_MAX_GROUPS": 100,
     "SSE_HISTORY_BACKEND": "realtime.history.MemoryHistory",
     "SSE_HISTORY_SIZE": 1000,
     "SSE_HISTORY_TTL": 86400.0,
@@ -77,6 +82,11 @@ HUB_OPTIONS = {
     "MAX_MESSAGE_SIZE",
     "STREAM_BUFFER_CAPACITY",
     "MAX_PARALLEL_INVOCATIONS",
+    "MAX_QUEUED_INVOCATIONS",
+    "MAX_STREAMS",
+    "MAX_UPLOAD_STREAMS",
+    "MAX_GROUPS",
+    "MIN_NEGOTIATE_VERSION",
     "MAX_OUTBOUND_BYTES",
     "CLIENT_RESULT_TIMEOUT",
     "DETAILED_ERRORS",
@@ -85,6 +95,9 @@ HUB_OPTIONS = {
     "PRESENCE_EVENT",
 }
 """Settings a hub class may override with a lower-case class attribute."""
+
+RENAMED = {"PRESENCE_MAX_GROUPS": "MAX_GROUPS"}
+"""Settings of earlier releases and the names that replaced them (``check_settings`` says so)."""
 
 
 def perform_import(value: Any, name: str) -> Any:

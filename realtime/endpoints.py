@@ -73,6 +73,9 @@ class Endpoint:
     create: Callable[[Transport, ConnectionInfo], Handler]
     authorize: Callable[[Scope], Awaitable[int | None]] = allow_all
     """Checked on negotiate and every transport request: ``None`` to allow, else the HTTP status."""
+    min_negotiate_version: int = 0
+    """Lowest negotiate version answered (``MIN_NEGOTIATE_VERSION``): 1 refuses version 0, whose connection
+    token is the public connection id."""
 
 
 class ConnectionHandler:
@@ -93,7 +96,9 @@ class ConnectionHandler:
     def endpoint(cls) -> Endpoint:
         """The :class:`Endpoint` serving this handler class."""
         transports = cls.transports if cls.transports is not None else realtime_settings.TRANSPORTS
-        return Endpoint(f"{cls.__module__}.{cls.__qualname__}", tuple(transports), cls)
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        minimum = int(realtime_settings.MIN_NEGOTIATE_VERSION)
+        return Endpoint(name, tuple(transports), cls, min_negotiate_version=minimum)
 
     @property
     def connection_id(self) -> str:
@@ -153,4 +158,10 @@ def hub_endpoint(hub: type[Hub]) -> Endpoint:
             return None
         return 403 if getattr(user, "is_authenticated", False) else 401
 
-    return Endpoint(hub.hub_name(), tuple(hub_option(hub, "TRANSPORTS")), create, authorize)
+    return Endpoint(
+        hub.hub_name(),
+        tuple(hub_option(hub, "TRANSPORTS")),
+        create,
+        authorize,
+        min_negotiate_version=int(hub_option(hub, "MIN_NEGOTIATE_VERSION")),
+    )

@@ -112,6 +112,11 @@ class Hub:
     max_message_size: ClassVar[int | None] = None
     stream_buffer_capacity: ClassVar[int | None] = None
     max_parallel_invocations: ClassVar[int | None] = None
+    max_queued_invocations: ClassVar[int | None] = None
+    max_streams: ClassVar[int | None] = None
+    max_upload_streams: ClassVar[int | None] = None
+    max_groups: ClassVar[int | None] = None
+    min_negotiate_version: ClassVar[int | None] = None
     max_outbound_bytes: ClassVar[int | None] = None
     client_result_timeout: ClassVar[float | None] = None
     detailed_errors: ClassVar[bool | None] = None
