@@ -50,6 +50,11 @@ from .streams import StreamTracker, UploadStream
 
 logger = logging.getLogger("realtime.dispatcher")
 
+YIELD_EVERY = 32
+"""Messages handled between two turns given to the other tasks of the event loop. A server's receive queue
+(Daphne's, uvicorn's) hands over queued frames without suspending, so one client that floods, or one frame
+that carries thousands of messages, would otherwise hold the loop that serves every other connection."""
+
 def wire_type(exc: BaseException) -> str:
     """The exception type name clients see (``HubException`` for ``HubError``)."""
     return getattr(exc, "wire_name", None) or type(exc).__name__
@@ -72,6 +77,7 @@ class HubDispatcher:
         "_tasks",
         "_handshake_buffer",
         "_decoder",
+        "_handled",
         "_connected",
         "_error",
     )
@@ -91,6 +97,7 @@ class HubDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshake_buffer = b""
         self._decoder: Any = None
+        self._handled = 0
         self._connected = False
         self._error: Exception | None = None
 
@@ -117,6 +124,10 @@ class HubDispatcher:
                 await self._handle(message, decoder.last_size)
                 if connection.state is not State.CONNECTED:
                     break
+                self._handled += 1
+                if self._handled >= YIELD_EVERY:
+                    self._handled = 0
+                    await asyncio.sleep(0)
         except RemoteProtocolError as exc:
             logger.info("realtime: closing %s: %s", connection.connection_id, exc)
             self._error = exc  # on_disconnected gets it: this end is not a clean close

@@ -83,8 +83,11 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 
 
 @contextlib.contextmanager
-def conformance_server(server: str = "daphne", *, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Run the conformance server (``shared/conformance.md``) as a real process."""
+def conformance_server(
+    server: str = "daphne", *, env: dict[str, str] | None = None, app: str = APP
+) -> Iterator[Server]:
+    """Run the conformance server (``shared/conformance.md``), or another ASGI ``app`` built on it, as a real
+    process."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="realtime-server-") as tmp:
         log = Path(tmp) / "server.log"
@@ -92,7 +95,7 @@ def conformance_server(server: str = "daphne", *, env: dict[str, str] | None = N
         full_env.pop("DJANGO_SETTINGS_MODULE", None)
         with log.open("wb") as out:
             process = subprocess.Popen(
-                server_command(server, port), cwd=REPO_ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+                server_command(server, port, app), cwd=REPO_ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
             )
         try:
             wait_for_http(f"http://127.0.0.1:{port}/generateJwtToken", process, log)

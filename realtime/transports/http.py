@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -36,6 +37,9 @@ POLL_HEADERS = [
     (b"expires", b"Thu, 01 Jan 1970 00:00:00 GMT"),
 ]
 ORDER = ("WebSockets", "ServerSentEvents", "LongPolling")
+POSTS_IN_FLIGHT = 2
+"""POSTs of one connection this process reads at once: the one being handled and the next (clients send one
+at a time); more are refused before their body is read, so they cannot hold its memory."""
 T = TypeVar("T")
 
 
@@ -91,6 +95,7 @@ class EndpointHttpApp:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
+        self._posting: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -227,20 +232,31 @@ class EndpointHttpApp:
             raise HttpRefusal(405, "POST requests are not allowed for WebSocket connections.")
         if not entry.transport:
             raise HttpRefusal(404, "No Connection with that ID")
+        if self._posting[token] >= POSTS_IN_FLIGHT:
+            raise HttpRefusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
+        self._posting[token] += 1
+        try:
+            status = await self._hand_over(receive, entry, token)
+        finally:
+            self._posting[token] -= 1
+            if not self._posting[token]:
+                del self._posting[token]
+        if status == TOO_MANY:
+            raise HttpRefusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
+        if status == GONE:
+            raise HttpRefusal(GONE, "No Connection with that ID")
+        await respond(send, HANDLED)
+
+    async def _hand_over(self, receive: Receive, entry: Entry, token: str) -> int:
+        """Read the POST body and hand it to the connection's owner, here or in another process."""
         limit = int(realtime_settings.MAX_POST_SIZE)
         body = await read_body(receive, limit)
         if body is None:
             raise HttpRefusal(413, f"Request bodies are limited to {limit} bytes (MAX_POST_SIZE).")
         owner = local.table().owners.get(token)
         if owner is not None:
-            status = await owner.post(body)
-        else:
-            status = await self._post_remote(entry, token, body)
-        if status == TOO_MANY:
-            raise HttpRefusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
-        if status == GONE:
-            raise HttpRefusal(GONE, "No Connection with that ID")
-        await respond(send, HANDLED)
+            return await owner.post(body)
+        return await self._post_remote(entry, token, body)
 
     async def _post_remote(self, entry: Entry, token: str, body: bytes) -> int:
         """Hand ``body`` to the owner process and wait until it took it in; the status to answer."""
