@@ -302,7 +302,8 @@ async def test_post_bodies_of_a_long_polling_connection(server_kind):
         assert await asyncio.to_thread(http, "POST", f"{base}?id={token}", hello.encode()) == (200, b"")
         flood = "".join(invocation(str(i), "Echo", "x" * 30_000) for i in range(130)).encode()  # 3.9 MB
         async with Watch(server) as watch:
-            posts = [asyncio.ensure_future(asyncio.to_thread(http, "POST", f"{base}?id={token}", flood)) for _ in range(40)]
+            url = f"{base}?id={token}"
+            posts = [asyncio.ensure_future(asyncio.to_thread(http, "POST", url, flood)) for _ in range(40)]
             refused = []
             for answered in asyncio.as_completed(posts):  # all but the two the connection holds are refused
                 refused.append((await answered)[0])
