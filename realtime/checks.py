@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 from .conf import DEFAULTS, RENAMED
 
@@ -140,3 +140,26 @@ def check_sse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     except re.error as exc:
         problems.append(Error(f"REALTIME['SSE_TOPIC_PATTERN'] is not a regular expression: {exc}.", id="realtime.E023"))
     return problems
+
+
+@register(Tags.security, deploy=True)
+def check_negotiate_v0(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``check --deploy``: anonymous clients may negotiate version 0, whose token is the public connection id."""
+    from .conf import realtime_settings
+    from .permissions import IsAdminUser, IsAuthenticated
+
+    if int(realtime_settings.MIN_NEGOTIATE_VERSION) >= 1:
+        return []
+    if any(issubclass(cls, IsAuthenticated | IsAdminUser) for cls in realtime_settings.DEFAULT_PERMISSION_CLASSES):
+        return []
+    return [
+        Warning(
+            "Anonymous clients may negotiate version 0, whose connection token is the public connection id: "
+            "whoever learns the id of an anonymous Server-Sent Events or long-polling connection (from a member "
+            "list, say) can send, poll and end it as that connection.",
+            hint='Set REALTIME["MIN_NEGOTIATE_VERSION"] = 1 (or min_negotiate_version = 1 on the hubs anonymous '
+            "users reach) unless you serve clients that only speak version 0 (signalrcore); the official clients "
+            "send version 1.",
+            id="realtime.W030",
+        )
+    ]

@@ -40,7 +40,7 @@ AT_ONCE = 10.0
 POLL_READ_TIMEOUT = 120.0
 """Socket timeout of a poll: above the server's POLL_TIMEOUT (90 s), like the JS client's 100 s."""
 POST_LIMIT = 4 * 1024 * 1024
-"""realtime.transports.http.POST_LIMIT."""
+"""The default of REALTIME["MAX_POST_SIZE"]."""
 DISCONNECT_TIMEOUT = 15.0
 """The server's DISCONNECT_TIMEOUT (default; the conformance server does not change it)."""
 HANDSHAKE = ('{"protocol":"json","version":1}' + RS).encode()

@@ -130,6 +130,25 @@ async def test_negotiate_v0_has_no_token(http_app):
     assert body["availableTransports"] == ALL
 
 
+class VersionOneHub(Hub):
+    min_negotiate_version = 1
+
+
+@pytest.mark.parametrize("query", ["", "?negotiateVersion=0"])
+async def test_min_negotiate_version_refuses_version_0(query, settings):
+    (http_route,), _ = hub_routes({"v1only": VersionOneHub})
+    response = await request(URLRouter([http_route]), "POST", f"/v1only/negotiate{query}")
+    assert json.loads(response["body"]) == {
+        "error": "The client requested version '0', but the server does not support this version."
+    }
+    settings.REALTIME = {"MIN_NEGOTIATE_VERSION": 1}
+    (http_route,), _ = hub_routes({"testhub": RoutedHub})
+    response = await request(URLRouter([http_route]), "POST", f"/testhub/negotiate{query}")
+    assert "error" in json.loads(response["body"])
+    version_1 = await request(URLRouter([http_route]), "POST", "/testhub/negotiate?negotiateVersion=1")
+    assert "connectionToken" in json.loads(version_1["body"])
+
+
 async def test_negotiate_query_keys_are_case_insensitive_and_versions_above_1_answer_1(http_app):
     response = await request(http_app, "POST", "/testhub/negotiate?NegotiateVersion=5")
     assert json.loads(response["body"])["negotiateVersion"] == 1

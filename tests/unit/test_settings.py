@@ -40,6 +40,12 @@ class TunedHub(Hub):
         ("MAX_MESSAGE_SIZE", 32 * 1024),
         ("STREAM_BUFFER_CAPACITY", 10),
         ("MAX_PARALLEL_INVOCATIONS", 1),
+        ("MAX_QUEUED_INVOCATIONS", 32),
+        ("MAX_STREAMS", 100),
+        ("MAX_UPLOAD_STREAMS", 100),
+        ("MAX_GROUPS", 100),
+        ("MAX_POST_SIZE", 4 * 1024 * 1024),
+        ("MIN_NEGOTIATE_VERSION", 0),
         ("DETAILED_ERRORS", False),
         ("CHANNEL_LAYER", "default"),
     ],
@@ -158,6 +164,30 @@ def test_e002_no_asgi_application():
 def test_e004_unknown_realtime_key():
     (error,) = [m for m in checks.run_checks() if m.id == "realtime.E004"]
     assert "NOT_A_SETTING" in error.msg
+
+
+@override_settings(REALTIME={"PRESENCE_MAX_GROUPS": 10})
+def test_e004_names_the_new_name_of_a_renamed_setting():
+    (error,) = [m for m in checks.run_checks() if m.id == "realtime.E004"]
+    assert error.hint == "It is now called 'MAX_GROUPS'."
+
+
+def deploy_ids() -> set[str]:
+    return {m.id for m in checks.run_checks(include_deployment_checks=True) if m.id.startswith("realtime.")}
+
+
+@pytest.mark.parametrize(
+    ("config", "warned"),
+    [
+        ({}, True),
+        ({"MIN_NEGOTIATE_VERSION": 1}, False),
+        ({"DEFAULT_PERMISSION_CLASSES": ["realtime.permissions.IsAuthenticated"]}, False),
+    ],
+)
+def test_w030_deploy_warns_of_negotiate_version_0_for_anonymous_users(config, warned):
+    with override_settings(REALTIME=config):
+        assert ("realtime.W030" in deploy_ids()) is warned
+        assert "realtime.W030" not in realtime_ids()  # a deployment check only
 
 
 @pytest.mark.parametrize(
