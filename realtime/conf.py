@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "USER_ID_PROVIDER": "realtime.auth.default_user_id",
     "REGISTRY_BACKEND": "realtime.registry.MemoryRegistry",
     "GROUP_REFRESH_INTERVAL": 3600.0,
+    "LAYER_CHECK_INTERVAL": 1.0,
     "POLL_TIMEOUT": 90.0,
     "REDIS_URL": None,
     "HUB_FILTERS": [],

@@ -36,14 +36,16 @@ with presence ``metadata``; the answer carries ``error`` when presence refused."
 ABORT = "realtime.abort"
 """Close a connection wherever it lives."""
 TRANSPORT_DATA = "realtime.transport.data"
-"""A POST body for the owner of the HTTP connection ``token``; answered on ``reply_channel`` with ``status``
-once the owner took it in."""
+"""A POST body for the owner of the HTTP connection ``token``; acknowledged on ``reply_channel`` at once
+(``ack``), then answered with ``status`` once the owner took it in (see :func:`request_acknowledged`)."""
 POLL = "realtime.poll"
 """A long poll for the owner of ``token``; answered on ``reply_channel`` with ``status`` and ``body``."""
 DELETE = "realtime.delete"
 """End the long-polling connection ``token``; answered on ``reply_channel``."""
 TOPIC = "realtime.topic"
 """An event published to an SSE topic: ``group``, ``id``, ``event`` and ``data`` (see ``realtime.sse``)."""
+PROBE = "realtime.probe"
+"""A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
 
 Event = dict[str, Any]
 Handler = Callable[[Event], None]
@@ -55,6 +57,7 @@ __all__ = [
     "GROUP",
     "INVOKE",
     "POLL",
+    "PROBE",
     "RESULT",
     "TOPIC",
     "TRANSPORT_DATA",
@@ -206,6 +209,30 @@ async def request_channel(channel: str, event: Event, *, timeout: float) -> Even
     return await _on_home_loop(_request(event, timeout, channel=channel))
 
 
+async def request_acknowledged(channel: str, event: Event, *, ack_timeout: float, timeout: float) -> Event:
+    """Like :func:`request_channel`, for a request the receiver acknowledges at once and answers later.
+
+    A receiver that is gone is noticed after ``ack_timeout``; a live one may take ``timeout`` to answer.
+    Raises ``TimeoutError`` (with ``args[0] == "ack"`` when no acknowledgement came) and ``ChannelFull``.
+    """
+    return await _on_home_loop(_request_acknowledged(channel, event, ack_timeout, timeout))
+
+
+async def _request_acknowledged(channel: str, event: Event, ack_timeout: float, timeout: float) -> Event:
+    chosen = layer()
+    reply_channel = names.own_channel(await chosen.new_channel())
+    await chosen.send(channel, {**event, "reply_channel": reply_channel})
+    try:
+        async with asyncio.timeout(ack_timeout):
+            reply = await chosen.receive(reply_channel)
+    except TimeoutError:
+        raise TimeoutError("ack") from None
+    if not reply.get("ack"):
+        return reply
+    async with asyncio.timeout(timeout):
+        return await chosen.receive(reply_channel)
+
+
 async def _request(event: Event, timeout: float, *, group: str = "", channel: str = "") -> Event:
     chosen = layer()
     reply_channel = names.own_channel(await chosen.new_channel())
@@ -219,16 +246,32 @@ async def _request(event: Event, timeout: float, *, group: str = "", channel: st
 
 
 class ProcessChannel:
-    """This process's one layer channel: group membership and the receive loop that feeds ``handler``."""
+    """This process's one layer channel: group membership and the receive loop that feeds ``handler``.
 
-    def __init__(self, handler: Handler) -> None:
+    Neither channels_redis layer says when it drops group messages: a restarted Redis forgets the group
+    memberships, and the pub/sub layer re-subscribes after a lost connection without a word, so sends in
+    between reach nobody although their callers saw success. So every ``LAYER_CHECK_INTERVAL`` seconds the
+    channel sends itself a numbered probe through a group of its own. A probe that cannot be sent, a
+    receive that fails, or a gap in the numbers means messages to this process may have been lost; once a
+    probe sent after that arrives, delivery works again and ``on_gap`` runs (the connection table then
+    asks its clients to reconnect, so nothing is lost silently).
+    """
+
+    def __init__(self, handler: Handler, on_gap: Callable[[], None] | None = None) -> None:
         self._handler = handler
+        self._on_gap = on_gap
         self._layer = layer()
         self.name: str | None = None
         self._joined: set[str] = set()
         self._joining: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._prober: asyncio.Task[None] | None = None
         self._started: asyncio.Future[str] | None = None
+        self._probe_group = ""
+        self._probes_sent = 0
+        self._probes_seen = 0
+        self._lost_before: int | None = None
+        """While messages may have been lost: only a probe numbered above this shows delivery is back."""
 
     async def start(self) -> str:
         """Open the channel and start the receive loop once; returns the channel name."""
@@ -244,6 +287,9 @@ class ProcessChannel:
                 started.exception()  # retrieved: the next caller retries
                 raise
             self._task = asyncio.create_task(self._receive_loop(), name="realtime-process-channel")
+            self._probe_group = names.probe(self.name)
+            if float(realtime_settings.LAYER_CHECK_INTERVAL) > 0:
+                self._prober = asyncio.create_task(self._probe_loop(), name="realtime-layer-probe")
             self._started.set_result(self.name)
         return await asyncio.shield(self._started)
 
@@ -274,9 +320,12 @@ class ProcessChannel:
                 await self._layer.group_discard(group, self.name)
 
     async def refresh(self) -> None:
-        """Re-add the channel to its groups so the layer's ``group_expiry`` never evicts it."""
+        """Re-add the channel to its groups so the layer's ``group_expiry`` never evicts it.
+
+        The probe group goes last: a probe that arrives proves every other group was re-added before it.
+        """
         if self.name is not None:
-            for group in list(self._joined):
+            for group in sorted(self._joined, key=lambda name: name == self._probe_group):
                 await self._layer.group_add(group, self.name)
 
     async def _receive_loop(self) -> None:
@@ -299,19 +348,54 @@ class ProcessChannel:
                 raise
             except Exception as exc:
                 logger.warning("realtime process channel %s: layer failed (%r); retrying", self.name, exc)
+                self._maybe_lost()
                 rejoin = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.1
+            if event.get("type") == PROBE:
+                self._probe_arrived(event["seq"])
+                continue
             try:
                 self._handler(event)
             except Exception:
                 logger.exception("realtime process channel %s: handling %r failed", self.name, event.get("type"))
 
+    async def _probe_loop(self) -> None:
+        interval = float(realtime_settings.LAYER_CHECK_INTERVAL)
+        await self.join(self._probe_group)
+        while True:
+            await asyncio.sleep(interval)
+            self._probes_sent += 1
+            try:
+                await self._layer.group_send(self._probe_group, {"type": PROBE, "seq": self._probes_sent})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._maybe_lost()
+
+    def _maybe_lost(self) -> None:
+        """The layer failed: messages sent to this process from now until a later probe arrives may be lost."""
+        if self._lost_before is None:
+            logger.warning("realtime process channel %s: messages to this process may have been lost", self.name)
+        self._lost_before = self._probes_sent
+
+    def _probe_arrived(self, seq: int) -> None:
+        if seq != self._probes_seen + 1 and self._lost_before is None:
+            first_lost = self._probes_seen + 1
+            logger.warning("realtime process channel %s: probes %s-%s were lost", self.name, first_lost, seq - 1)
+            self._lost_before = seq - 1
+        self._probes_seen = seq
+        if self._lost_before is not None and seq > self._lost_before:
+            self._lost_before = None
+            if self._on_gap is not None:
+                self._on_gap()
+
     async def close(self) -> None:
-        """Stop the receive loop and leave every group."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Stop the receive loop and the probes, and leave every group."""
+        tasks = [task for task in (self._task, self._prober) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.prune(lambda group: False)

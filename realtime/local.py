@@ -18,6 +18,7 @@ from . import lifetime, names
 from .conf import realtime_settings
 from .connection import HubConnection, State
 from .exceptions import ClientResultError, GroupError, HubError
+from .protocol import errors
 from .protocol.messages import CompletionMessage, InvocationMessage
 from .protocol.msgpack import MessagePackHubProtocol
 from .registry import Entry, registry
@@ -51,7 +52,7 @@ class LocalTable:
         self.members: dict[str, set[HubConnection]] = {}
         self.listeners: dict[str, set[Callable[[dict[str, Any]], None]]] = {}
         """Callbacks of ``lifetime.TOPIC`` events by layer group (one per SSE topic streamed here)."""
-        self.channel = lifetime.ProcessChannel(self._on_event)
+        self.channel = lifetime.ProcessChannel(self._on_event, on_gap=self._messages_lost)
         self._housekeeping: asyncio.Task[None] | None = None
         self._services: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -155,6 +156,16 @@ class LocalTable:
         else:
             logger.warning("realtime: ignoring unknown layer event type %r", kind)
 
+    def _messages_lost(self) -> None:
+        """The layer may have dropped messages to this process: ask every client to reconnect (no silent gap)."""
+        connections = [c for c in self.connections.values() if c.state is State.CONNECTED]
+        logger.warning(
+            "realtime: the channel layer may have lost messages to this process; asking %d clients to reconnect",
+            len(connections),
+        )
+        for connection in connections:
+            connection.spawn(connection.abort(errors.CLOSE_MESSAGES_LOST, allow_reconnect=True))
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
@@ -181,6 +192,7 @@ class LocalTable:
         if owner is None:
             reply = {"type": lifetime.RESULT, "status": 404, "body": b"No Connection with that ID"}
         elif event["type"] == lifetime.TRANSPORT_DATA:
+            await lifetime.send(event["reply_channel"], {"type": lifetime.RESULT, "ack": True})
             reply = {"type": lifetime.RESULT, "status": await owner.post(event["data"]), "body": b""}
         elif event["type"] == lifetime.POLL:
             status, body = await owner.poll(event["timeout"])

@@ -57,6 +57,11 @@ def connection(connection_id: str) -> str:
     return f"{PREFIX}.con.{_digest(connection_id)}"
 
 
+def probe(channel: str) -> str:
+    """Layer group that only the process channel ``channel`` is in (``lifetime.ProcessChannel`` probes)."""
+    return f"{PREFIX}.prb.{_digest(channel)}"
+
+
 def topic(name: str) -> str:
     """Layer group of the processes that stream SSE topic ``name`` (``realtime.sse``)."""
     return f"{PREFIX}.sse.{_digest(name)}"

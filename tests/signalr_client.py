@@ -73,6 +73,10 @@ class RawHubClient:
         message = await self._next(lambda m: m.get("type") == 1 and m.get("target") == target, timeout)
         return message["arguments"]
 
+    async def receive_close(self, timeout: float = 10) -> dict[str, Any]:
+        """The Close message the server sends, skipping everything before it."""
+        return await self._next(lambda m: m.get("type") == 7, timeout)
+
     async def serve(self, duration: float) -> None:
         """Read for ``duration`` seconds, answering client results."""
         with __import__("contextlib").suppress(TimeoutError):

@@ -37,6 +37,9 @@ POLL_HEADERS = [
     (b"expires", b"Thu, 01 Jan 1970 00:00:00 GMT"),
 ]
 ORDER = ("WebSockets", "ServerSentEvents", "LongPolling")
+OWNER_ACK_TIMEOUT = 5.0
+"""How long a POST routed to another process waits for the owner to acknowledge it; past it the owner is
+taken for gone (the connection answers 404, as once its registry entry expires)."""
 POSTS_IN_FLIGHT = 2
 """POSTs of one connection this process reads at once: the one being handled and the next (clients send one
 at a time); more are refused before their body is read, so they cannot hold its memory."""
@@ -262,10 +265,14 @@ class EndpointHttpApp:
         """Hand ``body`` to the owner process and wait until it took it in; the status to answer."""
         event = {"type": lifetime.TRANSPORT_DATA, "token": token, "data": body}
         try:
-            reply = await lifetime.request_channel(entry.owner, event, timeout=float(realtime_settings.POLL_TIMEOUT))
+            reply = await lifetime.request_acknowledged(
+                entry.owner, event, ack_timeout=OWNER_ACK_TIMEOUT, timeout=float(realtime_settings.POLL_TIMEOUT)
+            )
         except lifetime.ChannelFull:
             raise HttpRefusal(503, "The connection's server is too busy; retry.") from None
-        except TimeoutError:
+        except TimeoutError as exc:
+            if exc.args == ("ack",):
+                raise HttpRefusal(GONE, "No Connection with that ID") from None
             raise HttpRefusal(503, "The connection's server did not take the data in time.") from None
         return int(reply["status"])
 

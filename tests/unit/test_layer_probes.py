@@ -1,0 +1,67 @@
+"""The process channel's probes: when messages to this process may have been lost, and when delivery is back."""
+
+from __future__ import annotations
+
+import asyncio
+
+from realtime import lifetime
+
+
+def channel() -> tuple[lifetime.ProcessChannel, list[int]]:
+    gaps: list[int] = []
+    process = lifetime.ProcessChannel(lambda event: None, on_gap=lambda: gaps.append(process._probes_seen))
+    return process, gaps
+
+
+def test_probes_in_order_report_nothing():
+    process, gaps = channel()
+    for seq in (1, 2, 3):
+        process._probes_sent = seq
+        process._probe_arrived(seq)
+    assert gaps == []
+
+
+def test_a_lost_probe_reports_a_gap_when_the_next_one_arrives():
+    process, gaps = channel()
+    process._probes_sent = 4
+    for seq in (1, 2, 4):  # 3 was lost: so may be anything sent before 4 was
+        process._probe_arrived(seq)
+    assert gaps == [4]
+
+
+def test_after_a_layer_failure_only_a_later_probe_shows_delivery_is_back():
+    process, gaps = channel()
+    process._probes_sent = 2
+    process._probe_arrived(1)
+    process._maybe_lost()  # e.g. a receive or a probe send failed while probe 2 was on its way
+    process._probe_arrived(2)  # sent before the failure: it proves nothing
+    assert gaps == []
+    process._probes_sent = 3
+    process._maybe_lost()  # probe 3 could not be sent either
+    process._probes_sent = 4
+    process._probe_arrived(4)
+    assert gaps == [4]
+
+
+class CountingChannel(lifetime.ProcessChannel):
+    """Sets ``three`` once three probes came back through the layer."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda event: None, on_gap=lambda: None)
+        self.three = asyncio.Event()
+
+    def _probe_arrived(self, seq: int) -> None:
+        super()._probe_arrived(seq)
+        if seq == 3:
+            self.three.set()
+
+
+async def test_probes_flow_through_the_layer_in_order(settings):
+    settings.REALTIME = {"LAYER_CHECK_INTERVAL": 0.01}
+    process = CountingChannel()
+    await process.start()
+    try:
+        await asyncio.wait_for(process.three.wait(), 5)
+        assert process._lost_before is None
+    finally:
+        await process.close()
