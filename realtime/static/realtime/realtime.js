@@ -1,5 +1,5 @@
 // realtime.js: GENERATED from realtime.mjs by scripts/build-client; do not edit.
-// A classic <script> build: sets window.realtime.
+// A classic <script> (or importScripts) build: sets globalThis.realtime.
 (function () {
 "use strict";
 // realtime.mjs: the browser client of django-realtime-hubs. One dependency-free ES module.
@@ -353,6 +353,8 @@ class HubConnection {
     }
     this._stopError = error;
     if (previous === Connected && !error) await this._sendRaw({ type: MessageType.Close }).catch(() => {});
+    // The server may have ended the transport on our Close already, and an `onclose` callback started again.
+    if (this.state !== Disconnecting) return;
     this._clearTimers();
     await this._connection.stop(error);
   }
@@ -458,7 +460,9 @@ class HubConnection {
     const callbacks = Object.values(this._callbacks);
     this._callbacks = {};
     for (const callback of callbacks) callback(null, canceled);
-    if (this.state === Disconnecting) this._completeClose(this._stopError || error);
+    // Stopping: the reason is the stop's own (none for stop()), not how the transport ended meanwhile (a server
+    // that got our Close message may end an SSE stream or a poll before we close it ourselves).
+    if (this.state === Disconnecting) this._completeClose(this._stopError);
     else if (this.state === Connected && this._policy) this._reconnect(error);
     else if (this.state === Connected) this._completeClose(error);
     // Connecting and Reconnecting: start() or the reconnect loop sees the failure.
@@ -503,7 +507,7 @@ class HubConnection {
       }
       if (this.state !== Reconnecting) return this._connection.stop();
       this.state = Connected;
-      this._emit(this._reconnected, this.connectionId);
+      this._emit(this._reconnected, this._connection.connectionId); // undefined under skipNegotiation, as SignalR's
       return;
     }
     this._logger.log(LogLevel.Information, `Reconnect retries exhausted after ${Date.now() - started} ms.`);
@@ -928,5 +932,5 @@ class LongPollingTransport {
   }
 }
 
-window.realtime = { VERSION, HubConnectionState, HttpTransportType, TransferFormat, MessageType, LogLevel, JsonHubProtocol, Subject, retryDelays, exponentialBackoff, HubConnectionBuilder, HubConnection };
+globalThis.realtime = { VERSION, HubConnectionState, HttpTransportType, TransferFormat, MessageType, LogLevel, JsonHubProtocol, Subject, retryDelays, exponentialBackoff, HubConnectionBuilder, HubConnection };
 })();
