@@ -1,9 +1,11 @@
-"""Run the official JS client's conformance suite (``tests/js-conformance/``) against real servers.
+"""Run the JS client conformance suite (``tests/js-conformance/``) against real servers, in Node.
 
 For each ASGI server (Daphne, uvicorn) this starts ``tests.conformance.asgi:application`` as a separate
 process on a free 127.0.0.1 port, waits until it answers, and runs ``node --test`` over the Node suite
-with ``SERVER_URL`` pointing at it. The Node suite drives the unmodified ``@microsoft/signalr`` and
-``@microsoft/signalr-protocol-msgpack`` packages (see ``tests/js-conformance/package.json``).
+with ``SERVER_URL`` pointing at it. ``CLIENT`` picks the client the same scenarios drive (helpers.mjs): the
+unmodified ``@microsoft/signalr`` and ``@microsoft/signalr-protocol-msgpack`` packages (see
+``tests/js-conformance/package.json``), or our ``realtime/static/realtime/realtime.mjs`` given the real ``ws``
+and ``eventsource`` packages, or given nothing (long polling).
 """
 
 from __future__ import annotations
@@ -163,12 +165,13 @@ def conformance_server(request, tmp_path):
         _stop(proc)
 
 
-@pytest.mark.parametrize("conformance_server", ["daphne", "uvicorn"], indirect=True)
-def test_official_js_client_conformance(node_modules, conformance_server):
+def _run_node_suite(conformance_server, **suite_env: str) -> str:
+    """``node --test`` over the suite against the running server, with ``suite_env`` (CLIENT, ...) set; its TAP."""
     base_url, proc, log_path = conformance_server
     env = dict(os.environ)
-    env["SERVER_URL"] = base_url
     env.pop("NODE_OPTIONS", None)
+    env.pop("REALTIME_MODULE", None)
+    env.update(suite_env, SERVER_URL=base_url)
     started = time.monotonic()
     # Own process group: node runs each test file in a child process, and a timeout must end them all.
     node = subprocess.Popen(
@@ -200,3 +203,23 @@ def test_official_js_client_conformance(node_modules, conformance_server):
         f"--- node output tail ---\n{_tail(output, 6_000)}\n"
         f"--- server log tail ---\n{_tail(log_path.read_text(errors='replace'), 4_000)}"
     )
+    return output
+
+
+def _assert_ran_on(output: str, transports: list[str]) -> None:
+    """The hub scenarios ran (not skipped) on each of ``transports``."""
+    for transport in transports:
+        assert re.search(rf"^\s*ok \d+ - A1 \[{transport}/json\](?!.*# SKIP)", output, re.MULTILINE), transport
+
+
+# "official": @microsoft/signalr; "realtime": ours with `ws` and `eventsource` given as its WebSocket and
+# EventSource options; "realtime-bare": ours with nothing given (Node 20 has neither: long polling only).
+CLIENTS = ["official", "realtime", "realtime-bare"]
+TRANSPORTS = ["WebSockets", "ServerSentEvents", "LongPolling"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("conformance_server", ["daphne", "uvicorn"], indirect=True)
+def test_js_client_conformance(node_modules, conformance_server, client):
+    output = _run_node_suite(conformance_server, CLIENT=client)
+    _assert_ran_on(output, ["LongPolling"] if client == "realtime-bare" else TRANSPORTS)
