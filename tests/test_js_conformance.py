@@ -5,7 +5,8 @@ process on a free 127.0.0.1 port, waits until it answers, and runs ``node --test
 with ``SERVER_URL`` pointing at it. ``CLIENT`` picks the client the same scenarios drive (helpers.mjs): the
 unmodified ``@microsoft/signalr`` and ``@microsoft/signalr-protocol-msgpack`` packages (see
 ``tests/js-conformance/package.json``), or our ``realtime/static/realtime/realtime.mjs`` given the real ``ws``
-and ``eventsource`` packages, or given nothing (long polling).
+and ``eventsource`` packages, or given nothing (long polling). Last, the minified client of a wheel built
+from this checkout runs the suite too.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import textwrap
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -223,3 +226,39 @@ TRANSPORTS = ["WebSockets", "ServerSentEvents", "LongPolling"]
 def test_js_client_conformance(node_modules, conformance_server, client):
     output = _run_node_suite(conformance_server, CLIENT=client)
     _assert_ran_on(output, ["LongPolling"] if client == "realtime-bare" else TRANSPORTS)
+
+
+MINIFIED = ["realtime.min.mjs", "realtime-msgpack.min.mjs", "realtime.min.js", "realtime-msgpack.min.js"]
+
+
+@pytest.fixture(scope="module")
+def built_wheel(tmp_path_factory) -> Path:
+    """The wheel of this checkout, built from its sdist as pip builds an sdist (``python -m build``)."""
+    out = tmp_path_factory.mktemp("dist")
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=NPM_CI_TIMEOUT,
+    )
+    assert result.returncode == 0, f"python -m build failed:\n{_tail(result.stdout + result.stderr)}"
+    (sdist,) = out.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        built_outputs = [name for name in archive.getnames() if ".min." in name]
+    assert built_outputs == [], "the sdist carries sources only; the minified files are made when building the wheel"
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+@pytest.mark.parametrize("conformance_server", ["daphne"], indirect=True)
+def test_minified_client_from_the_wheel(node_modules, conformance_server, built_wheel, tmp_path):
+    """The wheel ships the minified client beside the sources, and the suite passes on it (module and classic)."""
+    with zipfile.ZipFile(built_wheel) as wheel:
+        for name in MINIFIED:
+            (tmp_path / name).write_bytes(wheel.read(f"realtime/static/realtime/{name}"))
+    for name in MINIFIED:
+        source = REPO_ROOT / "realtime" / "static" / "realtime" / name.replace(".min", "")
+        assert (tmp_path / name).stat().st_size < 0.75 * source.stat().st_size, f"{name} is not minified"
+    output = _run_node_suite(conformance_server, CLIENT="realtime", REALTIME_MODULE=str(tmp_path / "realtime.min.mjs"))
+    _assert_ran_on(output, TRANSPORTS)
+    assert re.search(r"^\s*ok \d+ - K1 \[WebSockets/messagepack\]", output, re.MULTILINE), "the classic .min.js ran"
