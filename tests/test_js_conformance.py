@@ -262,3 +262,43 @@ def test_minified_client_from_the_wheel(node_modules, conformance_server, built_
     output = _run_node_suite(conformance_server, CLIENT="realtime", REALTIME_MODULE=str(tmp_path / "realtime.min.mjs"))
     _assert_ran_on(output, TRANSPORTS)
     assert re.search(r"^\s*ok \d+ - K1 \[WebSockets/messagepack\]", output, re.MULTILINE), "the classic .min.js ran"
+
+
+RENDER_TAG = """
+import sys
+
+import django
+from django.conf import settings
+settings.configure(DEBUG=sys.argv[1] == "debug", STATIC_URL="/static/", INSTALLED_APPS=["realtime"],
+                   TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}])
+django.setup()
+from django.template import engines
+import realtime
+assert realtime.__file__.startswith(sys.argv[2]), realtime.__file__
+print(engines["django"].from_string('{% load realtime %}{% realtime_client %}{% realtime_client "classic" %}').render())
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_installed_template_tag_serves_the_minified_client(built_wheel, tmp_path, debug):
+    """Installed from the wheel, ``{% realtime_client %}`` names the minified files unless DEBUG is on."""
+    target = tmp_path / "site"
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target)]
+    subprocess.run([*install, str(built_wheel)], check=True, capture_output=True, timeout=NPM_CI_TIMEOUT)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", RENDER_TAG, "debug" if debug else "production", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    suffix = "" if debug else ".min"
+    assert result.stdout.strip() == (
+        f'<script type="importmap">{{"imports": {{"realtime": "/static/realtime/realtime{suffix}.mjs", '
+        f'"realtime/msgpack": "/static/realtime/realtime-msgpack{suffix}.mjs"}}}}</script>'
+        f'<script src="/static/realtime/realtime{suffix}.js"></script>'
+    )
