@@ -39,6 +39,12 @@ async function demo(): Promise<void> {
   await connection.invoke("UploadStream", words());
   console.log(await total, connection.state === HubConnectionState.Connected, connection.connectionId);
   await connection.fetch("/announce", { method: "POST", body: new FormData() });
+  await new HubConnectionBuilder() // in Node: { WebSocket: require("ws"), EventSource: require("eventsource") }
+    .withUrl("http://127.0.0.1:8000/hubs/chat", { WebSocket, EventSource, headers: { "X-Client": "node" } })
+    .build()
+    .stop();
+  // @ts-expect-error: WebSocket takes a class, not an instance
+  new HubConnectionBuilder().withUrl("/hubs/chat", { WebSocket: new WebSocket("ws://127.0.0.1/") });
   await new HubConnectionBuilder()
     .withUrl("/hubs/chat", "LongPolling")
     .withHubProtocol(new MessagePackHubProtocol())
@@ -53,7 +59,8 @@ async function demo(): Promise<void> {
   // @ts-expect-error: the state is an enum member
   connection.state = "Up";
   const classic: typeof window.realtime.HubConnectionBuilder = HubConnectionBuilder;
-  console.log(classic);
+  const inWorker: typeof globalThis.realtimeMsgpack.MessagePackHubProtocol = MessagePackHubProtocol;
+  console.log(classic, inWorker);
 }
 
 void demo;

@@ -1,9 +1,12 @@
-"""Run the official JS client's conformance suite (``tests/js-conformance/``) against real servers.
+"""Run the JS client conformance suite (``tests/js-conformance/``) against real servers, in Node.
 
 For each ASGI server (Daphne, uvicorn) this starts ``tests.conformance.asgi:application`` as a separate
 process on a free 127.0.0.1 port, waits until it answers, and runs ``node --test`` over the Node suite
-with ``SERVER_URL`` pointing at it. The Node suite drives the unmodified ``@microsoft/signalr`` and
-``@microsoft/signalr-protocol-msgpack`` packages (see ``tests/js-conformance/package.json``).
+with ``SERVER_URL`` pointing at it. ``CLIENT`` picks the client the same scenarios drive (helpers.mjs): the
+unmodified ``@microsoft/signalr`` and ``@microsoft/signalr-protocol-msgpack`` packages (see
+``tests/js-conformance/package.json``), or our ``realtime/static/realtime/realtime.mjs`` given the real ``ws``
+and ``eventsource`` packages, or given nothing (long polling). Last, the minified client of a wheel built
+from this checkout runs the suite too.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import textwrap
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -163,12 +168,13 @@ def conformance_server(request, tmp_path):
         _stop(proc)
 
 
-@pytest.mark.parametrize("conformance_server", ["daphne", "uvicorn"], indirect=True)
-def test_official_js_client_conformance(node_modules, conformance_server):
+def _run_node_suite(conformance_server, **suite_env: str) -> str:
+    """``node --test`` over the suite against the running server, with ``suite_env`` (CLIENT, ...) set; its TAP."""
     base_url, proc, log_path = conformance_server
     env = dict(os.environ)
-    env["SERVER_URL"] = base_url
     env.pop("NODE_OPTIONS", None)
+    env.pop("REALTIME_MODULE", None)
+    env.update(suite_env, SERVER_URL=base_url)
     started = time.monotonic()
     # Own process group: node runs each test file in a child process, and a timeout must end them all.
     node = subprocess.Popen(
@@ -199,4 +205,100 @@ def test_official_js_client_conformance(node_modules, conformance_server):
         f"{_failure_summary(output)}\n"
         f"--- node output tail ---\n{_tail(output, 6_000)}\n"
         f"--- server log tail ---\n{_tail(log_path.read_text(errors='replace'), 4_000)}"
+    )
+    return output
+
+
+def _assert_ran_on(output: str, transports: list[str]) -> None:
+    """The hub scenarios ran (not skipped) on each of ``transports``."""
+    for transport in transports:
+        assert re.search(rf"^\s*ok \d+ - A1 \[{transport}/json\](?!.*# SKIP)", output, re.MULTILINE), transport
+
+
+# "official": @microsoft/signalr; "realtime": ours with `ws` and `eventsource` given as its WebSocket and
+# EventSource options; "realtime-bare": ours with nothing given (Node 20 has neither: long polling only).
+CLIENTS = ["official", "realtime", "realtime-bare"]
+TRANSPORTS = ["WebSockets", "ServerSentEvents", "LongPolling"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("conformance_server", ["daphne", "uvicorn"], indirect=True)
+def test_js_client_conformance(node_modules, conformance_server, client):
+    output = _run_node_suite(conformance_server, CLIENT=client)
+    _assert_ran_on(output, ["LongPolling"] if client == "realtime-bare" else TRANSPORTS)
+
+
+MINIFIED = ["realtime.min.mjs", "realtime-msgpack.min.mjs", "realtime.min.js", "realtime-msgpack.min.js"]
+
+
+@pytest.fixture(scope="module")
+def built_wheel(tmp_path_factory) -> Path:
+    """The wheel of this checkout, built from its sdist as pip builds an sdist (``python -m build``)."""
+    out = tmp_path_factory.mktemp("dist")
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=NPM_CI_TIMEOUT,
+    )
+    assert result.returncode == 0, f"python -m build failed:\n{_tail(result.stdout + result.stderr)}"
+    (sdist,) = out.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        built_outputs = [name for name in archive.getnames() if ".min." in name]
+    assert built_outputs == [], "the sdist carries sources only; the minified files are made when building the wheel"
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+@pytest.mark.parametrize("conformance_server", ["daphne"], indirect=True)
+def test_minified_client_from_the_wheel(node_modules, conformance_server, built_wheel, tmp_path):
+    """The wheel ships the minified client beside the sources, and the suite passes on it (module and classic)."""
+    with zipfile.ZipFile(built_wheel) as wheel:
+        for name in MINIFIED:
+            (tmp_path / name).write_bytes(wheel.read(f"realtime/static/realtime/{name}"))
+    for name in MINIFIED:
+        source = REPO_ROOT / "realtime" / "static" / "realtime" / name.replace(".min", "")
+        assert (tmp_path / name).stat().st_size < 0.75 * source.stat().st_size, f"{name} is not minified"
+    output = _run_node_suite(conformance_server, CLIENT="realtime", REALTIME_MODULE=str(tmp_path / "realtime.min.mjs"))
+    _assert_ran_on(output, TRANSPORTS)
+    assert re.search(r"^\s*ok \d+ - K1 \[WebSockets/messagepack\]", output, re.MULTILINE), "the classic .min.js ran"
+
+
+RENDER_TAG = """
+import sys
+
+import django
+from django.conf import settings
+settings.configure(DEBUG=sys.argv[1] == "debug", STATIC_URL="/static/", INSTALLED_APPS=["realtime"],
+                   TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}])
+django.setup()
+from django.template import engines
+import realtime
+assert realtime.__file__.startswith(sys.argv[2]), realtime.__file__
+print(engines["django"].from_string('{% load realtime %}{% realtime_client %}{% realtime_client "classic" %}').render())
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_installed_template_tag_serves_the_minified_client(built_wheel, tmp_path, debug):
+    """Installed from the wheel, ``{% realtime_client %}`` names the minified files unless DEBUG is on."""
+    target = tmp_path / "site"
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target)]
+    subprocess.run([*install, str(built_wheel)], check=True, capture_output=True, timeout=NPM_CI_TIMEOUT)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", RENDER_TAG, "debug" if debug else "production", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    suffix = "" if debug else ".min"
+    assert result.stdout.strip() == (
+        f'<script type="importmap">{{"imports": {{"realtime": "/static/realtime/realtime{suffix}.mjs", '
+        f'"realtime/msgpack": "/static/realtime/realtime-msgpack{suffix}.mjs"}}}}</script>'
+        f'<script src="/static/realtime/realtime{suffix}.js"></script>'
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.template import Context, Engine
 from django.test import override_settings
+from django.utils.functional import SimpleLazyObject
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC = REPO / "realtime" / "static" / "realtime"
@@ -97,3 +98,29 @@ def test_template_tag():
         '"realtime/msgpack": "/static/realtime/realtime-msgpack.mjs"}}</script>'
     )
     assert classic == '<script src="/static/realtime/realtime.js"></script>'
+
+
+def render(source: str, **context) -> str:
+    engine = Engine(libraries={"realtime": "realtime.templatetags.realtime"})
+    return engine.from_string("{% load realtime %}" + source).render(Context(context))
+
+
+@override_settings(STATIC_URL="/static/")
+def test_template_tag_nonce():
+    """An explicit nonce is escaped into both tags and wins over the context's."""
+    rendered = render(
+        '{% realtime_client nonce=n %}|{% realtime_client "classic" nonce=n %}', n='a"b<c', csp_nonce="unused"
+    )
+    module, classic = rendered.split("|")
+    assert module.startswith('<script type="importmap" nonce="a&quot;b&lt;c">{"imports": ')
+    assert classic == '<script src="/static/realtime/realtime.js" nonce="a&quot;b&lt;c"></script>'
+
+
+@override_settings(STATIC_URL="/static/")
+def test_template_tag_takes_the_context_csp_nonce():
+    """Without ``nonce=``, the context's ``csp_nonce`` (Django 6's context processor: a lazy object) is used."""
+    rendered = render('{% realtime_client %}|{% realtime_client "classic" %}', csp_nonce=SimpleLazyObject(lambda: "x1"))
+    module, classic = rendered.split("|")
+    assert module.startswith('<script type="importmap" nonce="x1">{"imports": ')
+    assert classic == '<script src="/static/realtime/realtime.js" nonce="x1"></script>'
+    assert "nonce" not in render("{% realtime_client %}", csp_nonce="")

@@ -399,6 +399,37 @@ def test_stop_while_reconnecting(open_page, client, restartable_server):
     assert result == ["undefined", "Disconnected", None]
 
 
+def test_module_worker(open_page, transport):
+    """Our client in a module worker (no window, no document): a relative hub URL, invoke, stream, stop."""
+    result = run(
+        open_page("realtime"),
+        """async (transport) => {
+          const worker = new Worker("/clienttest/browser-tests/worker.mjs", { type: "module" });
+          const reply = new Promise((resolve, reject) => {
+            worker.onmessage = (event) => resolve(event.data);
+            worker.onerror = (event) => reject(new Error(`worker error: ${event.message}`));
+          });
+          worker.postMessage({ transport });
+          try {
+            return await T.within(reply, "the worker's reply");
+          } finally {
+            worker.terminate();
+          }
+        }""",
+        transport,
+    )
+    assert result == {
+        "result": {
+            "globals": ["undefined", "undefined"],
+            "baseUrl": True,
+            "echo": "from a worker",
+            "transport": transport,
+            "items": ["a", "b", "c"],
+        },
+        "state": "Disconnected",
+    }
+
+
 def test_our_extras(open_page):
     """What only our client has: async iterables as upload streams, retry policies, and `connection.fetch`."""
     page = open_page("realtime")

@@ -5,6 +5,7 @@
 exposes the client's namespace as ``window.R`` (both have the same API), with the client's MessagePack
 protocol as ``R.MessagePackHubProtocol``. ``&websocket=off`` and
 ``&eventsource=off`` remove those globals before the client loads, as a blocked browser would.
+``/clienttest/browser-tests/worker.mjs`` is the module worker of the browser tests.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ ROOTS = {
     "realtime": REPO / "realtime" / "static" / "realtime",
     "signalr": NODE_MODULES / "signalr" / "dist" / "browser",
     "signalr-msgpack": NODE_MODULES / "signalr-protocol-msgpack" / "dist" / "browser",
+    "browser-tests": REPO / "tests" / "browser",  # worker.mjs
 }
 LOADERS = {
     "realtime": (

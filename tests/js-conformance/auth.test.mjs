@@ -15,6 +15,7 @@ import {
     ctest,
     delay,
     installCleanup,
+    skipUnless,
     withTimeout,
 } from "./helpers.mjs";
 
@@ -93,7 +94,7 @@ for (const transport of TRANSPORTS) {
                     assert.equal(new URL(poll.url).searchParams.get("access_token"), null, "no access_token in the poll URL");
                 }
             }
-        });
+        }, { skip: skipUnless("httpClient") });
 
         ctest(`B24 ${tag} token from an async accessTokenFactory: Echo works`, async (track) => {
             const { hub } = build({

@@ -1,17 +1,59 @@
 // Shared helpers for the conformance suite (not a test file: node --test only picks *.test.mjs).
 //
-// Every test drives the unmodified npm packages @microsoft/signalr and @microsoft/signalr-protocol-msgpack
-// against the conformance server given by SERVER_URL (e.g. http://127.0.0.1:8123).
+// Every test drives a client against the conformance server given by SERVER_URL (e.g. http://127.0.0.1:8123).
+// CLIENT picks the client; the scenarios are the same for each, and the few that need what only one client
+// has are skipped for the others (skipUnless below):
+//   official       the unmodified npm packages @microsoft/signalr and @microsoft/signalr-protocol-msgpack (default)
+//   realtime       our realtime.mjs and realtime-msgpack.mjs, given the `ws` and `eventsource` packages (the
+//                  copies @microsoft/signalr uses in Node) as its WebSocket and EventSource options
+//   realtime-bare  our client with nothing given: Node 20 has no WebSocket or EventSource, so long polling only
+// REALTIME_MODULE names another file of our client (e.g. realtime.min.mjs from a built wheel); its MessagePack
+// protocol is the file beside it with "realtime-msgpack" in place of "realtime" in the name.
 
 import { createRequire } from "node:module";
 import net from "node:net";
+import path from "node:path";
 import { after, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-import * as signalR from "@microsoft/signalr";
-import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
+import * as official from "@microsoft/signalr";
+import { MessagePackHubProtocol as OfficialMessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 
-export { signalR };
-export const { AbortError, HubConnectionBuilder, HubConnectionState, HttpTransportType, JsonHubProtocol, LogLevel, MessageType, TransferFormat } = signalR;
+export const CLIENT = process.env.CLIENT || "official";
+const ABILITIES = {
+    official: ["httpClient", "userAgent", "cookieJar", "HttpConnection", "WebSockets", "ServerSentEvents"],
+    realtime: ["WebSockets", "ServerSentEvents"],
+    "realtime-bare": [],
+};
+if (!ABILITIES[CLIENT]) {
+    throw new Error(`CLIENT must be one of ${Object.keys(ABILITIES).join(", ")}, got ${CLIENT}`);
+}
+const NEEDS = {
+    httpClient: "the official client's httpClient option",
+    userAgent: "a user agent header of the client's own",
+    cookieJar: "a cookie jar in Node (ours leaves cookies to the platform, as browsers keep them)",
+    HttpConnection: "the official client's HttpConnection (ours has no public connection layer)",
+    WebSockets: "a WebSocket class (Node 20 has none, and none is given)",
+    ServerSentEvents: "an EventSource class (Node 20 has none, and none is given)",
+};
+
+/** A node:test `skip` option: false when the client under test has `ability` (a key of NEEDS), else the reason. */
+export function skipUnless(ability) {
+    return ABILITIES[CLIENT].includes(ability) ? false : `the ${CLIENT} client: needs ${NEEDS[ability]}`;
+}
+
+const OURS = CLIENT !== "official";
+const ourModule = process.env.REALTIME_MODULE
+    || fileURLToPath(new URL("../../realtime/static/realtime/realtime.mjs", import.meta.url));
+const ourMsgpack = path.join(path.dirname(ourModule), path.basename(ourModule).replace(/^realtime/, "realtime-msgpack"));
+/** Our classic-script builds beside the module (realtime.js, realtime-msgpack.js; or their .min.js). */
+export const OUR_CLASSIC_SCRIPTS = [ourModule, ourMsgpack].map((file) => file.replace(/\.mjs$/, ".js"));
+
+export const signalR = OURS ? await import(pathToFileURL(ourModule).href) : official;
+const { MessagePackHubProtocol } = OURS ? await import(pathToFileURL(ourMsgpack).href) : { MessagePackHubProtocol: OfficialMessagePackHubProtocol };
+export const { HubConnectionBuilder, HubConnectionState, HttpTransportType, JsonHubProtocol, LogLevel, MessageType, TransferFormat } = signalR;
+// Only for scenarios of the official client (skipUnless("httpClient")).
+export const { AbortError } = official;
 
 const require = createRequire(import.meta.url);
 // The package has no "exports" map, so its CommonJS build can be reached by path. `main` points at the same
@@ -23,6 +65,8 @@ export const { getUserAgentHeader } = require("@microsoft/signalr/dist/cjs/Utils
 const requireFromSignalR = createRequire(require.resolve("@microsoft/signalr"));
 export const WebSocket = requireFromSignalR("ws");
 export const EventSource = requireFromSignalR("eventsource");
+/** What buildHub passes to withUrl for the client under test (ours in Node needs these given; see the top). */
+export const PLATFORM_OPTIONS = CLIENT === "realtime" ? { WebSocket, EventSource } : {};
 
 export const SERVER_URL = (process.env.SERVER_URL || "").replace(/\/+$/, "");
 if (!SERVER_URL) {
@@ -47,12 +91,15 @@ export const PROTOCOLS = [
 export const JSON_PROTOCOL = PROTOCOLS[0];
 export const MESSAGEPACK_PROTOCOL = PROTOCOLS[1];
 
-/** The transports of protocol.md 2, in the server's order, with the transfer formats each one carries. */
+/**
+ * The transports of protocol.md 2, in the server's order, with the transfer formats each one carries; only
+ * those the client under test can use here.
+ */
 export const TRANSPORTS = [
     { name: "WebSockets", type: HttpTransportType.WebSockets, transferFormats: ["Text", "Binary"], className: "WebSocketTransport" },
     { name: "ServerSentEvents", type: HttpTransportType.ServerSentEvents, transferFormats: ["Text"], className: "ServerSentEventsTransport" },
     { name: "LongPolling", type: HttpTransportType.LongPolling, transferFormats: ["Text", "Binary"], className: "LongPollingTransport" },
-];
+].filter((transport) => transport.name === "LongPolling" || !skipUnless(transport.name));
 
 export function transportNamed(name) {
     const found = TRANSPORTS.find((t) => t.name === name);
@@ -184,7 +231,8 @@ export class CapturingLogger {
     log(level, message) {
         this.lines.push({ level, message });
         if (level >= this.echoLevel && level !== LogLevel.None) {
-            console.error(`[signalr ${LogLevel[level]}] ${message}`);
+            const name = Object.keys(LogLevel).find((key) => LogLevel[key] === level);
+            console.error(`[${CLIENT} ${name}] ${message}`);
         }
     }
 
@@ -282,7 +330,7 @@ export function buildHub({
     droppable = false,
 } = {}) {
     const recorder = new RecordingProtocol(protocol.create());
-    const options = {};
+    const options = { ...PLATFORM_OPTIONS };
     if (transport !== null) {
         options.transport = (typeof transport === "string" ? transportNamed(transport) : transport).type;
     }
@@ -338,9 +386,14 @@ export function nextClose(hub) {
     return d.promise;
 }
 
-/** The HttpConnection under a HubConnection (or the argument itself when it is one). */
+/** The HttpConnection under a HubConnection (or the argument itself when it is one); ours keeps it in `_connection`. */
 function httpConnectionOf(hubOrConnection) {
-    return hubOrConnection.connection ?? hubOrConnection;
+    return hubOrConnection.connection ?? hubOrConnection._connection ?? hubOrConnection;
+}
+
+/** The WebSocket under a WebSockets transport (the official client's `_webSocket`, our `socket`). */
+function webSocketOf(transport) {
+    return transport._webSocket ?? transport.socket;
 }
 
 /** Name of the transport (TRANSPORTS[].name) the connection runs on now, or undefined. */
@@ -355,7 +408,7 @@ export function transportUrl(hubOrConnection) {
     if (!transport) {
         throw new Error("the connection has no transport");
     }
-    const url = transport._webSocket ? transport._webSocket.url : transport._url;
+    const url = webSocketOf(transport) ? webSocketOf(transport).url : transport._url ?? transport.url;
     if (!url) {
         throw new Error(`no URL on ${transport.constructor.name}`);
     }
@@ -382,7 +435,7 @@ export async function dropTransport(hubOrConnection) {
     const transport = connection.transport;
     const name = activeTransportName(connection);
     if (name === "WebSockets") {
-        const socket = transport._webSocket;
+        const socket = webSocketOf(transport);
         if (!socket || typeof socket.terminate !== "function") {
             throw new Error("no open ws WebSocket under this connection");
         }
@@ -437,10 +490,10 @@ export async function waitForDisposedToken(baseUrl, token, ms = WAIT) {
  * An HttpClient (IHttpConnectionOptions.httpClient) that delegates to the client's own DefaultHttpClient
  * (Fetch in Node) and records every request it sends, its headers and its outcome (status or error).
  */
-export class RecordingHttpClient extends signalR.HttpClient {
-    constructor(logger = signalR.NullLogger.instance) {
+export class RecordingHttpClient extends official.HttpClient {
+    constructor(logger = official.NullLogger.instance) {
         super();
-        this.inner = new signalR.DefaultHttpClient(logger);
+        this.inner = new official.DefaultHttpClient(logger);
         this.requests = [];
     }
 

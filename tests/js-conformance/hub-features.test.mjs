@@ -22,6 +22,7 @@ import {
     getUserAgentHeader,
     installCleanup,
     nextClose,
+    skipUnless,
     transportUrl,
     waitForDisposedToken,
     withTimeout,
@@ -71,7 +72,7 @@ for (const transport of TRANSPORTS) {
             await hub.start();
             assert.equal(await withTimeout(hub.invoke("GetCookie", "testCookie"), "GetCookie(testCookie)"), "testValue");
             assert.equal(await withTimeout(hub.invoke("GetCookie", "testCookie2"), "GetCookie(testCookie2)"), "testValue2");
-        });
+        }, { skip: skipUnless("cookieJar") });
 
         ctest(`B28 ${tag} the expired cookie is dropped: result null (present, not omitted)`, async (track) => {
             const { hub, recorder } = build();
@@ -141,7 +142,7 @@ for (const transport of TRANSPORTS) {
     });
 }
 
-describe("Group C [WebSockets/json]", () => {
+describe("Group C [WebSockets/json]", { skip: skipUnless("WebSockets") }, () => {
     const tag = "[WebSockets/json]";
     const build = (options = {}) => buildHub({ transport: "WebSockets", protocol: JSON_PROTOCOL, ...options });
 
@@ -217,7 +218,7 @@ describe("Group C /testhub-nowebsockets (transport chosen by the client)", () =>
         assert.equal(activeTransportName(hub), "ServerSentEvents");
         assert.equal(await withTimeout(hub.invoke("GetActiveTransportName"), "GetActiveTransportName"), "ServerSentEvents");
         assert.equal(await hub.invoke("Echo", "over SSE"), "over SSE");
-    });
+    }, { skip: skipUnless("ServerSentEvents") });
 
     ctest("C36 [messagepack] on /testhub-nowebsockets skips SSE (Text only) and picks LongPolling", async (track) => {
         const { hub } = buildHub({ transport: null, protocol: MESSAGEPACK_PROTOCOL, url: NO_WEBSOCKETS_HUB });
@@ -231,7 +232,7 @@ describe("Group C /testhub-nowebsockets (transport chosen by the client)", () =>
     test("C37 with WebSocket disabled in a browser page the client falls back (browser only)", { skip: "browser only" }, () => {});
 });
 
-describe("Group C [LongPolling/json] stop", () => {
+describe("Group C [LongPolling/json] stop", { skip: skipUnless("httpClient") }, () => {
     const tag = "[LongPolling/json]";
 
     /** A long-polling hub whose HTTP requests (Fetch, through the default client) are recorded. */
@@ -313,7 +314,7 @@ for (const transport of TRANSPORTS) {
             track(hub);
             await hub.start();
             assert.equal(await hub.invoke("GetHeader", name), value);
-        });
+        }, { skip: skipUnless("userAgent") });
 
         ctest(`C40 ${tag} user headers override library headers`, async (track) => {
             const [name] = getUserAgentHeader();

@@ -12,7 +12,6 @@ export declare class MessagePackHubProtocol implements HubProtocol {
 }
 
 declare global {
-  interface Window {
-    realtimeMsgpack: typeof import("./realtime-msgpack.js");
-  }
+  /** Set by the classic-script build, realtime-msgpack.js (on `window` in a page, on `self` in a worker). */
+  var realtimeMsgpack: typeof import("./realtime-msgpack.js");
 }

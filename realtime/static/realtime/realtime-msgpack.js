@@ -1,5 +1,5 @@
 // realtime-msgpack.js: GENERATED from realtime-msgpack.mjs by scripts/build-client; do not edit.
-// A classic <script> build: sets window.realtimeMsgpack.
+// A classic <script> (or importScripts) build: sets globalThis.realtimeMsgpack.
 (function () {
 "use strict";
 // realtime-msgpack.mjs: the MessagePack hub protocol for realtime.mjs (optional; no dependencies).
@@ -247,5 +247,5 @@ class Decoder {
   }
 }
 
-window.realtimeMsgpack = { MessagePackHubProtocol };
+globalThis.realtimeMsgpack = { MessagePackHubProtocol };
 })();

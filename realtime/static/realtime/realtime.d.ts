@@ -1,5 +1,6 @@
-// Types of realtime.mjs (realtime.d.mts re-exports them for TypeScript's .mjs resolution) and of
-// window.realtime, which the classic-script build realtime.js sets.
+// Types of realtime.mjs (realtime.d.mts re-exports them for TypeScript's .mjs resolution; realtime.min.mjs
+// of a built package is the same module) and of globalThis.realtime, which the classic-script build
+// realtime.js sets.
 
 export declare const VERSION: string;
 
@@ -103,13 +104,25 @@ export declare function exponentialBackoff(options?: {
   jitter?: number;
 }): RetryPolicy;
 
+/** A WebSocket class: the browser's, or one for Node such as the `ws` package's. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: any) => any;
+/** An EventSource class: the browser's, or one for Node such as the `eventsource` package's. */
+export type EventSourceConstructor = new (url: string, init?: any) => any;
+
 export interface ConnectionOptions {
   /** Called before every negotiate; its token goes in `Authorization` (HTTP) or `?access_token=` (WebSocket, SSE). */
   accessTokenFactory?: () => string | Promise<string>;
   /** Allowed transports: a HttpTransportType mask or a transport name. Default: all, in the server's order. */
   transport?: HttpTransportType | TransportName;
-  /** Extra headers of the HTTP requests (negotiate, long polls, sends); browsers cannot add them to WebSocket or SSE. */
+  /**
+   * Extra headers of the HTTP requests (negotiate, long polls, sends); browsers cannot add them to WebSocket or
+   * SSE, Node's `ws` and `eventsource` send them there too.
+   */
   headers?: Record<string, string>;
+  /** The WebSocket class where there is no global one (Node 20: `WebSocket: require("ws")`). Default: the global. */
+  WebSocket?: WebSocketConstructor;
+  /** The EventSource class where there is no global one (Node: the `eventsource` package). Default: the global. */
+  EventSource?: EventSourceConstructor;
   /** Open a WebSocket directly, without negotiate (WebSockets transport only). */
   skipNegotiation?: boolean;
   /** Send cookies cross-origin (default true). */
@@ -177,15 +190,13 @@ export declare class HubConnection {
   send(methodName: string, ...args: unknown[]): Promise<void>;
   stream<T = any>(methodName: string, ...args: unknown[]): StreamResult<T>;
   /**
-   * fetch() with, on same-origin requests only, `X-Realtime-Connection-Id` (for "to others" pushes) and
-   * Django's `X-CSRFToken` on unsafe methods.
+   * fetch() with, on same-origin requests only (the page's or worker's origin; outside them the hub's),
+   * `X-Realtime-Connection-Id` (for "to others" pushes) and, on a page, Django's `X-CSRFToken` on unsafe methods.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 }
 
 declare global {
-  interface Window {
-    /** Set by the classic-script build, realtime.js. */
-    realtime: typeof import("./realtime.js");
-  }
+  /** Set by the classic-script build, realtime.js (on `window` in a page, on `self` in a worker). */
+  var realtime: typeof import("./realtime.js");
 }

@@ -2,7 +2,9 @@
 //
 // It speaks the ASP.NET Core SignalR protocol (negotiate v1 with redirects; WebSockets, then Server-Sent
 // Events, then long polling; the JSON hub protocol, or MessagePack from ./realtime-msgpack.mjs) with the
-// API of @microsoft/signalr:
+// API of @microsoft/signalr, and runs where it does: browsers, web workers, bundlers and Node 20+ (which has no
+// WebSocket or EventSource of its own: pass them as options, e.g. `WebSocket: require("ws")`, or use long
+// polling, which needs only `fetch`). Nothing here reads `window`, `document` or `location` unless it exists.
 //
 //   import { HubConnectionBuilder } from "/static/realtime/realtime.mjs";
 //   const connection = new HubConnectionBuilder().withUrl("/hubs/chat").withAutomaticReconnect().build();
@@ -10,8 +12,8 @@
 //   await connection.start();
 //   await connection.invoke("say", "hi");
 //
-// realtime.js (a classic script setting window.realtime) is generated from this file by
-// scripts/build-client; realtime.d.ts holds the types.
+// realtime.js (a classic script setting globalThis.realtime) is generated from this file by
+// scripts/build-client; realtime.d.ts holds the types. Built packages also ship realtime.min.mjs (setup.py).
 
 export const VERSION = "0.1.0";
 const RS = "\x1e";
@@ -111,7 +113,7 @@ export function exponentialBackoff({ initial = 1000, max = 30000, retries = Infi
 export class HubConnectionBuilder {
   /**
    * `options`: a transport (HttpTransportType or name), or
-   * {accessTokenFactory, transport, headers, skipNegotiation, withCredentials}.
+   * {accessTokenFactory, transport, headers, skipNegotiation, withCredentials, WebSocket, EventSource}.
    */
   withUrl(url, options) {
     this.url = url;
@@ -203,7 +205,7 @@ export class HubConnection {
     if (this.state !== Disconnected && this.state !== Reconnecting) {
       throw new Error("The HubConnection must be in the Disconnected or Reconnecting state to change the url.");
     }
-    this._connection.baseUrl = url;
+    this._connection.baseUrl = absolute(url);
   }
 
   async start() {
@@ -305,14 +307,16 @@ export class HubConnection {
   }
 
   /**
-   * `fetch()` that tells this site who is asking: on same-origin requests it adds the connection id header
-   * (for "to others" pushes) and, on unsafe methods, Django's CSRF header. Other origins get neither.
+   * `fetch()` that tells this site who is asking: on same-origin requests (the page's or worker's origin;
+   * elsewhere the hub's) it adds the connection id header (for "to others" pushes) and, on unsafe methods,
+   * Django's CSRF header from the page's cookie. Other origins get neither.
    */
   fetch(input, init = {}) {
     const headers = new Headers(init.headers ?? input.headers); // input: a URL, or a Request with its own
-    if (new URL(input.url ?? input, location.href).origin === location.origin) {
+    const here = globalThis.location?.href ?? this.baseUrl;
+    if (new URL(input.url ?? input, here).origin === new URL(here).origin) {
       if (this.connectionId) headers.set(CONNECTION_ID_HEADER, this.connectionId);
-      const csrf = /(?:^|;\s*)csrftoken=([^;]+)/.exec(document.cookie);
+      const csrf = /(?:^|;\s*)csrftoken=([^;]+)/.exec(globalThis.document?.cookie ?? "");
       const method = init.method || input.method || "GET";
       if (csrf && !/^(GET|HEAD|OPTIONS)$/i.test(method)) headers.set("X-CSRFToken", csrf[1]);
     }
@@ -349,6 +353,8 @@ export class HubConnection {
     }
     this._stopError = error;
     if (previous === Connected && !error) await this._sendRaw({ type: MessageType.Close }).catch(() => {});
+    // The server may have ended the transport on our Close already, and an `onclose` callback started again.
+    if (this.state !== Disconnecting) return;
     this._clearTimers();
     await this._connection.stop(error);
   }
@@ -454,7 +460,9 @@ export class HubConnection {
     const callbacks = Object.values(this._callbacks);
     this._callbacks = {};
     for (const callback of callbacks) callback(null, canceled);
-    if (this.state === Disconnecting) this._completeClose(this._stopError || error);
+    // Stopping: the reason is the stop's own (none for stop()), not how the transport ended meanwhile (a server
+    // that got our Close message may end an SSE stream or a poll before we close it ourselves).
+    if (this.state === Disconnecting) this._completeClose(this._stopError);
     else if (this.state === Connected && this._policy) this._reconnect(error);
     else if (this.state === Connected) this._completeClose(error);
     // Connecting and Reconnecting: start() or the reconnect loop sees the failure.
@@ -499,7 +507,7 @@ export class HubConnection {
       }
       if (this.state !== Reconnecting) return this._connection.stop();
       this.state = Connected;
-      this._emit(this._reconnected, this.connectionId);
+      this._emit(this._reconnected, this._connection.connectionId); // undefined under skipNegotiation, as SignalR's
       return;
     }
     this._logger.log(LogLevel.Information, `Reconnect retries exhausted after ${Date.now() - started} ms.`);
@@ -596,12 +604,10 @@ export class HubConnection {
 
 // --- the connection: negotiate and transports --------------------------------------------------------------
 
-const TRANSPORTS = ["WebSockets", "ServerSentEvents", "LongPolling"];
-
 /** Negotiate (following redirects) and open the first transport that is allowed, available and starts. */
 class HttpConnection {
   constructor(url, options, logger) {
-    this.baseUrl = url;
+    this.baseUrl = absolute(url);
     this.options = options;
     this.features = {};
     this._logger = logger;
@@ -618,6 +624,7 @@ class HttpConnection {
       if (requested !== HttpTransportType.WebSockets) {
         throw new Error("Negotiation can only be skipped when using the WebSocket transport directly.");
       }
+      if (!WebSocketTransport.api(this.options)) throw new Error("'WebSocket' is not supported in your environment.");
       this._token = await this._tokenFactory?.();
       return this._open(WebSocketTransport, url, transferFormat);
     }
@@ -633,9 +640,9 @@ class HttpConnection {
     }
     const errors = [];
     for (const { transport, transferFormats } of negotiation.availableTransports || []) {
-      const Transport = { WebSockets: WebSocketTransport, ServerSentEvents: SseTransport, LongPolling: LongPollingTransport }[transport];
+      const Transport = { WebSockets: WebSocketTransport, ServerSentEvents: ServerSentEventsTransport, LongPolling: LongPollingTransport }[transport];
       const format = transferFormat === TransferFormat.Binary ? "Binary" : "Text";
-      if (!Transport || !(requested & HttpTransportType[transport]) || !transferFormats.includes(format) || !Transport.available()) {
+      if (!Transport || !(requested & HttpTransportType[transport]) || !transferFormats.includes(format) || !Transport.api(this.options)) {
         errors.push(`${transport} is not usable here.`);
         continue;
       }
@@ -657,7 +664,7 @@ class HttpConnection {
 
   async _negotiate(url) {
     this._token = await this._tokenFactory?.();
-    const target = new URL(url, document.baseURI);
+    const target = new URL(url);
     target.pathname = target.pathname.replace(/\/?$/, "/negotiate");
     if (!target.searchParams.has("negotiateVersion")) target.searchParams.set("negotiateVersion", "1");
     let body;
@@ -761,22 +768,31 @@ async function httpError(response) {
   return error;
 }
 
+/** `url` resolved against the page's base URL or the worker's location; elsewhere (Node) it must be absolute. */
 function absolute(url) {
-  return new URL(url, document.baseURI).href;
+  try {
+    return new URL(url, globalThis.document?.baseURI ?? globalThis.location?.href).href;
+  } catch {
+    throw new Error(`Cannot resolve '${url}'.`);
+  }
 }
 
 class WebSocketTransport {
   static transportName = "WebSockets";
-  static available = () => typeof WebSocket !== "undefined";
+  /** The WebSocket class to use: the `WebSocket` option (e.g. the `ws` package in Node), else the global one. */
+  static api = (options) => options.WebSocket ?? globalThis.WebSocket;
 
   constructor(connection) {
     this.connection = connection;
   }
 
   connect(url) {
-    const wsUrl = withQuery(absolute(url).replace(/^http/, "ws"), { access_token: this.connection._token });
+    const { options, _token } = this.connection;
+    const wsUrl = withQuery(url.replace(/^http/, "ws"), { access_token: _token });
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(wsUrl);
+      const Socket = WebSocketTransport.api(options);
+      // A WebSocket class given as an option (Node's `ws`) sends headers on the upgrade; a browser's takes none.
+      const socket = options.WebSocket && options.headers ? new Socket(wsUrl, [], { headers: options.headers }) : new Socket(wsUrl);
       socket.binaryType = "arraybuffer";
       socket.onopen = () => {
         this.socket = socket;
@@ -793,7 +809,7 @@ class WebSocketTransport {
   }
 
   send(data) {
-    if (this.socket?.readyState !== WebSocket.OPEN) return Promise.reject(new Error("WebSocket is not in the OPEN state"));
+    if (this.socket?.readyState !== 1) return Promise.reject(new Error("WebSocket is not in the OPEN state"));
     this.socket.send(data);
     return Promise.resolve();
   }
@@ -812,9 +828,10 @@ class WebSocketTransport {
   }
 }
 
-class SseTransport {
+class ServerSentEventsTransport {
   static transportName = "ServerSentEvents";
-  static available = () => typeof EventSource !== "undefined";
+  /** The `EventSource` option (e.g. the `eventsource` package in Node), else the global one. */
+  static api = (options) => options.EventSource ?? globalThis.EventSource;
 
   constructor(connection) {
     this.connection = connection;
@@ -822,9 +839,10 @@ class SseTransport {
 
   connect(url) {
     this.url = url;
-    const withCredentials = this.connection.options.withCredentials !== false;
+    const { options, _token } = this.connection;
+    const init = { withCredentials: options.withCredentials !== false, headers: options.headers }; // headers: Node's `eventsource`
     return new Promise((resolve, reject) => {
-      const source = new EventSource(withQuery(absolute(url), { access_token: this.connection._token }), { withCredentials });
+      const source = new (ServerSentEventsTransport.api(options))(withQuery(url, { access_token: _token }), init);
       source.onopen = () => {
         this.source = source;
         resolve();
@@ -857,7 +875,7 @@ class SseTransport {
 
 class LongPollingTransport {
   static transportName = "LongPolling";
-  static available = () => true;
+  static api = () => globalThis.fetch;
 
   constructor(connection, transferFormat) {
     this.connection = connection;
