@@ -68,7 +68,7 @@ for (const transport of TRANSPORTS) {
             assert.equal(negotiates.length, 1);
             assert.equal(authorizationOf(negotiates[0]), bearer, "negotiate carries Authorization: Bearer");
             assert.equal(negotiates[0].status, 200);
-            const sends = httpClient.find("POST", (r) => !new URL(r.url).pathname.endsWith("/negotiate"));
+            const sends = await httpClient.answered("POST", (r) => !new URL(r.url).pathname.endsWith("/negotiate"));
             const polls = httpClient.find("GET");
             if (transport.name === "WebSockets") {
                 // Node's ws sends Authorization on the upgrade itself (not observable here); no HTTP sends or polls.

@@ -506,6 +506,8 @@ export class RecordingHttpClient extends official.HttpClient {
             error: undefined,
         };
         this.requests.push(entry);
+        let answered;
+        entry.answered = new Promise((resolve) => (answered = resolve));
         try {
             const response = await this.inner.send(request);
             entry.status = response.statusCode;
@@ -514,7 +516,17 @@ export class RecordingHttpClient extends official.HttpClient {
             entry.status = error.statusCode;
             entry.error = error;
             throw error;
+        } finally {
+            answered();
         }
+    }
+
+    /** The recorded requests of `method` matching `predicate`, once each has its answer (a POST send is answered
+     * once the server took its body in, which may be after the invocation it carried has completed). */
+    async answered(method, predicate = () => true) {
+        const found = this.find(method, predicate);
+        await Promise.all(found.map((entry) => entry.answered));
+        return found;
     }
 
     getCookieString(url) {
