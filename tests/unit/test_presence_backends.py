@@ -295,11 +295,17 @@ def test_presence_settings_and_hub_options(settings):
         ({"PRESENCE_BACKEND": "realtime.presence.redis.RedisPresence", "REDIS_URL": "redis://x"}, set()),
         ({"PRESENCE_TTL": 0}, {"realtime.E007"}),
         ({"PRESENCE_TTL": 5}, set()),
+        ({"PRESENCE_LIVENESS_TTL": 2}, {"realtime.E008"}),  # not above the default 2 s beat
+        ({"PRESENCE_LIVENESS_INTERVAL": 0, "PRESENCE_LIVENESS_TTL": 1}, {"realtime.E008"}),
+        ({"PRESENCE_LIVENESS_INTERVAL": 20}, {"realtime.E008"}),  # above the default 10 s liveness
+        ({"PRESENCE_LIVENESS_TTL": 3}, {"realtime.W009"}),  # one late beat would kill a live process
+        ({"PRESENCE_LIVENESS_INTERVAL": 1, "PRESENCE_LIVENESS_TTL": 3}, set()),
     ],
 )
 def test_presence_checks(settings, config, expected):
     from django.core import checks
 
     settings.REALTIME = config
-    found = {m.id for m in checks.run_checks() if m.id in ("realtime.E006", "realtime.E007")}
+    ids = ("realtime.E006", "realtime.E007", "realtime.E008", "realtime.W009")
+    found = {m.id for m in checks.run_checks() if m.id in ids}
     assert found == expected
