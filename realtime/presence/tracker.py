@@ -231,7 +231,7 @@ class Tracker:
         while True:
             interval = beat_interval()
             await asyncio.sleep(interval)
-            due = time.monotonic() - self.refreshed + interval > ttl() / 3  # the next beat would be late
+            due = time.monotonic() - self.refreshed >= ttl() / 3 - interval / 2  # the beat nearest to TTL/3
             try:
                 await self.beat(refresh=due)
             except Exception:
