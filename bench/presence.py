@@ -2,7 +2,7 @@
 Redis commands per second of one process.
 
     .venv/bin/python -m bench.presence            # about 4 minutes
-    .venv/bin/python -m bench.presence --quick    # about 2 minutes
+    .venv/bin/python -m bench.presence --quick    # about 2.5 minutes
 
 Everything runs against a private ``redis-server`` on a free port (never the machine's 6379) and, for the
 end-to-end figures, the conformance server (``tests/conformance``, ChatHub with ``track_presence``) under
