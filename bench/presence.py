@@ -1,11 +1,12 @@
-"""Presence benchmark: store join/leave rate, the cost of listing 10,000 members, disconnect → leave diff.
+"""Presence benchmark: store join/leave rate, listing 10,000 members, disconnect and kill -9 → leave diff,
+Redis commands per second of one process.
 
-    .venv/bin/python -m bench.presence            # about a minute
-    .venv/bin/python -m bench.presence --quick    # about 25 s
+    .venv/bin/python -m bench.presence            # about 4 minutes
+    .venv/bin/python -m bench.presence --quick    # about 2.5 minutes
 
 Everything runs against a private ``redis-server`` on a free port (never the machine's 6379) and, for the
 end-to-end figures, the conformance server (``tests/conformance``, ChatHub with ``track_presence``) under
-Daphne with ``PRESENCE_TTL=3``. Prints a table and writes ``bench/results/presence.json``.
+Daphne with the default presence settings. Prints a table and writes ``bench/results/presence.json``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import django
+import redis.asyncio
 from django.conf import settings
+from websockets.protocol import State
 
 from tests.servers import conformance_server, redis_server
 
-TTL = 3.0
+CLIENT_TIMEOUT = 30.0
+"""The requirement: a killed process's connections leave within the client timeout."""
+PING = '{"type":6}\x1e'
 RESULTS = Path(__file__).resolve().parent / "results" / "presence.json"
 
 
@@ -174,13 +179,59 @@ async def kill_delay(observer_server: Any, env: dict[str, str], victims: int) ->
             started = time.perf_counter()
             left: set[str] = set()
             while left != ids:
-                left.update((await diff(observer, timeout=TTL * 3))["left"])
+                left.update((await diff(observer, timeout=started + CLIENT_TIMEOUT - time.perf_counter()))["left"])
             delay = time.perf_counter() - started
             for client in clients:
                 client.socket.transport.abort()
         return delay
     finally:
         await close([observer])
+
+
+async def redis_load(window: float) -> dict[str, dict[str, Any]]:
+    """Redis commands/s of one server process (its own Redis) with 1 tracked connection, then 1,000.
+
+    Counted from ``INFO commandstats`` over ``window`` seconds with no joins or leaves: ``scripts`` are the
+    presence round trips (``EVALSHA``), ``all`` every command, those the scripts run included.
+    """
+    from tests.signalr_client import RawHubClient
+
+    results: dict[str, dict[str, Any]] = {}
+    clients: list[Any] = []
+
+    async def keep_alive() -> None:  # the server closes clients silent for CLIENT_TIMEOUT
+        while True:
+            await asyncio.sleep(10)
+            await asyncio.gather(*(client.socket.send(PING) for client in list(clients)))
+
+    with redis_server() as url, conformance_server("daphne", env={"REDIS_URL": url}) as server:
+        stats = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        pinger = asyncio.create_task(keep_alive())
+        try:
+            for count in (1, 1000):
+                while len(clients) < count:  # 100 groups of up to 10 members
+                    client = await RawHubClient.open(ws(server))
+                    clients.append(client)
+                    await client.invoke("JoinGroup", f"load-{len(clients) % 100}")
+                before = await stats.info("commandstats")
+                await asyncio.sleep(window)  # the measured window
+                after = await stats.info("commandstats")
+                assert all(client.socket.state is State.OPEN for client in clients)
+                calls = {
+                    name.removeprefix("cmdstat_"): (value["calls"] - before.get(name, {"calls": 0})["calls"]) / window
+                    for name, value in after.items()
+                    if name != "cmdstat_info"
+                }
+                results[f"{count} connection(s)"] = {
+                    "all": sum(calls.values()),
+                    "scripts": calls.get("evalsha", 0.0),
+                    "by_command": {name: rate for name, rate in sorted(calls.items()) if rate},
+                }
+        finally:
+            pinger.cancel()
+            await close(clients)
+            await stats.aclose()
+    return results
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -209,14 +260,15 @@ async def run(quick: bool) -> dict[str, Any]:
 
 
 async def end_to_end(url: str, quick: bool) -> dict[str, Any]:
-    env = {"REDIS_URL": url, "PRESENCE_TTL": str(TTL)}
+    env = {"REDIS_URL": url}
     results: dict[str, Any] = {}
     with conformance_server("daphne", env=env) as server:
         results["hub_join_leave_per_s"] = await churn(server, 10, 1_000 if quick else 4_000)
         samples = 20 if quick else 100
         results["leave_diff_ms_close"] = percentiles(await leave_delays(server, samples, abort=False))
         results["leave_diff_ms_abort"] = percentiles(await leave_delays(server, samples, abort=True))
-        results["kill_9_leave_diff_s"] = [await kill_delay(server, env, 5) for _ in range(1 if quick else 3)]
+        results["kill_9_leave_diff_s"] = [await kill_delay(server, env, 5) for _ in range(2 if quick else 5)]
+    results["redis_commands_per_s"] = await redis_load(40.0 if quick else 60.0)
     return results
 
 
@@ -239,7 +291,11 @@ def report(results: dict[str, Any]) -> None:
             f"p95 {figures['p95']:.1f} ms, max {figures['max']:.1f} ms"
         )
     kills = ", ".join(f"{value:.2f}" for value in results["kill_9_leave_diff_s"])
-    print(f"kill -9 → leave diffs of its 5 connections (PRESENCE_TTL {TTL:g} s, bound {TTL * 4 / 3:g} s): {kills} s")
+    print(f"kill -9 → leave diffs of its 5 connections (default settings, required < {CLIENT_TIMEOUT:g} s): {kills} s")
+    print("\nRedis commands/s of one process, default presence settings, no joins or leaves")
+    for name, figures in results["redis_commands_per_s"].items():
+        detail = ", ".join(f"{command} {rate:.2f}" for command, rate in figures["by_command"].items())
+        print(f"  {name:<17} scripts {figures['scripts']:.2f}/s, all {figures['all']:.2f}/s ({detail})")
 
 
 def main() -> None:

@@ -102,7 +102,33 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         )
     if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
         problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
-    return problems
+    return problems + _check_presence_liveness(user)
+
+
+def _check_presence_liveness(user: dict[str, Any]) -> list[Any]:
+    """A process must beat (``PRESENCE_LIVENESS_INTERVAL``) well within its liveness (``PRESENCE_LIVENESS_TTL``)."""
+    interval = float(user.get("PRESENCE_LIVENESS_INTERVAL", DEFAULTS["PRESENCE_LIVENESS_INTERVAL"]))
+    liveness = float(user.get("PRESENCE_LIVENESS_TTL", DEFAULTS["PRESENCE_LIVENESS_TTL"]))
+    if interval <= 0 or liveness <= interval:
+        return [
+            Error(
+                f"PRESENCE_LIVENESS_TTL ({liveness} s) must be above PRESENCE_LIVENESS_INTERVAL ({interval} s), "
+                "both positive: live processes would be given up for dead between their beats.",
+                hint="Keep PRESENCE_LIVENESS_TTL several times PRESENCE_LIVENESS_INTERVAL (defaults: 10 s and 2 s).",
+                id="realtime.E008",
+            )
+        ]
+    if liveness < 2 * interval:
+        return [
+            Warning(
+                f"PRESENCE_LIVENESS_TTL ({liveness} s) is below twice PRESENCE_LIVENESS_INTERVAL ({interval} s): "
+                "one late beat gets a live process given up for dead (its connections announced as left, then "
+                "joined again).",
+                hint="Keep PRESENCE_LIVENESS_TTL several times PRESENCE_LIVENESS_INTERVAL (defaults: 10 s and 2 s).",
+                id="realtime.W009",
+            )
+        ]
+    return []
 
 
 @register()

@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "PRESENCE_EVENT": "PresenceChanged",
     "PRESENCE_BACKEND": "realtime.presence.memory.MemoryPresence",
     "PRESENCE_TTL": 60.0,
+    "PRESENCE_LIVENESS_INTERVAL": 2.0,
+    "PRESENCE_LIVENESS_TTL": 10.0,
     "PRESENCE_MAX_METADATA_SIZE": 4096,
     "SSE_HISTORY_BACKEND": "realtime.history.MemoryHistory",
     "SSE_HISTORY_SIZE": 1000,

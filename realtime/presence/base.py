@@ -2,9 +2,11 @@
 
 A backend stores *entries* (one per connection) in *scopes*: a hub group (``group``), the whole hub
 (``hub``, every tracked connection) or one user (``user``, that user's connections). Every entry carries
-an expiry that only its owning process pushes forward (:meth:`PresenceBackend.refresh`); entries of a
-process that stopped refreshing are removed by :meth:`PresenceBackend.sweep`, which returns them so
-their ``left`` diffs can be sent. Backends know nothing about hubs, layers or diffs: ``tracker.py`` does.
+an expiry that only its owning process pushes forward (:meth:`PresenceBackend.refresh`, seldom), and
+every process a short liveness expiry that it pushes forward often (:meth:`PresenceBackend.alive`, one
+cheap write whatever the number of entries). :meth:`PresenceBackend.sweep` removes the entries of
+processes whose liveness expired and returns them so their ``left`` diffs can be sent. Backends know
+nothing about hubs, layers or diffs: ``tracker.py`` does.
 """
 
 from __future__ import annotations
@@ -112,9 +114,18 @@ class PresenceBackend(abc.ABC):
 
     @abc.abstractmethod
     async def join(
-        self, process: str, connection_id: str, entries: Sequence[tuple[Scope, PresenceEntry]], ttl: float
+        self,
+        process: str,
+        connection_id: str,
+        entries: Sequence[tuple[Scope, PresenceEntry]],
+        ttl: float,
+        liveness: float | None = None,
     ) -> list[bool]:
-        """Add or overwrite the connection's entry in each scope; per scope, ``True`` if it was not there."""
+        """Add or overwrite the connection's entry in each scope; per scope, ``True`` if it was not there.
+
+        Also marks ``process`` alive for ``liveness`` seconds (default ``ttl``), so that its entries are
+        swept if it dies before its next :meth:`alive`.
+        """
 
     @abc.abstractmethod
     async def leave(self, process: str, connection_id: str, scopes: Sequence[Scope]) -> list[bool]:
@@ -122,15 +133,26 @@ class PresenceBackend(abc.ABC):
 
     @abc.abstractmethod
     async def refresh(self, process: str, items: Sequence[tuple[Scope, str]], ttl: float) -> list[int]:
-        """Push the expiry of each live ``(scope, connection_id)`` to now + ``ttl`` and mark ``process`` alive.
+        """Push the expiry of each live ``(scope, connection_id)`` to now + ``ttl``.
 
         Returns the indexes of the items that were missing (swept, or lost by a restarted store): the caller
         writes them again with :meth:`join`.
         """
 
     @abc.abstractmethod
+    async def alive(self, process: str, ttl: float) -> bool:
+        """Mark ``process`` alive for ``ttl`` seconds (its entries are not touched).
+
+        ``True`` if it had been given up for dead (its liveness expired or is gone: a sweeper may have taken
+        its entries, or the store restarted empty): the caller should :meth:`refresh` its entries now.
+        """
+
+    @abc.abstractmethod
     async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
-        """Remove the expired entries of other processes and return them (each one to one caller only)."""
+        """Remove the entries of other processes whose liveness expired, and return them (each to one caller only).
+
+        A backend without other processes removes the expired entries instead (their owner lost track of them).
+        """
 
     @abc.abstractmethod
     async def members(self, scope: Scope) -> list[PresenceEntry]:

@@ -1,6 +1,8 @@
 """In-process presence (the embedded default): one process, every thread and event loop of it.
 
-Dicts behind a lock, so sync views and Celery tasks running in other threads read consistent state.
+Dicts behind a lock, so sync views and Celery tasks running in other threads read consistent state. There
+are no other processes to die, so process liveness is moot: :meth:`MemoryPresence.sweep` removes the
+entries whose own expiry passed (the tracker lost track of them).
 """
 
 from __future__ import annotations
@@ -18,15 +20,23 @@ class MemoryPresence(PresenceBackend):
     def __init__(self) -> None:
         self._scopes: dict[Scope, dict[str, tuple[PresenceEntry, float, str]]] = {}
         """Per scope: connection id → (entry, expiry on the monotonic clock, owning process)."""
+        self._earliest = float("inf")
+        """No entry expires before this (the sweep skips its scan until then)."""
         self._lock = threading.Lock()
 
     async def join(
-        self, process: str, connection_id: str, entries: Sequence[tuple[Scope, PresenceEntry]], ttl: float
+        self,
+        process: str,
+        connection_id: str,
+        entries: Sequence[tuple[Scope, PresenceEntry]],
+        ttl: float,
+        liveness: float | None = None,
     ) -> list[bool]:
         """Add or overwrite the connection's entry in each scope; per scope, ``True`` if it was not there."""
         expiry = time.monotonic() + ttl
         added = []
         with self._lock:
+            self._earliest = min(self._earliest, expiry)
             for scope, entry in entries:
                 members = self._scopes.setdefault(scope, {})
                 added.append(connection_id not in members)
@@ -49,6 +59,7 @@ class MemoryPresence(PresenceBackend):
         expiry = time.monotonic() + ttl
         missing = []
         with self._lock:
+            self._earliest = min(self._earliest, expiry)
             for index, (scope, connection_id) in enumerate(items):
                 found = self._scopes.get(scope, {}).get(connection_id)
                 if found is None:
@@ -57,18 +68,31 @@ class MemoryPresence(PresenceBackend):
                     self._scopes[scope][connection_id] = (found[0], expiry, found[2])
         return missing
 
+    async def alive(self, process: str, ttl: float) -> bool:
+        """Nothing to record: this process is the only one, and alive. Never given up for dead: ``False``."""
+        return False
+
     async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
-        """Remove every expired entry (this process has no peers; expired means its owner lost track)."""
+        """Remove every expired entry (this process has no peers; expired means its owner lost track).
+
+        Scans the entries only once the earliest expiry has passed, so calling it often costs nothing.
+        """
         now = time.monotonic()
         removed = []
         with self._lock:
+            if now < self._earliest:
+                return []
+            earliest = float("inf")
             for scope, members in list(self._scopes.items()):
                 for connection_id, (entry, expiry, _) in list(members.items()):
                     if expiry <= now:
                         del members[connection_id]
                         removed.append((scope, entry))
+                    else:
+                        earliest = min(earliest, expiry)
                 if not members:
                     del self._scopes[scope]
+            self._earliest = earliest
         return removed
 
     def _live(self, scope: Scope) -> list[PresenceEntry]:

@@ -8,7 +8,9 @@ Data model (``P`` = ``realtime:presence:``; ``sid`` = a digest of hub, scope kin
 - ``P n``: hash, sid → JSON ``{"h": hub, "k": kind, "n": name, "d": kind digest}`` (names for diffs).
 - ``P k:<kind digest>``: set of the sids of one hub and kind (``names()``: the management command).
 - ``P procs``: sorted set, process → liveness expiry: the per-process liveness keys, in one sorted set
-  so a sweeper finds the dead ones with one ``ZRANGEBYSCORE`` (no ``SCAN``, no keyspace events).
+  so a sweeper finds the dead ones with one ``ZRANGEBYSCORE`` (no ``SCAN``, no keyspace events). Pushed
+  forward by ``alive()`` (one ``ZADD``, whatever the number of entries) and by every join; every process
+  that owns entries is in it, so a dead one is always found.
 - ``P p:<process>``: set of ``"<sid> <connection id>"``, every entry the process owns.
 
 Every write is one Lua script (atomic); times come from Redis ``TIME``, so process clocks never matter.
@@ -33,10 +35,10 @@ _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] /
 _JOIN = (
     _NOW
     + """
-local P, pid, conn = ARGV[1], ARGV[2], ARGV[4]
+local P, pid, conn = ARGV[1], ARGV[2], ARGV[5]
 local expiry = now + tonumber(ARGV[3])
 local added = {}
-for i = 5, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local sid = ARGV[i]
   added[#added + 1] = redis.call('ZADD', P .. 's:' .. sid, expiry, conn)
   redis.call('HSET', P .. 'e:' .. sid, conn, ARGV[i + 1])
@@ -44,7 +46,7 @@ for i = 5, #ARGV, 4 do
   redis.call('SADD', P .. 'k:' .. ARGV[i + 3], sid)
   redis.call('SADD', P .. 'p:' .. pid, sid .. ' ' .. conn)
 end
-redis.call('ZADD', P .. 'procs', expiry, pid)
+redis.call('ZADD', P .. 'procs', now + tonumber(ARGV[4]), pid)
 return added
 """
 )
@@ -70,19 +72,29 @@ return removed
 _REFRESH = (
     _NOW
     + """
-local P, pid = ARGV[1], ARGV[2]
-local expiry = now + tonumber(ARGV[3])
+local P = ARGV[1]
+local expiry = now + tonumber(ARGV[2])
 local missing = {}
-for i = 4, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local s = P .. 's:' .. ARGV[i]
   if redis.call('ZSCORE', s, ARGV[i + 1]) then
     redis.call('ZADD', s, expiry, ARGV[i + 1])
   else
-    missing[#missing + 1] = (i - 4) / 2
+    missing[#missing + 1] = (i - 3) / 2
   end
 end
-redis.call('ZADD', P .. 'procs', expiry, pid)
 return missing
+"""
+)
+
+_ALIVE = (
+    _NOW
+    + """
+local procs, pid = ARGV[1] .. 'procs', ARGV[2]
+local was = redis.call('ZSCORE', procs, pid)
+redis.call('ZADD', procs, now + tonumber(ARGV[3]), pid)
+if was and tonumber(was) > now then return 0 end
+return 1
 """
 )
 
@@ -179,6 +191,7 @@ _SCRIPTS = {
     "join": _JOIN,
     "leave": _LEAVE,
     "refresh": _REFRESH,
+    "alive": _ALIVE,
     "dead": _DEAD,
     "reap": _REAP,
     "members": _MEMBERS,
@@ -240,10 +253,16 @@ class RedisPresence(PresenceBackend):
                 await found[0].aclose()
 
     async def join(
-        self, process: str, connection_id: str, entries: Sequence[tuple[Scope, PresenceEntry]], ttl: float
+        self,
+        process: str,
+        connection_id: str,
+        entries: Sequence[tuple[Scope, PresenceEntry]],
+        ttl: float,
+        liveness: float | None = None,
     ) -> list[bool]:
         """Add or overwrite the connection's entry in each scope; per scope, ``True`` if it was not there."""
-        args: list[Any] = [self.prefix, process, int(ttl * 1000), connection_id]
+        alive_ms = int((ttl if liveness is None else liveness) * 1000)
+        args: list[Any] = [self.prefix, process, int(ttl * 1000), alive_ms, connection_id]
         for scope, entry in entries:
             kind = kind_id(scope.hub, scope.kind)
             name = json.dumps({"h": scope.hub, "k": scope.kind, "n": scope.name, "d": kind}, separators=(",", ":"))
@@ -261,16 +280,22 @@ class RedisPresence(PresenceBackend):
 
     async def refresh(self, process: str, items: Sequence[tuple[Scope, str]], ttl: float) -> list[int]:
         """Push the expiry of each live item forward in one round trip; returns the indexes of the missing ones."""
+        if not items:
+            return []
         script = self._scripts()["refresh"]
-        batches = [items[i : i + self.refresh_batch] for i in range(0, len(items), self.refresh_batch)] or [[]]
+        batches = [items[i : i + self.refresh_batch] for i in range(0, len(items), self.refresh_batch)]
         async with script.registered_client.pipeline(transaction=False) as pipe:
             for batch in batches:
-                args: list[Any] = [self.prefix, process, int(ttl * 1000)]
+                args: list[Any] = [self.prefix, int(ttl * 1000)]
                 for scope, connection_id in batch:
                     args += [scope_id(scope), connection_id]
                 await script(args=args, client=pipe)
             replies = await pipe.execute()
         return [offset * self.refresh_batch + index for offset, missing in enumerate(replies) for index in missing]
+
+    async def alive(self, process: str, ttl: float) -> bool:
+        """Push ``process``'s liveness to now + ``ttl`` (one ``ZADD``); ``True`` if it had expired or was gone."""
+        return bool(await self._scripts()["alive"](args=[self.prefix, process, int(ttl * 1000)]))
 
     async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
         """Remove the entries of processes whose liveness expired (not ``process``) and return them."""

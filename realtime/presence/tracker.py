@@ -2,10 +2,12 @@
 
 One :class:`Tracker` per connection table (per server process). Every presence write about a connection
 happens in the process that owns it, under that connection's lock, so writes about one connection never
-overtake each other. Every ``PRESENCE_TTL / 3`` seconds the tracker pushes its entries' expiry forward
-(writing back any the store lost), then sweeps the entries of processes that stopped doing so and
-announces them as ``left``. A store outage never fails a connection: failed writes come back with the
-next heartbeat, failed removals are retried.
+overtake each other. Every ``PRESENCE_LIVENESS_INTERVAL`` seconds (a *beat*) the tracker marks its
+process alive for ``PRESENCE_LIVENESS_TTL`` seconds (one cheap write, whatever the number of entries),
+retries failed removals, and sweeps the entries of processes whose liveness expired, announcing them as
+``left``. Every ``PRESENCE_TTL / 3`` seconds, and at once if its process had been given up for dead, a
+beat also pushes its entries' own expiry forward, writing back any the store lost. A store outage never
+fails a connection: failed writes come back with a later beat, failed removals are retried.
 """
 
 from __future__ import annotations
@@ -61,8 +63,18 @@ def store() -> PresenceBackend:
 
 
 def ttl() -> float:
-    """Seconds an entry lives without a heartbeat from its process (``PRESENCE_TTL``)."""
+    """Seconds an entry lives without a refresh from its process (``PRESENCE_TTL``)."""
     return float(realtime_settings.PRESENCE_TTL)
+
+
+def liveness_ttl() -> float:
+    """Seconds a process counts as alive after its last beat (``PRESENCE_LIVENESS_TTL``)."""
+    return float(realtime_settings.PRESENCE_LIVENESS_TTL)
+
+
+def beat_interval() -> float:
+    """Seconds between beats: ``PRESENCE_LIVENESS_INTERVAL``, or less if refreshes are due more often."""
+    return max(min(float(realtime_settings.PRESENCE_LIVENESS_INTERVAL), ttl() / 3), 0.05)
 
 
 @dataclass(eq=False, slots=True)
@@ -98,6 +110,8 @@ class Tracker:
         self.connections: dict[str, Tracked] = {}
         self._retry: deque[tuple[type[Hub], str, list[Scope]]] = deque(maxlen=MAX_RETRIES)
         self._hubs: dict[str, type[Hub] | None] = {}
+        self.refreshed = time.monotonic()
+        """When the last refresh of this process's entries started (monotonic clock)."""
 
     # -- the connection's life --------------------------------------------------------------------
 
@@ -181,7 +195,7 @@ class Tracker:
         self, tracked: Tracked, connection_id: str, entries: list[tuple[Scope, PresenceEntry]]
     ) -> list[bool]:
         try:
-            return await store().join(self.process, connection_id, entries, ttl())
+            return await store().join(self.process, connection_id, entries, ttl(), liveness_ttl())
         except Exception:
             logger.warning(
                 "realtime: presence write for %s failed; the heartbeat retries it", connection_id, exc_info=True
@@ -213,18 +227,25 @@ class Tracker:
     # -- heartbeat and sweeper --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Heartbeat and sweep every ``PRESENCE_TTL / 3`` seconds, for as long as the connection table lives."""
+        """Beat every :func:`beat_interval` seconds, for as long as the connection table lives."""
         while True:
-            await asyncio.sleep(max(ttl() / 3, 0.05))
+            interval = beat_interval()
+            await asyncio.sleep(interval)
+            due = time.monotonic() - self.refreshed >= ttl() / 3 - interval / 2  # the beat nearest to TTL/3
             try:
-                await self.beat()
+                await self.beat(refresh=due)
             except Exception:
                 logger.exception("realtime: presence heartbeat failed; will retry")
 
-    async def beat(self) -> None:
-        """One heartbeat: retry failed removals, refresh this process's entries, sweep dead processes'."""
+    async def beat(self, *, refresh: bool = True) -> None:
+        """One beat: mark this process alive, retry failed removals, refresh this process's entries (if
+        ``refresh``, or if the process had been given up for dead), sweep dead processes' entries."""
+        revived = await store().alive(self.process, liveness_ttl())
         await self._retry_removals()
-        await self._refresh()
+        if refresh or revived:
+            started = time.monotonic()
+            await self._refresh()
+            self.refreshed = started
         await self._sweep()
 
     async def _retry_removals(self) -> None:

@@ -81,12 +81,19 @@ REALTIME = {
     "PRESENCE_BACKEND": (
         "realtime.presence.redis.RedisPresence" if REDIS_URL else "realtime.presence.memory.MemoryPresence"
     ),
-    "PRESENCE_TTL": float(os.environ.get("PRESENCE_TTL", "60")),
     "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory" if REDIS_URL else "realtime.history.MemoryHistory",
     "SSE_HEARTBEAT_INTERVAL": float(os.environ.get("SSE_HEARTBEAT_INTERVAL", "15")),
     "SSE_RETRY_MS": int(os.environ.get("SSE_RETRY_MS", "3000")),
     "SSE_HISTORY_SIZE": int(os.environ.get("SSE_HISTORY_SIZE", "1000")),
 }
+# presence timing: realtime's defaults unless the environment sets them (tests/multiprocess/test_presence.py)
+REALTIME.update(
+    {
+        key: float(os.environ[key])
+        for key in ("PRESENCE_TTL", "PRESENCE_LIVENESS_INTERVAL", "PRESENCE_LIVENESS_TTL")
+        if key in os.environ
+    }
+)
 
 SIMPLE_JWT = {"SIGNING_KEY": "conformance-signing-key-0123456789abcdef", "ALGORITHM": "HS256"}
 

@@ -22,6 +22,7 @@ from realtime.hubs import Hub
 from realtime.presence import PresenceError, PresenceUser
 from realtime.presence.base import GROUP, PresenceEntry, Scope
 from realtime.testing import HubCommunicator
+from tests.servers import redis_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -255,6 +256,35 @@ async def test_heartbeat_sweeps_dead_entries_and_restores_lost_ones():
         await tracker.beat()
         assert await diff(alice) == {"group": group, "joined": [a], "left": []}
         assert await alice.invoke("Ids", group) == [a]
+
+
+async def test_a_process_given_up_for_dead_writes_its_entries_back_at_its_next_beat(settings):
+    """Redis: another process swept this one's entries (its liveness had lapsed, as after a long pause); its next
+    beat, even one with no refresh due, writes them back and announces them as joined."""
+    group = room()
+    with redis_server() as url:
+        settings.REALTIME = {  # no background beat during the test: this one calls beat() itself
+            "REDIS_URL": url,
+            "PRESENCE_BACKEND": "realtime.presence.redis.RedisPresence",
+            "PRESENCE_TTL": 600,
+            "PRESENCE_LIVENESS_INTERVAL": 300,
+            "PRESENCE_LIVENESS_TTL": 900,
+        }
+        store = presence.presence()
+        async with store.session(), HubCommunicator(PresenceHub) as alice:
+            a = await alice.invoke("Id")
+            await alice.invoke("Join", group)
+            await diff(alice)
+            tracker = presence.tracker()
+            assert await store.alive(tracker.process, 0) is False  # its liveness lapses at once
+            swept = await store.sweep("another-process")
+            assert {entry.connection_id for _, entry in swept} == {a}
+            assert await alice.invoke("Ids", group) == []
+            await tracker.beat(refresh=False)
+            assert await diff(alice) == {"group": group, "joined": [a], "left": []}
+            assert await alice.invoke("Ids", group) == [a]
+            await alice.disconnect()
+            assert await store.count(Scope(PresenceHub.hub_name(), GROUP, group)) == 0
 
 
 async def test_failed_removal_is_retried(monkeypatch):

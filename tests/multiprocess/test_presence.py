@@ -1,8 +1,10 @@
 """Presence across real server processes on one private Redis: listings, diffs, users, kill -9, churn.
 
-The servers run with ``PRESENCE_TTL=3``: a process heartbeats every second, and the entries of a killed
-process are swept (and announced as ``left``) at most ``PRESENCE_TTL + PRESENCE_TTL / 3`` = 4 s after it
-died. This test process reads the same Redis through the hub context, as a view or Celery task would.
+The ``cluster`` servers run with short presence timings: entries live ``PRESENCE_TTL=3`` s and are
+refreshed every second, a process beats every ``PRESENCE_LIVENESS_INTERVAL=1`` s and counts as alive for
+``PRESENCE_LIVENESS_TTL=3`` s, so the entries of a killed process are swept (and announced as ``left``)
+at most 3 + 1 = 4 s after its last beat. One more test runs two servers with the default timings. This
+test process reads the same Redis through the hub context, as a view or Celery task would.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ from tests.signalr_client import RawHubClient
 pytestmark = pytest.mark.timeout(120)
 
 TTL = 3.0
-SWEEP_BOUND = TTL + TTL / 3
+LIVENESS_INTERVAL = 1.0
+LIVENESS_TTL = 3.0
+SWEEP_BOUND = LIVENESS_TTL + LIVENESS_INTERVAL
+CLIENT_TIMEOUT = 30.0
+"""The requirement for the default timings: a dead process's connections leave within the client timeout."""
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,13 @@ def cluster(tmp_path_factory):
     """Two daphne processes sharing one private Redis and one database; yields (redis url, env, servers)."""
     database = tmp_path_factory.mktemp("presence") / "db.sqlite3"
     with redis_server() as url:
-        env = {"REDIS_URL": url, "CONFORMANCE_DB": str(database), "PRESENCE_TTL": str(TTL)}
+        env = {
+            "REDIS_URL": url,
+            "CONFORMANCE_DB": str(database),
+            "PRESENCE_TTL": str(TTL),
+            "PRESENCE_LIVENESS_INTERVAL": str(LIVENESS_INTERVAL),
+            "PRESENCE_LIVENESS_TTL": str(LIVENESS_TTL),
+        }
         with conformance_server("daphne", env=env) as first, conformance_server("daphne", env=env) as second:
             yield url, env, (first, second)
 
@@ -179,6 +191,31 @@ async def test_kill_9_sends_leave_diffs_within_the_bound(cluster, context):
         await close_all([observer])
         for victim in victims:
             victim.socket.transport.abort()
+
+
+async def test_kill_9_with_default_settings_leaves_within_the_client_timeout(record_property):
+    """No presence setting overridden: a member on A sees B's connection leave within 30 s of ``kill -9`` B."""
+    with redis_server() as url, conformance_server("daphne", env={"REDIS_URL": url}) as first:
+        with conformance_server("daphne", env={"REDIS_URL": url}) as second:
+            alice = await RawHubClient.open(ws(first))
+            bob = await RawHubClient.open(ws(second))
+            try:
+                await alice.invoke("JoinGroup", "defaults")
+                (a,) = (await next_diff(alice))["joined"]
+                await bob.invoke("JoinGroup", "defaults")
+                (b,) = (await next_diff(alice))["joined"]
+                assert await alice.invoke("GetGroupMembers", "defaults") == sorted([a, b])
+                os.kill(second.process.pid, signal.SIGKILL)
+                killed = time.monotonic()
+                deadline = killed + CLIENT_TIMEOUT
+                change = await next_diff(alice, timeout=deadline - time.monotonic())
+                delay = time.monotonic() - killed
+            finally:
+                await close_all([alice])
+                bob.socket.transport.abort()
+    print(f"\nkill -9 with default presence settings: leave diff {delay:.2f} s after the kill")
+    record_property("kill_to_leave_s", round(delay, 2))
+    assert change == {"group": "defaults", "joined": [], "left": [b]}
 
 
 async def test_a_thousand_fast_joins_and_leaves_end_exact(cluster, context):

@@ -112,6 +112,14 @@ async def test_sweep_returns_dead_entries_once(backend):
     assert [e for scope, e in first + second if e.connection_id == "a"][0].user_id == "u1"
 
 
+async def test_a_beating_process_keeps_its_entries_through_sweeps(backend):
+    await backend.join("p1", "a", [(ROOM, entry("a"))], 30, liveness=30)
+    assert await backend.alive("p1", 30) is False  # it was alive (and memory has no one to give up for dead)
+    assert await backend.sweep("p2") == []
+    assert await backend.sweep("p1") == []
+    assert await backend.connection_ids(ROOM) == ["a"]
+
+
 async def test_missing_entries_are_reported_for_rewriting(backend):
     await backend.join("p1", "a", [(ROOM, entry("a")), (HALL, entry("a"))], 10)
     await backend.leave("p1", "a", [HALL])
@@ -142,6 +150,18 @@ def test_metadata_validation():
         normalize_metadata({"a": object()}, 100)
     with pytest.raises(PresenceError, match="not JSON-serializable"):
         normalize_metadata({"a": float("nan")}, 100)
+
+
+async def test_memory_sweep_finds_entries_whose_refresh_shortened_them():
+    """The memory sweep skips its scan until the earliest expiry; a shorter refresh moves that forward."""
+    store = MemoryPresence()
+    await store.join("p1", "a", [(ROOM, entry("a"))], 30)
+    await store.join("p1", "b", [(ROOM, entry("b"))], 30)
+    assert await store.sweep("p1") == []
+    assert await store.refresh("p1", [(ROOM, "a")], 0) == []  # its owner let it lapse
+    assert [(scope, e.connection_id) for scope, e in await store.sweep("p1")] == [(ROOM, "a")]
+    assert await store.sweep("p1") == []
+    assert await store.connection_ids(ROOM) == ["b"]
 
 
 # -- Redis only ------------------------------------------------------------------------------------
@@ -182,11 +202,59 @@ async def _script_calls(raw) -> int:
 
 
 async def test_redis_revived_process_is_not_reaped(redis_backend, raw):
-    await redis_backend.join("slow", "a", [(ROOM, entry("a"))], 0.2)
-    await asyncio.sleep(0.3)
-    await redis_backend.refresh("slow", [(ROOM, "a")], 10)  # its heartbeat came late, but before a sweep
+    await redis_backend.join("slow", "a", [(ROOM, entry("a"))], 30, liveness=0)  # its liveness expired at once
+    assert await redis_backend.alive("slow", 10) is True  # its beat came late, but before a sweep: told so
     assert await redis_backend.sweep("p1") == []
     assert await redis_backend.connection_ids(ROOM) == ["a"]
+
+
+async def test_redis_liveness_not_entry_expiry_decides_death(redis_backend, raw):
+    """Entries live 30 s, but their process's liveness expired: the next sweep takes them and cleans up."""
+    user = Scope(HUBNAME, USER, "u1")
+    await redis_backend.join("dead", "a", [(ROOM, entry("a", "u1")), (user, entry("a", "u1"))], 30, liveness=0)
+    await redis_backend.join("dead", "b", [(HALL, entry("b"))], 30, liveness=0)
+    await redis_backend.join("live", "c", [(ROOM, entry("c"))], 30, liveness=30)
+    assert sorted(await redis_backend.connection_ids(ROOM)) == ["a", "c"]  # still listed: entries unexpired
+    swept = await redis_backend.sweep("live")
+    assert sorted((scope.name, e.connection_id) for scope, e in swept) == [("hall", "b"), ("room", "a"), ("u1", "a")]
+    assert await redis_backend.sweep("live") == []
+    assert await redis_backend.connection_ids(ROOM) == ["c"]
+    assert await raw.zrange("realtime:presence:procs", 0, -1) == ["live"]
+    assert await raw.exists("realtime:presence:p:dead") == 0
+
+
+async def test_redis_alive_tells_a_process_it_was_given_up_for_dead(redis_backend, raw):
+    assert await redis_backend.alive("p1", 30) is True  # unknown (a new process, or Redis restarted empty)
+    assert await redis_backend.alive("p1", 30) is False
+    assert await redis_backend.alive("p1", 0) is False  # it was alive; now it expires at once
+    assert await redis_backend.alive("p1", 30) is True  # expired
+    await redis_backend.join("p2", "a", [(ROOM, entry("a"))], 30, liveness=0)
+    assert len(await redis_backend.sweep("p1")) == 1  # p2 reaped: its liveness entry goes with its entries
+    assert await raw.zrange("realtime:presence:procs", 0, -1) == ["p1"]
+    assert await redis_backend.alive("p2", 30) is True
+    assert await redis_backend.refresh("p2", [(ROOM, "a")], 30) == [0]  # so it writes its entries back
+
+
+async def test_redis_beat_and_sweep_cost_the_same_whatever_the_entries(redis_backend, raw):
+    """``alive()`` and a sweep that finds no dead process are O(1): the same commands for 0 or 2,000 entries."""
+
+    async def cost() -> int:
+        before = await _all_calls(raw)
+        assert await redis_backend.alive("p1", 30) is False
+        assert await redis_backend.sweep("p1") == []
+        return await _all_calls(raw) - before
+
+    await redis_backend.alive("p1", 30)
+    empty = await cost()
+    for index in range(2000):
+        await redis_backend.join("p1", f"c{index}", [(ROOM, entry(f"c{index}")), (HALL, entry(f"c{index}"))], 30, 30)
+    assert await redis_backend.count(ROOM) == 2000
+    assert await cost() == empty
+    assert empty <= 10  # two script calls (+ the INFO that reads the counters) and the few commands they run
+
+
+async def _all_calls(raw) -> int:
+    return sum(value["calls"] for value in (await raw.info("commandstats")).values())
 
 
 async def test_redis_names_are_stored_with_scopes(redis_backend, raw):
@@ -227,11 +295,17 @@ def test_presence_settings_and_hub_options(settings):
         ({"PRESENCE_BACKEND": "realtime.presence.redis.RedisPresence", "REDIS_URL": "redis://x"}, set()),
         ({"PRESENCE_TTL": 0}, {"realtime.E007"}),
         ({"PRESENCE_TTL": 5}, set()),
+        ({"PRESENCE_LIVENESS_TTL": 2}, {"realtime.E008"}),  # not above the default 2 s beat
+        ({"PRESENCE_LIVENESS_INTERVAL": 0, "PRESENCE_LIVENESS_TTL": 1}, {"realtime.E008"}),
+        ({"PRESENCE_LIVENESS_INTERVAL": 20}, {"realtime.E008"}),  # above the default 10 s liveness
+        ({"PRESENCE_LIVENESS_TTL": 3}, {"realtime.W009"}),  # one late beat would kill a live process
+        ({"PRESENCE_LIVENESS_INTERVAL": 1, "PRESENCE_LIVENESS_TTL": 3}, set()),
     ],
 )
 def test_presence_checks(settings, config, expected):
     from django.core import checks
 
     settings.REALTIME = config
-    found = {m.id for m in checks.run_checks() if m.id in ("realtime.E006", "realtime.E007")}
+    ids = ("realtime.E006", "realtime.E007", "realtime.E008", "realtime.W009")
+    found = {m.id for m in checks.run_checks() if m.id in ids}
     assert found == expected
