@@ -234,12 +234,18 @@ def test_access_token_factory(open_page, client, transport):
 
 
 def test_token_expiry_and_refresh(open_page, client):
-    """A 2-second token expires: the server closes with allowReconnect; reconnecting fetches a fresh token."""
+    """A 2-second token expires: the server closes with allowReconnect; reconnecting fetches a fresh token.
+
+    Tokens are short only until the first expiry: a refreshed token that expired again within 2 s could end
+    the reconnected connection before the test's Echo, which no wait in the test could rule out. The flag
+    is set in an onreconnecting callback, which both clients run before they reconnect."""
     result = run(
         open_page(client),
         """async () => {
-          const tokenUrl = "/generateJwtToken?seconds=2";
+          let expired = false;
+          const tokenUrl = () => (expired ? "/generateJwtToken" : "/generateJwtToken?seconds=2");
           const c = await T.connect("/authorizedhub", { tokenUrl, reconnect: [0, 200, 500, 1000] });
+          c.onreconnecting(() => { expired = true; });
           const firstId = c.connectionId;
           const reconnecting = await T.next(c, "onreconnecting");
           await T.next(c, "onreconnected");
