@@ -1,7 +1,9 @@
 """Real server processes for tests: the conformance server under daphne/uvicorn, and a private Redis.
 
 Every process is started with ``subprocess.Popen`` on a free 127.0.0.1 port, waited for with a bounded
-deadline, and stopped with SIGTERM (then SIGKILL) and ``wait()``.
+deadline, and stopped with SIGTERM (then SIGKILL) and ``wait()``. The conformance server's output goes
+through a pipe that a thread copies to its log file, so a test can wait for a line to be written (woken by
+the line itself) instead of polling the file.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = "tests.conformance.asgi:application"
@@ -33,12 +37,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_command(server: str, port: int, app: str = APP) -> list[str]:
-    """The command line that serves ``app`` with ``server`` (``daphne`` or ``uvicorn``) on ``port``."""
+def server_command(server: str, port: int, app: str = APP, *, access_log: bool = False) -> list[str]:
+    """The command line that serves ``app`` with ``server`` (``daphne`` or ``uvicorn``) on ``port``.
+
+    Daphne writes its access log to stdout at its default verbosity, always; uvicorn's default access log
+    (``uvicorn.access``) is turned off unless ``access_log``.
+    """
     if server == "daphne":
         return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", app]
     if server == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", app]
+        quiet = [] if access_log else ["--no-access-log"]
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *quiet, app]
     raise ValueError(f"unknown server {server!r}")
 
 
@@ -53,6 +62,43 @@ def stop(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> None
             process.wait()
 
 
+class OutputCopy:
+    """Copies a process's output pipe to ``log`` line by line in a thread and wakes those waiting for lines."""
+
+    def __init__(self, stream: IO[bytes], log: Path) -> None:
+        self.lines: list[str] = []
+        self.ended = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._copy, args=(stream, log), daemon=True)
+        self._thread.start()
+
+    def _copy(self, stream: IO[bytes], log: Path) -> None:
+        with stream, log.open("ab") as out:
+            for line in iter(stream.readline, b""):
+                out.write(line)
+                out.flush()
+                with self._changed:
+                    self.lines.append(line.decode(errors="replace"))
+                    self._changed.notify_all()
+        with self._changed:
+            self.ended = True
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], timeout: float, start: int = 0) -> list[str]:
+        """The lines from line ``start`` on once ``predicate`` holds for them; ``TimeoutError`` (with the lines)
+        if it does not within ``timeout`` seconds or the process ends first."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.ended or predicate(self.lines[start:]), timeout)
+            lines = self.lines[start:]
+        if not predicate(lines):
+            raise TimeoutError("the server did not print what was awaited; it printed:\n" + "".join(lines)[-4000:])
+        return lines
+
+    def join(self, timeout: float = 10) -> None:
+        """Wait until the copy reached the end of the output (the process exited)."""
+        self._thread.join(timeout)
+
+
 @dataclass
 class Server:
     """A running conformance server."""
@@ -60,10 +106,29 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    copy: OutputCopy | None = None
 
     def output(self) -> str:
         """What the server printed so far."""
         return self.log.read_text(errors="replace")
+
+    def shut_down(self) -> None:
+        """Stop the process now (the context manager's exit does it too) and wait until its output is copied."""
+        stop(self.process)
+        if self.copy is not None:
+            self.copy.join()
+
+    def mark(self) -> int:
+        """The number of lines printed so far: a ``start`` for :meth:`wait_for_lines`."""
+        assert self.copy is not None, "only conformance_server() copies the output"
+        return len(self.copy.lines)
+
+    def wait_for_lines(
+        self, predicate: Callable[[list[str]], bool], start: int = 0, timeout: float = START_TIMEOUT
+    ) -> list[str]:
+        """The lines printed from line ``start`` on, once ``predicate`` holds for them (bounded by ``timeout``)."""
+        assert self.copy is not None, "only conformance_server() copies the output"
+        return self.copy.wait_for(predicate, timeout, start)
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = START_TIMEOUT) -> None:
@@ -84,24 +149,33 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 
 @contextlib.contextmanager
 def conformance_server(
-    server: str = "daphne", *, env: dict[str, str] | None = None, app: str = APP
+    server: str = "daphne", *, env: dict[str, str] | None = None, app: str = APP, access_log: bool = False
 ) -> Iterator[Server]:
     """Run the conformance server (``shared/conformance.md``), or another ASGI ``app`` built on it, as a real
-    process."""
+    process; see :func:`server_command` for ``access_log``. Its output is unbuffered, so each line is in
+    :meth:`Server.output` once written."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="realtime-server-") as tmp:
         log = Path(tmp) / "server.log"
-        full_env = {**os.environ, "CONFORMANCE_DB": str(Path(tmp) / "db.sqlite3"), **(env or {})}
+        full_env = {**os.environ, "CONFORMANCE_DB": str(Path(tmp) / "db.sqlite3"), "PYTHONUNBUFFERED": "1"}
+        full_env.update(env or {})
         full_env.pop("DJANGO_SETTINGS_MODULE", None)
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                server_command(server, port, app), cwd=REPO_ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
-            )
+        log.touch()
+        process = subprocess.Popen(
+            server_command(server, port, app, access_log=access_log),
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        copy = OutputCopy(process.stdout, log)
         try:
             wait_for_http(f"http://127.0.0.1:{port}/generateJwtToken", process, log)
-            yield Server(f"http://127.0.0.1:{port}", process, log)
+            yield Server(f"http://127.0.0.1:{port}", process, log, copy)
         finally:
             stop(process)
+            copy.join()
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:

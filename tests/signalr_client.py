@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
 RS = "\x1e"
+T = TypeVar("T")
 
 
 class RawHubClient:
@@ -81,6 +83,21 @@ class RawHubClient:
         """Read for ``duration`` seconds, answering client results."""
         with __import__("contextlib").suppress(TimeoutError):
             await self._next(lambda m: False, duration)
+
+    async def serve_until(self, awaitable: Awaitable[T], timeout: float = 10) -> T:
+        """Answer client results while ``awaitable`` runs; its result. Raises what ended the reading first
+        (``TimeoutError`` after ``timeout`` seconds, or the connection's end)."""
+        pending = asyncio.ensure_future(awaitable)
+        reading = asyncio.ensure_future(self._next(lambda m: False, timeout))
+        try:
+            await asyncio.wait({pending, reading}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            reading.cancel()
+        if not pending.done():
+            pending.cancel()
+            await reading
+        await asyncio.gather(reading, return_exceptions=True)
+        return pending.result()
 
     async def close(self) -> None:
         """Send a Close message and close the socket cleanly."""

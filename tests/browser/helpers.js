@@ -7,10 +7,11 @@ window.T = {
     const options = {};
     if (transport) options.transport = R.HttpTransportType[transport];
     if (tokenUrl) {
+      // tokenUrl: a URL, or a function that returns the URL to fetch the next token from
       this.tokens = 0;
       options.accessTokenFactory = async () => {
         this.tokens++;
-        return (await fetch(tokenUrl)).text();
+        return (await fetch(typeof tokenUrl === "function" ? tokenUrl() : tokenUrl)).text();
       };
     }
     if (headers) options.headers = headers;

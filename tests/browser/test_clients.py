@@ -6,6 +6,8 @@ exposes the client under test as ``R`` and the helpers of helpers.js as ``T``.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 pytestmark = pytest.mark.timeout(90)
@@ -155,26 +157,31 @@ def test_client_results(open_page, client, transport):
 
 
 def test_groups_and_pushes(open_page, client):
+    # Bob's invoke resolving says nothing about Alice's socket: wait for his message to reach her before
+    # waiting for the view's push, or both waits take his message. The group is this run's own, so a
+    # connection of an earlier run that the server is still closing cannot appear in it.
     result = run(
         open_page(client),
-        """async () => {
+        """async (group) => {
           const alice = await T.connect("/chathub");
           const bob = await T.connect("/chathub");
           const joined = T.received(alice, "PresenceChanged");
-          await alice.invoke("JoinGroup", "room-1");
+          await alice.invoke("JoinGroup", group);
           const presence = await joined;
           const fromBob = T.received(alice, "ReceiveMessage");
-          await bob.invoke("SendToGroup", "room-1", "hi room");
+          await bob.invoke("SendToGroup", group, "hi room");
+          const bobsMessage = await fromBob;
           const fromView = T.received(alice, "ReceiveMessage");
-          await fetch("/push/group/room-1", { method: "POST", body: JSON.stringify({ message: "from a view" }) });
-          const members = await bob.invoke("GetGroupMembers", "room-1");
+          await fetch(`/push/group/${group}`, { method: "POST", body: JSON.stringify({ message: "from a view" }) });
+          const members = await bob.invoke("GetGroupMembers", group);
           return {
-            presence: presence.joined[0] === alice.connectionId && presence.group === "room-1",
-            fromBob: await fromBob, fromView: await fromView,
+            presence: presence.joined[0] === alice.connectionId && presence.group === group,
+            fromBob: bobsMessage, fromView: await fromView,
             members: members.length === 1 && members[0] === alice.connectionId,
             ids: [alice.connectionId, bob.connectionId],
           };
         }""",
+        f"room-{client}-{uuid.uuid4().hex[:8]}",
     )
     alice, bob = result.pop("ids")
     assert result == {
@@ -227,12 +234,18 @@ def test_access_token_factory(open_page, client, transport):
 
 
 def test_token_expiry_and_refresh(open_page, client):
-    """A 2-second token expires: the server closes with allowReconnect; reconnecting fetches a fresh token."""
+    """A 2-second token expires: the server closes with allowReconnect; reconnecting fetches a fresh token.
+
+    Tokens are short only until the first expiry: a refreshed token that expired again within 2 s could end
+    the reconnected connection before the test's Echo, which no wait in the test could rule out. The flag
+    is set in an onreconnecting callback, which both clients run before they reconnect."""
     result = run(
         open_page(client),
         """async () => {
-          const tokenUrl = "/generateJwtToken?seconds=2";
+          let expired = false;
+          const tokenUrl = () => (expired ? "/generateJwtToken" : "/generateJwtToken?seconds=2");
           const c = await T.connect("/authorizedhub", { tokenUrl, reconnect: [0, 200, 500, 1000] });
+          c.onreconnecting(() => { expired = true; });
           const firstId = c.connectionId;
           const reconnecting = await T.next(c, "onreconnecting");
           await T.next(c, "onreconnected");

@@ -215,9 +215,14 @@ async def test_client_vanishing_without_close_frame_is_cleaned_up(server):
     ghost = await HubSocket.open(f"{server.ws_base}/chathub")
     try:
         await survivor.invoke("JoinGroup", group)
+        (me,) = (await survivor.invocation("PresenceChanged")).arguments[0]["joined"]
         await ghost.invoke("JoinGroup", group)
+        (ghost_id,) = (await survivor.invocation("PresenceChanged")).arguments[0]["joined"]
         ghost.ws.transport.abort()  # TCP reset: no close frame, no Close message
-        await asyncio.sleep(0.3)
+        # ChatHub tracks presence: the server announces the ghost's end once it has cleaned it up
+        left = (await survivor.invocation("PresenceChanged")).arguments[0]
+        assert left == {"group": group, "joined": [], "left": [ghost_id]}
+        assert await survivor.invoke("GetGroupMembers", group) == [me]
         for text in ("after the ghost left", "and again"):
             body = json.dumps({"message": text}).encode()
             assert (await asyncio.to_thread(http, "POST", f"{server.base}/push/group/{group}", body))[0] == 202

@@ -36,6 +36,18 @@ def http(method: str, url: str, body: dict | None = None) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+async def fence_then_nothing_before(client: RawHubClient, home) -> None:
+    """Assert that ``client`` (connected to ``home``) got no ReceiveMessage from the sends before this call.
+
+    A push to all from ``home`` goes after those sends into the one layer channel of ``home``, which hands
+    events to its connections in arrival order: anything sent to ``client`` before arrives before it.
+    """
+    fence = f"fence {id(client)}"
+    status, _ = await asyncio.to_thread(http, "POST", f"{home.url}/push/all", {"message": fence})
+    assert status == 202
+    assert await client.receive_invocation("ReceiveMessage") == ["server", fence]
+
+
 async def test_groups_and_pushes_cross_processes(servers):
     first, second = servers
     alice = await RawHubClient.open(ws(first, "chathub"))
@@ -58,8 +70,7 @@ async def test_groups_and_pushes_cross_processes(servers):
         await alice.invoke("LeaveGroup", "room")
         status, _ = await asyncio.to_thread(http, "POST", f"{first.url}/push/group/room", {"message": "again"})
         assert await bob.receive_invocation("ReceiveMessage") == ["server", "again"]
-        with pytest.raises(TimeoutError):
-            await alice.receive_invocation("ReceiveMessage", timeout=0.5)
+        await fence_then_nothing_before(alice, first)
     finally:
         await alice.close()
         await bob.close()
@@ -71,10 +82,8 @@ async def test_client_result_from_another_process(servers):
     client.handlers["Result"] = lambda: 42
     try:
         connection_id = await client.invoke("GetCallerConnectionId")
-        answer = asyncio.create_task(asyncio.to_thread(http, "GET", f"{second.url}/clientresult/{connection_id}"))
-        while not answer.done():
-            await client.serve(0.1)
-        assert answer.result() == (200, "42")
+        answer = asyncio.to_thread(http, "GET", f"{second.url}/clientresult/{connection_id}")
+        assert await client.serve_until(answer, timeout=20) == (200, "42")
     finally:
         await client.close()
 
@@ -143,8 +152,7 @@ async def test_users_across_processes(servers):
         await stranger.invoke("SendToUser", "multi", "hello")
         for tab in tabs:
             assert (await tab.receive_invocation("ReceiveMessage"))[1] == "hello"
-        with pytest.raises(TimeoutError):
-            await stranger.receive_invocation("ReceiveMessage", timeout=0.5)
+        await fence_then_nothing_before(stranger, first)
     finally:
         for client in [*tabs, stranger]:
             await client.close()

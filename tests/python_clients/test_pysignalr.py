@@ -22,8 +22,6 @@ from pysignalr.protocol.json import JSONProtocol
 from pysignalr.protocol.messagepack import MessagepackProtocol
 from websockets.protocol import State
 
-from tests.servers import Server
-
 pytestmark = pytest.mark.timeout(60)
 
 WAIT = 10.0
@@ -119,27 +117,22 @@ async def test_server_streams(server, protocol):
         assert await collect_stream(chat.client, "Counter", 5, 10) == [0, 1, 2, 3, 4]
 
 
-async def wait_for_log(server: Server, offset: int, pattern: str) -> list[str]:
-    """Lines of the server's output after ``offset`` that match ``pattern``, waiting (bounded) for one."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        lines = [line for line in server.output()[offset:].splitlines() if re.search(pattern, line)]
-        if lines or time.monotonic() > deadline:
-            return lines
-        await asyncio.sleep(0.1)
+def matching(pattern: str, lines: list[str]) -> list[str]:
+    """The lines that match ``pattern``."""
+    return [line for line in lines if re.search(pattern, line)]
 
 
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 async def test_clean_stop_without_reconnect(server, protocol):
     tag = uuid.uuid4().hex
-    offset = len(server.output())
+    start = server.mark()
     async with running(f"{server.url}/chathub?client={tag}", protocol) as chat:
         assert await invoke(chat.client, "WhoAmI") is None
         # pysignalr keeps its websockets connection private; we only read it to check the close handshake
         socket = chat.client._transport._ws
         port = socket.local_address[1]
         await chat.stop()
-        assert chat.task.cancelled()
+        assert chat.task.cancelled()  # run() is over: nothing is left in the client that could reconnect
 
         # The WebSocket closing handshake completes, and the server answers it. pysignalr has no stop API: the
         # socket is closed when its connect-retry async generator is finalized after the cancellation, i.e.
@@ -150,13 +143,12 @@ async def test_clean_stop_without_reconnect(server, protocol):
         assert socket.protocol.close_sent is not None
         assert socket.protocol.close_sent.code in (1000, 1011)
         assert socket.protocol.close_rcvd is not None, "the server did not answer the close frame"
-        # the server saw this very socket go away
-        disconnects = await wait_for_log(server, offset, rf":{port} .*\"WSDISCONNECT /chathub\"")
-        assert len(disconnects) == 1, server.output()[offset:]
+        # the server saw this very socket go away (Daphne's access log)
+        disconnected = rf":{port} .*\"WSDISCONNECT /chathub\""
+        lines = await asyncio.to_thread(server.wait_for_lines, lambda lines: matching(disconnected, lines), start, WAIT)
+        assert len(matching(disconnected, lines)) == 1, "".join(lines)
 
         # and nothing came back: one negotiate, one WebSocket, one open for this client
-        await asyncio.sleep(0.5)
-        negotiates = await wait_for_log(server, offset, rf"\"POST /chathub/negotiate\?client={tag}\"")
-        assert len(negotiates) == 1, server.output()[offset:]
-        assert len(await wait_for_log(server, offset, rf":{port} .*\"WSCONNECT /chathub\"")) == 1
+        assert len(matching(rf"\"POST /chathub/negotiate\?client={tag}\"", lines)) == 1, "".join(lines)
+        assert len(matching(rf":{port} .*\"WSCONNECT /chathub\"", lines)) == 1, "".join(lines)
         assert len(chat.opens) == 1

@@ -11,6 +11,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -71,6 +72,7 @@ class EventStream:
                             self.last_id = value
                         elif name == "retry" and value.isdigit():
                             self.retry = int(value)
+                            self._items.put_nowait(("retry", self.retry))
         except (aiohttp.ClientError, ConnectionError):
             pass
         self._items.put_nowait(None)
@@ -90,12 +92,19 @@ class EventStream:
         return [await self.next(timeout) for _ in range(count)]
 
     async def comment(self, timeout: float = WAIT) -> str:
-        """The next comment (events before it are dropped)."""
+        """The next comment (events and retry fields before it are dropped)."""
+        return await self._next_field("comment", timeout)
+
+    async def retry_field(self, timeout: float = WAIT) -> int:
+        """The next ``retry:`` value (events and comments before it are dropped)."""
+        return await self._next_field("retry", timeout)
+
+    async def _next_field(self, kind: str, timeout: float) -> Any:
         while True:
             item = await asyncio.wait_for(self._items.get(), timeout)
             if item is None:
                 raise EOFError("the stream ended")
-            if isinstance(item, tuple):
+            if isinstance(item, tuple) and item[0] == kind:
                 return item[1]
 
     async def ended(self, timeout: float = WAIT) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,19 +14,21 @@ from realtime import local, sse
 from realtime.permissions import IsAdminUser, IsAuthenticated
 from realtime.sse import EventStreamView, ServerSentEvent, TopicStreamView
 
-OPEN = {"demo": 0}
-"""Demo streams whose iterator has started and not yet finished, in this process."""
+OPEN: Counter[str] = Counter()
+"""Demo streams whose iterator has started and not yet finished, in this process, by ``?tag=``."""
 
 
 class Demo(EventStreamView):
-    """Every kind of item once, then nothing but heartbeats (``?heartbeat=`` seconds)."""
+    """Every kind of item once, then nothing but heartbeats (``?heartbeat=`` seconds); ``?tag=`` names the
+    stream in ``/sse-test/status``, so a test can follow its own stream whatever else is open."""
 
     async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         self.heartbeat_interval = float(request.GET.get("heartbeat", "0"))
         return await super().get(request, *args, **kwargs)
 
     async def events(self, request: HttpRequest) -> AsyncIterator[ServerSentEvent]:
-        OPEN["demo"] += 1
+        tag = request.GET.get("tag", "")
+        OPEN[tag] += 1
         try:
             yield ServerSentEvent("one\ntwo\r\nthree\rfour", event="lines", id="a1")
             yield ServerSentEvent(comment="just a comment")
@@ -34,14 +37,14 @@ class Demo(EventStreamView):
             yield ServerSentEvent(retry=1500)
             await asyncio.Event().wait()  # until the client goes away
         finally:
-            OPEN["demo"] -= 1
+            OPEN[tag] -= 1
 
 
 def status(request: HttpRequest) -> JsonResponse:
     """What this process holds open: demo streams, topic feeds and layer listeners."""
     return JsonResponse(
         {
-            "demo": OPEN["demo"],
+            "demo": {tag: count for tag, count in OPEN.items() if count},
             "feeds": sorted(topic for feeds in sse._feeds.values() for topic in feeds),
             "listeners": sum(len(table.listeners) for table in local._tables.values()),
         }
