@@ -15,9 +15,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import permissions as drf_permissions
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from realtime import permissions as realtime_permissions
-from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack
+from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack, JWTQueryAuthentication
 from realtime.exceptions import HubError
 from realtime.filters import HubFilter
 from realtime.hubs import Hub, hub_method
@@ -249,6 +253,40 @@ def test_permissions_of_the_former_signature_say_how_to_rewrite_them():
 
     with pytest.raises(ImportError, match="AccessRequest is gone: .*ConnectionRequest"):
         from realtime.permissions import AccessRequest  # noqa: F401
+
+
+# -- JWTQueryAuthentication in any DRF view -------------------------------------------------------------------
+
+
+class WhoView(APIView):
+    authentication_classes = [JWTQueryAuthentication]
+    permission_classes = [drf_permissions.IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request):
+        return Response({"user": request.user.username, "type": request.auth["token_type"]})
+
+
+@pytest.mark.django_db
+def test_jwt_query_authentication_reads_the_header_then_the_query(settings):
+    alice, bob = (get_user_model().objects.create_user(name) for name in ("alice", "bob"))
+    token, other, expired = jwt_for(alice), jwt_for(bob), jwt_for(alice, -10)
+    view = WhoView.as_view()
+
+    def call(query: str = "", **headers: str) -> tuple[int, dict, str | None]:
+        response = view(APIRequestFactory().get(f"/who{query}", **headers))
+        return response.status_code, response.data, response.get("WWW-Authenticate")
+
+    assert call(f"?access_token={token}") == (200, {"user": "alice", "type": "access"}, None)
+    assert call(f"?x=1&Access_Token={token}")[1]["user"] == "alice"  # the name is matched case-insensitively
+    assert call(f"?access_token={other}", HTTP_AUTHORIZATION=f"Bearer {token}")[1]["user"] == "alice"
+    for query in ("?access_token=junk", f"?access_token={expired}"):
+        status, data, challenge = call(query)
+        assert (status, data["code"], challenge) == (401, "token_not_valid", 'Bearer realm="api"')
+    assert call("?access_token=")[:2] == (401, {"detail": "Authentication credentials were not provided."})
+    settings.REALTIME = {"JWT_QUERY_PARAM": "token"}
+    assert call(f"?token={token}")[1]["user"] == "alice"
+    assert call(f"?access_token={token}")[0] == 401
 
 
 @pytest.fixture
