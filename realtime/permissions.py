@@ -211,16 +211,12 @@ def check_permissions(permissions: Iterable[Any], where: str) -> None:
 
 
 async def _leaf_allows(permission: Any, request: Any, view: Any) -> bool:
-    kind = _kind(permission)
-    try:
-        if kind == "thread":
-            verdict = await database_sync_to_async(permission().has_permission)(request, view)
-        else:
-            verdict = permission().has_permission(request, view)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
-    except _REFUSALS:
-        return False
+    if _kind(permission) == "thread":
+        verdict = await database_sync_to_async(permission().has_permission)(request, view)
+    else:
+        verdict = permission().has_permission(request, view)
+    if inspect.isawaitable(verdict):
+        verdict = await verdict
     return bool(verdict)
 
 
@@ -236,10 +232,16 @@ async def _allows(permission: Any, request: Any, view: Any) -> bool:
 
 
 async def allowed(permissions: Iterable[Any], request: Any, view: Any) -> bool:
-    """``True`` when every permission class (or composition) in ``permissions`` allows ``request`` on ``view``."""
-    for permission in permissions:
-        if not await _allows(permission, request, view):
-            return False
+    """``True`` when every permission class (or composition) in ``permissions`` allows ``request`` on ``view``.
+
+    A refusal raised anywhere (``PermissionDenied``...) refuses the whole check, as in DRF (``~`` included).
+    """
+    try:
+        for permission in permissions:
+            if not await _allows(permission, request, view):
+                return False
+    except _REFUSALS:
+        return False
     return True
 
 

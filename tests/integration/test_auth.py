@@ -119,7 +119,7 @@ class ComposedHub(Hub):
     async def Purge(self) -> str:  # noqa: N802
         return "purged"
 
-    @hub_method(permission_classes=[RaisesDenied])
+    @hub_method(permission_classes=[~RaisesDenied])  # a raised refusal refuses, even under ~ (as in DRF)
     async def Never(self) -> None:  # noqa: N802
         pass
 
