@@ -45,7 +45,7 @@ from .clients import run_sync
 from .conf import realtime_settings
 from .exceptions import RealtimeError
 from .history import Replay, StoredEvent, history
-from .permissions import allowed
+from .permissions import allowed, check_permissions
 from .protocol.sse_format import format_comment, format_sse
 
 logger = logging.getLogger("realtime.sse")
@@ -282,6 +282,14 @@ class EventStreamView(View):
     user_id: str | None = None
     auth: Any = None
     """What the authentication class that succeeded returned with the user (simplejwt's validated token)."""
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """Django's ``as_view``; permission classes of the former signature are refused here, naming the view."""
+        permissions = initkwargs.get("permission_classes", cls.permission_classes)
+        if permissions is not None:
+            check_permissions(permissions, f"{cls.__qualname__}.permission_classes")
+        return super().as_view(**initkwargs)
 
     async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Authorize, then stream :meth:`events`."""

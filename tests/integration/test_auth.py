@@ -29,6 +29,7 @@ from realtime.logging import MaskTokensFilter, mask
 from realtime.permissions import BasePermission, ConnectionRequest, IsAdminUser, IsAuthenticated, refuses_anonymous
 from realtime.request import RequestInfo
 from realtime.routing import hub_routes
+from realtime.sse import TopicStreamView
 from realtime.testing import HubCommunicator
 from tests.pushapp.models import Order
 
@@ -250,6 +251,9 @@ def test_permissions_of_the_former_signature_say_how_to_rewrite_them():
             @hub_method(permission_classes=[Former])
             async def Purge(self) -> None:  # noqa: N802
                 pass
+
+    with pytest.raises(ImproperlyConfigured, match=r"TopicStreamView.permission_classes: .*Former.has_permission"):
+        TopicStreamView.as_view(permission_classes=[~Former])
 
     with pytest.raises(ImportError, match="AccessRequest is gone: .*ConnectionRequest"):
         from realtime.permissions import AccessRequest  # noqa: F401
