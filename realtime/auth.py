@@ -10,6 +10,12 @@ here accepts either (header first), validates the token with simplejwt's own set
 Recipe (``asgi.py``)::
 
     http_hubs, websocket_hubs = hub_routes({"chathub": ChatHub}, middleware=JWTAuthMiddlewareStack)
+
+Django REST framework views (and the SSE views) use :class:`JWTQueryAuthentication`, the same convention as
+an authentication class::
+
+    class ExportView(APIView):
+        authentication_classes = [JWTQueryAuthentication, SessionAuthentication]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from .conf import realtime_settings
 from .exceptions import InvalidToken
@@ -27,6 +34,8 @@ from .types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
+    from rest_framework.request import Request
+    from rest_framework_simplejwt.tokens import Token
 
 logger = logging.getLogger("realtime.auth")
 
@@ -56,8 +65,34 @@ def raw_token(scope: Scope) -> str | None:
     return request.query_value(realtime_settings.JWT_QUERY_PARAM) or None
 
 
+class JWTQueryAuthentication(JWTAuthentication):
+    """simplejwt's ``JWTAuthentication``, plus the access token in the query string: the DRF authentication class
+    of the convention browsers' WebSockets and ``EventSource`` need.
+
+    The ``Authorization`` header first (simplejwt's ``AUTH_HEADER_NAME`` and ``AUTH_HEADER_TYPES``), then the
+    ``REALTIME["JWT_QUERY_PARAM"]`` query parameter (``access_token``; its name matched case-insensitively).
+    Tokens are validated as simplejwt does (settings, token classes, user lookup, blacklist); an invalid one
+    raises ``InvalidToken`` (401 in a DRF view). Returns ``(user, validated token)``, or ``None`` without a token.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        found = super().authenticate(request)
+        if found is not None:
+            return found
+        raw = self.get_query_token(request)
+        if raw is None:
+            return None
+        validated = self.get_validated_token(raw.encode())
+        return self.get_user(validated), validated
+
+    def get_query_token(self, request: Request) -> str | None:
+        """The token in the query string, or ``None``."""
+        name = realtime_settings.JWT_QUERY_PARAM.lower()
+        found = next((values for key, values in request.query_params.lists() if key.lower() == name), None)
+        return found[0] if found and found[0] else None
+
+
 def _validate(raw: str) -> tuple[Any, dict[str, Any]]:
-    from rest_framework_simplejwt.authentication import JWTAuthentication
     from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
     from rest_framework_simplejwt.exceptions import InvalidToken as SimpleJWTInvalidToken
 

@@ -8,14 +8,19 @@
 
     # anywhere in sync code: a view, a Celery task, a bulk path that skips model signals
     broadcast(ShopHub, "Announcement", {"text": "sale"}, groups=["orders"])
+    # in async code: an async view, a hub method
+    await abroadcast(ShopHub, "Announcement", {"text": "sale"}, groups=["orders"])
 
 Client methods of model events are ``"<app_label>.<Model>.created"``, ``".updated"`` and ``".deleted"``,
 called with the payload. Inside ``transaction.atomic`` a push waits for the commit and is dropped by a
 rollback (savepoints included); in autocommit it goes at once. Requests that carry the
 ``X-Realtime-Connection-Id`` header (:class:`ConnectionIdMiddleware`) skip that connection: "to others".
 
+The async twins (:func:`abroadcast`, :meth:`ModelBroadcaster.abroadcast`) look for the open transaction where
+their context's sync code runs (``sync_to_async``): the block around an ``async_to_sync`` call they run in.
+
 Errors: bad registrations raise when declared; an unserializable payload or a failed send raises at the
-call site of :func:`broadcast`/:meth:`ModelBroadcaster.broadcast`, and is logged (logger
+call site of :func:`broadcast`/:meth:`ModelBroadcaster.broadcast` (and their twins), and is logged (logger
 ``realtime.broadcasting``) for model signals and for sends deferred to a commit. A save is never undone
 or interrupted by a broadcast.
 """
@@ -30,7 +35,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models.fields.files import FieldFile
@@ -55,6 +60,7 @@ __all__ = [
     "CONNECTION_ID_HEADER",
     "ConnectionIdMiddleware",
     "ModelBroadcaster",
+    "abroadcast",
     "broadcast",
     "broadcast_model",
     "broadcasters_for",
@@ -169,35 +175,59 @@ def _send_now(pushes: list[Push], *, strict: bool) -> None:
             logger.error("%s", exc, exc_info=exc.__cause__)
         return
     error = BroadcastError(
-        f"Could not broadcast {pushes[0][2]}: broadcasting is sync code and cannot run inside an event loop; "
-        "call it through sync_to_async(), or use 'await get_hub_context(...).clients....asend(...)'."
+        f"Could not broadcast {pushes[0][2]}: broadcast() is sync code and cannot run inside an event loop; "
+        "use 'await abroadcast(...)' (or 'await broadcaster.abroadcast(...)') there."
     )
     if strict:
         raise error
     logger.error("%s", error)
 
 
-def _dispatch(pushes: list[Push], using: str | None, *, strict: bool) -> None:
-    """After the commit of the open transaction on database ``using`` (failures logged), or now in autocommit.
+def _defer(pushes: list[Push], using: str | None) -> bool:
+    """Send ``pushes`` after the commit of the atomic block open on database ``using`` in this thread: ``True``.
 
-    Django drops the callback when the block, or the savepoint it was registered in, rolls back.
+    ``False`` in autocommit (the caller sends now); ``TransactionManagementError`` in manual transaction
+    management. Django drops the callback when the block, or the savepoint it was registered in, rolls back;
+    failures to send after the commit are logged.
     """
-    if not pushes:
-        return
     alias = using or DEFAULT_DB_ALIAS
     connection = transaction.get_connection(alias)
     if connection.in_atomic_block:
         transaction.on_commit(lambda: _send_now(pushes, strict=False), using=alias, robust=True)
-    elif connection.connection is not None and not connection.autocommit:  # set_autocommit(False): no hook
-        error = TransactionManagementError(
+        return True
+    if connection.connection is not None and not connection.autocommit:  # set_autocommit(False): no hook
+        raise TransactionManagementError(
             f"Cannot broadcast {pushes[0][2]}: database {alias!r} is in manual transaction management, so "
             "the commit cannot be awaited; write inside transaction.atomic(), or broadcast after commit()."
         )
+    return False
+
+
+def _dispatch(pushes: list[Push], using: str | None, *, strict: bool) -> None:
+    """After the commit of the open transaction on database ``using`` (failures logged), or now in autocommit."""
+    if not pushes:
+        return
+    try:
+        deferred = _defer(pushes, using)
+    except TransactionManagementError as error:
         if strict:
-            raise error
+            raise
         logger.error("%s; nothing was sent", error)
-    else:
+        return
+    if not deferred:
         _send_now(pushes, strict=strict)
+
+
+async def _adispatch(prepare: Callable[[], list[Push]], using: str | None) -> None:
+    """The async :func:`_dispatch`: ``prepare()`` the pushes and look for an open atomic block in the thread
+    ``sync_to_async`` runs this context's sync code in (where its database connection is), then send now
+    unless they wait for that block's commit."""
+
+    def prepared() -> list[Push]:
+        pushes = prepare()
+        return [] if not pushes or _defer(pushes, using) else pushes
+
+    await _send_all(await sync_to_async(prepared)())
 
 
 def _describe(hub: type[Hub], method: str, groups: Iterable[str] | None) -> str:
@@ -222,11 +252,38 @@ def broadcast(
     encoded here: ``TypeError`` for a value no hub protocol can carry, for ``groups``/``exclude`` that
     are not lists of names, and for a ``hub`` that is not a ``Hub``.
     """
+    _dispatch([_broadcast_push(hub, method, args, groups, exclude)], using, strict=True)
+
+
+async def abroadcast(
+    hub: type[Hub] | str,
+    method: str,
+    *args: Any,
+    groups: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    using: str | None = None,
+) -> None:
+    """Async twin of :func:`broadcast`: the same targets, "to others" skip, encoding and errors.
+
+    The commit it waits for is that of the ``transaction.atomic`` block open on database ``using`` where
+    this context's sync code runs (the thread of its ``sync_to_async`` calls and of Django's async ORM
+    methods): async code called through ``async_to_sync`` inside an atomic block waits for that block's
+    commit, and a rollback drops the push. Elsewhere (an async view, a hub method: atomic blocks are sync and
+    none is open there) it is sent now, and a failure raises :class:`BroadcastError`.
+    """
+    push = _broadcast_push(hub, method, args, groups, exclude)
+    await _adispatch(lambda: [push], using)
+
+
+def _broadcast_push(
+    hub: type[Hub] | str, method: str, args: Iterable[Any], groups: Iterable[str] | None, exclude: Iterable[str]
+) -> Push:
+    """The push of one :func:`broadcast`, encoded now (its errors raise at the call site)."""
     resolved = resolve_hub(hub)
     group_list = None if groups is None else _strings(groups, "groups")
     proxy = _proxy(resolved, group_list, exclude)
     frames = encode_invocation(resolved, method, args)
-    _dispatch([(proxy, frames, _describe(resolved, method, group_list))], using, strict=True)
+    return proxy, frames, _describe(resolved, method, group_list)
 
 
 # --- model broadcasting -------------------------------------------------------------------------------------
@@ -354,11 +411,23 @@ class ModelBroadcaster:
 
         Same timing as :func:`broadcast`; payload and group errors raise here.
         """
+        _dispatch(self._pushes(instances, action, exclude), using, strict=True)
+
+    async def abroadcast(
+        self, instances: Iterable[Any], action: str, *, exclude: Iterable[str] = (), using: str | None = None
+    ) -> None:
+        """Async twin of :meth:`broadcast`, with the timing of :func:`abroadcast`.
+
+        ``instances`` (a queryset too), payloads and groups are read in the thread ``sync_to_async`` uses, so
+        they may touch the database.
+        """
+        await _adispatch(lambda: self._pushes(instances, action, exclude), using)
+
+    def _pushes(self, instances: Iterable[Any], action: str, exclude: Iterable[str]) -> list[Push]:
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, not {action!r}.")
         excluded = _strings(exclude, "exclude")
-        pushes = [self._push(instance, action, excluded) for instance in instances]
-        _dispatch(pushes, using, strict=True)
+        return [self._push(instance, action, excluded) for instance in instances]
 
     def _on_signal(self, instance: Any, action: str, using: str) -> None:
         if action not in self.actions:

@@ -11,6 +11,8 @@ Nothing here imports Celery::
         for done, total in work():
             report_progress(ShopHub, self, done * 100 / total, user_id=user_id)
 
+In async code (an async view, a hub method, an async task runner) ``await areport_progress(...)`` does the same.
+
 Use the prefork (default) or solo pool for client results: each wait reads the layer from its own loop,
 and channels_redis refuses two loops reading at once in one process (the threads pool).
 """
@@ -23,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from .context import get_hub_context
 
 if TYPE_CHECKING:
+    from .clients import ClientProxy, SingleClientProxy
     from .hubs import Hub
 
-__all__ = ["PROGRESS_METHOD", "progress_message", "report_progress", "task_id_of"]
+__all__ = ["PROGRESS_METHOD", "areport_progress", "progress_message", "report_progress", "task_id_of"]
 
 PROGRESS_METHOD = "TaskProgress"
 """Client method that receives progress reports by default."""
@@ -67,9 +70,39 @@ def report_progress(
 
     ``task`` is the bound task, an ``AsyncResult`` or a task id; ``extra`` must be serializable.
     """
+    target, body = _progress(hub, task, percent, user_id, connection_id, message, extra)
+    target.send(method, body)
+
+
+async def areport_progress(
+    hub: type[Hub] | str,
+    task: Any,
+    percent: float,
+    *,
+    user_id: str | None = None,
+    connection_id: str | None = None,
+    message: str = "",
+    method: str = PROGRESS_METHOD,
+    **extra: Any,
+) -> None:
+    """Async twin of :func:`report_progress`, for async tasks, async views and hub methods."""
+    target, body = _progress(hub, task, percent, user_id, connection_id, message, extra)
+    await target.asend(method, body)
+
+
+def _progress(
+    hub: type[Hub] | str,
+    task: Any,
+    percent: float,
+    user_id: str | None,
+    connection_id: str | None,
+    message: str,
+    extra: dict[str, Any],
+) -> tuple[ClientProxy | SingleClientProxy, dict[str, Any]]:
+    """Who a progress report goes to, and its body; ``ValueError``/``TypeError`` for bad arguments."""
     if (user_id is None) == (connection_id is None):
         raise ValueError("report_progress() needs exactly one of user_id and connection_id.")
     body = progress_message(task_id_of(task), percent, message, **extra)
     clients = get_hub_context(hub).clients
     target = clients.user(str(user_id)) if user_id is not None else clients.client(str(connection_id))
-    target.send(method, body)
+    return target, body

@@ -172,11 +172,11 @@ def check_sse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 def check_negotiate_v0(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """``check --deploy``: anonymous clients may negotiate version 0, whose token is the public connection id."""
     from .conf import realtime_settings
-    from .permissions import IsAdminUser, IsAuthenticated
+    from .permissions import refuses_anonymous
 
     if int(realtime_settings.MIN_NEGOTIATE_VERSION) >= 1:
         return []
-    if any(issubclass(cls, IsAuthenticated | IsAdminUser) for cls in realtime_settings.DEFAULT_PERMISSION_CLASSES):
+    if any(refuses_anonymous(permission) for permission in realtime_settings.DEFAULT_PERMISSION_CLASSES):
         return []
     return [
         Warning(

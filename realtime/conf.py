@@ -64,6 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "SSE_RETRY_MS": 3000,
     "SSE_TOPIC_PATTERN": r"[A-Za-z0-9_.:@-]{1,200}",
     "SSE_MAX_EVENT_SIZE": 64 * 1024,
+    "SSE_AUTHENTICATION_CLASSES": [
+        "realtime.auth.JWTQueryAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
 }
 
 IMPORT_STRINGS = {
@@ -74,6 +78,7 @@ IMPORT_STRINGS = {
     "DEFAULT_PERMISSION_CLASSES",
     "PRESENCE_BACKEND",
     "SSE_HISTORY_BACKEND",
+    "SSE_AUTHENTICATION_CLASSES",
 }
 
 HUB_OPTIONS = {

@@ -33,7 +33,7 @@ from .exceptions import HandshakeError, HubError, LimitExceeded, RemoteProtocolE
 from .filters import InvocationContext, chain, hub_filters
 from .hubs import Hub
 from .methods import ArgumentError, HubMethod
-from .permissions import AccessRequest, allowed
+from .permissions import ConnectionRequest, allowed
 from .protocol import errors, handshake
 from .protocol.base import HubProtocol
 from .protocol.messages import (
@@ -407,8 +407,15 @@ class HubDispatcher:
         hub = self._hub_instance()
         if method.permission_classes:
             connection = self.connection
-            access = AccessRequest(connection.user, connection.user_id, connection.request, method.name, arguments)
-            if not await allowed(method.permission_classes, access, self.hub):
+            request = ConnectionRequest(
+                connection.user,
+                connection.user_id,
+                connection.request,
+                auth=connection.claims or None,
+                hub_method=method.name,
+                arguments=arguments,
+            )
+            if not await allowed(method.permission_classes, request, self.hub):
                 raise PermissionDenied(method.name)
 
         async def call(context: InvocationContext) -> Any:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .auth import scope_user
 from .conf import hub_option, realtime_settings
-from .permissions import AccessRequest, allowed
+from .permissions import ConnectionRequest, allowed
 from .request import RequestInfo
 from .types import Scope, Transport
 
@@ -153,8 +153,8 @@ def hub_endpoint(hub: type[Hub]) -> Endpoint:
 
     async def authorize(scope: Scope) -> int | None:
         user, user_id = scope_user(scope)
-        access = AccessRequest(user, user_id, RequestInfo.from_scope(scope))
-        if await allowed(hub.get_permission_classes(), access, hub):
+        request = ConnectionRequest(user, user_id, RequestInfo.from_scope(scope), auth=scope.get("auth_claims"))
+        if await allowed(hub.get_permission_classes(), request, hub):
             return None
         return 403 if getattr(user, "is_authenticated", False) else 401
 

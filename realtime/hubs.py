@@ -22,6 +22,7 @@ from .conf import hub_option, realtime_settings
 from .connection import current_invocation
 from .groups import GroupManager
 from .methods import HubMethod, hub_method, wire_name
+from .permissions import check_permissions
 from .presence import HubPresence
 from .protocol.base import HubProtocol
 
@@ -121,8 +122,9 @@ class Hub:
     client_result_timeout: ClassVar[float | None] = None
     detailed_errors: ClassVar[bool | None] = None
     max_pending_client_results: ClassVar[int | None] = None
-    permission_classes: ClassVar[list[type] | None] = None
-    """Checked on negotiate and every transport request; ``None`` = ``DEFAULT_PERMISSION_CLASSES``."""
+    permission_classes: ClassVar[list[Any] | None] = None
+    """DRF permission classes checked on negotiate and every transport request (``realtime.permissions``);
+    ``None`` = ``DEFAULT_PERMISSION_CLASSES``."""
     filters: ClassVar[list[Any] | None] = None
     """Hub filters run after the global ``HUB_FILTERS`` (see ``realtime.filters``)."""
     track_presence: ClassVar[bool | None] = None
@@ -138,6 +140,10 @@ class Hub:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.hub_methods = _collect_methods(cls)
+        if cls.permission_classes is not None:
+            check_permissions(cls.permission_classes, f"{cls.__qualname__}.permission_classes")
+        for method in cls.hub_methods.values():
+            check_permissions(method.permission_classes, f"{cls.__qualname__}.{method.name}")
 
     @classmethod
     def hub_name(cls) -> str:
@@ -154,7 +160,7 @@ class Hub:
         return found
 
     @classmethod
-    def get_permission_classes(cls) -> list[type]:
+    def get_permission_classes(cls) -> list[Any]:
         """The permission classes every request of a connection to this hub must pass."""
         if cls.permission_classes is not None:
             return list(cls.permission_classes)

@@ -29,7 +29,7 @@ def hub_method(
     func: Callable[..., Any] | None = None,
     *,
     name: str | None = None,
-    permission_classes: list[type] | None = None,
+    permission_classes: list[Any] | None = None,
 ) -> Any:
     """Expose ``func`` to clients, optionally under another wire ``name`` and with its own permissions.
 
@@ -102,7 +102,7 @@ class HubMethod:
         self.name = name
         self.func = func
         marked = getattr(func, _MARK, None)
-        self.permission_classes: list[type] = marked[1] if marked else []
+        self.permission_classes: list[Any] = marked[1] if marked else []
         self.is_stream = inspect.isasyncgenfunction(func)
         self.is_async = self.is_stream or inspect.iscoroutinefunction(func)
         signature = inspect.signature(func)

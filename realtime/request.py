@@ -16,10 +16,18 @@ class RequestInfo:
     Parsed on first use: an idle connection keeps only the raw header list the server gave it.
     """
 
-    __slots__ = ("path", "_raw_headers", "_query_string", "_headers", "_cookies", "_query")
+    __slots__ = ("path", "client", "_raw_headers", "_query_string", "_headers", "_cookies", "_query")
 
-    def __init__(self, path: str = "", headers: Iterable[tuple[bytes, bytes]] = (), query_string: bytes = b"") -> None:
+    def __init__(
+        self,
+        path: str = "",
+        headers: Iterable[tuple[bytes, bytes]] = (),
+        query_string: bytes = b"",
+        client: str | None = None,
+    ) -> None:
         self.path = path
+        self.client = client
+        """The client's address (the ASGI scope's ``client`` host), if the server gave it."""
         self._raw_headers = headers
         self._query_string = query_string
         self._headers: dict[str, str] | None = None
@@ -29,7 +37,14 @@ class RequestInfo:
     @classmethod
     def from_scope(cls, scope: Scope) -> RequestInfo:
         """A view of an ASGI HTTP or WebSocket scope."""
-        return cls(scope.get("path", ""), scope.get("headers", ()), scope.get("query_string", b""))
+        client = scope.get("client")
+        host = client[0] if client else None
+        return cls(scope.get("path", ""), scope.get("headers", ()), scope.get("query_string", b""), host)
+
+    @property
+    def query_string(self) -> bytes:
+        """The raw query string."""
+        return self._query_string
 
     @property
     def headers(self) -> dict[str, str]:

@@ -32,20 +32,21 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from channels.db import database_sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views import View
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
 
 from . import lifetime, local, names
-from .auth import request_user
 from .clients import run_sync
 from .conf import realtime_settings
 from .exceptions import RealtimeError
 from .history import Replay, StoredEvent, history
-from .permissions import AccessRequest, allowed
+from .permissions import allowed, check_permissions
 from .protocol.sse_format import format_comment, format_sse
-from .request import RequestInfo
 
 logger = logging.getLogger("realtime.sse")
 
@@ -248,7 +249,7 @@ class EventStreamResponse(StreamingHttpResponse):
 
 
 class EventStreamView(View):
-    """Base class of SSE views: authentication and permission classes as for hubs, then :meth:`events`.
+    """Base class of SSE views: DRF authentication and permission classes, then :meth:`events`.
 
     Override :meth:`events` (an async generator of :class:`ServerSentEvent`)::
 
@@ -260,13 +261,18 @@ class EventStreamView(View):
                     yield ServerSentEvent(datetime.now().isoformat(), event="tick")
                     await asyncio.sleep(1)
 
-    A refused request gets 401 (anonymous) or 403 (authenticated) with an empty body. Permission
-    classes are called with the view class as ``hub``; ``access.arguments`` are the URL arguments.
+    ``authentication_classes`` are asked in order, as in a DRF view (by default a JWT from the
+    ``Authorization`` header or ``?access_token=``, then the session user); credentials they reject make the
+    request anonymous. ``permission_classes`` then get DRF's ``Request`` and this view (``self.kwargs`` holds
+    the URL arguments). A refused request gets 401 (anonymous; with ``WWW-Authenticate`` when the first
+    authentication class names a scheme) or 403 (authenticated) with an empty body.
     """
 
     http_method_names = ["get", "options"]
-    permission_classes: ClassVar[list[type] | None] = None
-    """``None``: ``REALTIME["DEFAULT_PERMISSION_CLASSES"]``."""
+    authentication_classes: ClassVar[list[type] | None] = None
+    """DRF authentication classes; ``None``: ``REALTIME["SSE_AUTHENTICATION_CLASSES"]``."""
+    permission_classes: ClassVar[list[Any] | None] = None
+    """DRF permission classes; ``None``: ``REALTIME["DEFAULT_PERMISSION_CLASSES"]``."""
     heartbeat_interval: float | None = None
     """``None``: ``REALTIME["SSE_HEARTBEAT_INTERVAL"]``."""
     retry_ms: int | None = None
@@ -274,29 +280,64 @@ class EventStreamView(View):
 
     user: Any = None
     user_id: str | None = None
+    auth: Any = None
+    """What the authentication class that succeeded returned with the user (simplejwt's validated token)."""
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """Django's ``as_view``; permission classes of the former signature are refused here, naming the view."""
+        permissions = initkwargs.get("permission_classes", cls.permission_classes)
+        if permissions is not None:
+            check_permissions(permissions, f"{cls.__qualname__}.permission_classes")
+        return super().as_view(**initkwargs)
 
     async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Authorize, then stream :meth:`events`."""
-        refusal = await self.authorize(request, [*args, *kwargs.values()])
+        refusal = await self.authorize(request)
         if refusal is not None:
             return refusal
         return self.stream(self.events(request, *args, **kwargs))
 
-    async def authorize(self, request: HttpRequest, arguments: list[Any]) -> HttpResponse | None:
-        """Authenticate (``self.user``, ``self.user_id``) and check the permission classes; a refusal or ``None``.
+    async def authorize(self, request: HttpRequest) -> HttpResponse | None:
+        """Authenticate (``self.user``, ``self.user_id``, ``self.auth``) and check the permission classes; a
+        refusal or ``None``.
 
         Raises ``ImproperlyConfigured`` outside an ASGI server.
         """
         if not hasattr(request, "scope"):
             raise ImproperlyConfigured(WSGI_ERROR)
-        self.user, self.user_id = await request_user(request)
-        classes = self.permission_classes
-        if classes is None:
-            classes = realtime_settings.DEFAULT_PERMISSION_CLASSES
-        access = AccessRequest(self.user, self.user_id, RequestInfo.from_scope(request.scope), None, arguments)
-        if await allowed(classes, access, type(self)):
+        authenticated = Request(request, authenticators=[cls() for cls in self.get_authentication_classes()])
+        await database_sync_to_async(self._authenticate)(authenticated)
+        if await allowed(self.get_permission_classes(), authenticated, self):
             return None
-        return HttpResponse(status=403 if getattr(self.user, "is_authenticated", False) else 401)
+        if getattr(self.user, "is_authenticated", False):
+            return HttpResponse(status=403)
+        refusal = HttpResponse(status=401)
+        if authenticated.authenticators:
+            challenge = authenticated.authenticators[0].authenticate_header(authenticated)
+            if challenge:
+                refusal["WWW-Authenticate"] = challenge
+        return refusal
+
+    def _authenticate(self, request: Request) -> None:
+        """Run the authentication classes (in a worker thread: they may use the database)."""
+        try:
+            self.user, self.auth = request.user, request.auth
+        except APIException as exc:  # rejected credentials: anonymous, as for hubs
+            detail = exc.detail.get("detail", exc.detail) if isinstance(exc.detail, dict) else exc.detail
+            logger.info("realtime: rejected the credentials of a request to %s: %s", request.path, detail)
+            self.user, self.auth = request.user, None
+        self.user_id = realtime_settings.USER_ID_PROVIDER(self.user)
+
+    def get_authentication_classes(self) -> list[type]:
+        """This view's authentication classes (``SSE_AUTHENTICATION_CLASSES`` unless set)."""
+        classes = self.authentication_classes
+        return list(realtime_settings.SSE_AUTHENTICATION_CLASSES if classes is None else classes)
+
+    def get_permission_classes(self) -> list[Any]:
+        """This view's permission classes (``DEFAULT_PERMISSION_CLASSES`` unless set)."""
+        classes = self.permission_classes
+        return list(realtime_settings.DEFAULT_PERMISSION_CLASSES if classes is None else classes)
 
     def stream(self, events: AsyncIterable[ServerSentEvent | bytes | str], heartbeat: float | None = None) -> Any:
         """An :class:`EventStreamResponse` of ``events`` with this view's heartbeat and retry."""
@@ -685,7 +726,8 @@ class TopicStreamView(EventStreamView):
         assert topic is not None
         if not self.streams(topic):
             return HttpResponse(f"Unknown topic {topic!r}.", status=404, content_type="text/plain; charset=utf-8")
-        refusal = await self.authorize(request, [topic])
+        self.topic = topic
+        refusal = await self.authorize(request)
         if refusal is not None:
             return refusal
         try:

@@ -11,16 +11,27 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import HttpCommunicator, WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import permissions as drf_permissions
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
-from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack
+from realtime import permissions as realtime_permissions
+from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack, JWTQueryAuthentication
 from realtime.exceptions import HubError
 from realtime.filters import HubFilter
 from realtime.hubs import Hub, hub_method
 from realtime.logging import MaskTokensFilter, mask
-from realtime.permissions import IsAdminUser, IsAuthenticated
+from realtime.permissions import BasePermission, ConnectionRequest, IsAdminUser, IsAuthenticated, refuses_anonymous
+from realtime.request import RequestInfo
 from realtime.routing import hub_routes
+from realtime.sse import TopicStreamView
 from realtime.testing import HubCommunicator
+from tests.pushapp.models import Order
 
 RS = "\x1e"
 ALICE = SimpleNamespace(pk=1, is_authenticated=True, is_staff=False, username="alice")
@@ -74,6 +85,212 @@ async def test_can_join_group_guards_groups():
             await client.invoke("Join", "staff-room")
     async with HubCommunicator(GuardedHub, user=ADMIN) as client:
         assert await client.invoke("Join", "staff-room") is None
+
+
+# -- DRF permission classes: as they are, composed, sync and async -------------------------------------------
+
+
+class OnTeamBlue(BasePermission):
+    """A sync DRF permission reading headers and the query."""
+
+    def has_permission(self, request, view):
+        return request.headers.get("X-Team") == "blue" or request.query_params.get("team") == "blue"
+
+
+class EchoesAllowedValues(BasePermission):
+    """An async permission reading the hub method and its arguments."""
+
+    async def has_permission(self, request, view):
+        return request.hub_method == "Echo" and request.arguments != ["forbidden"]
+
+
+class RaisesDenied(BasePermission):
+    def has_permission(self, request, view):
+        raise drf_exceptions.PermissionDenied("no")
+
+
+class ComposedHub(Hub):
+    permission_classes = [drf_permissions.IsAuthenticated & (OnTeamBlue | drf_permissions.IsAdminUser)]
+
+    @hub_method(permission_classes=[EchoesAllowedValues & ~drf_permissions.IsAdminUser])
+    async def Echo(self, value):  # noqa: N802
+        return value
+
+    @hub_method(permission_classes=[IsAdminUser | EchoesAllowedValues])
+    async def Purge(self) -> str:  # noqa: N802
+        return "purged"
+
+    @hub_method(permission_classes=[~RaisesDenied])  # a raised refusal refuses, even under ~ (as in DRF)
+    async def Never(self) -> None:  # noqa: N802
+        pass
+
+
+def test_realtime_permission_classes_are_drfs():
+    assert (IsAuthenticated, IsAdminUser) == (drf_permissions.IsAuthenticated, drf_permissions.IsAdminUser)
+    assert issubclass(OnTeamBlue, realtime_permissions.BasePermission)
+    assert refuses_anonymous(IsAuthenticated & OnTeamBlue) and refuses_anonymous(IsAdminUser | IsAuthenticated)
+    assert not refuses_anonymous(IsAuthenticated | OnTeamBlue) and not refuses_anonymous(~IsAuthenticated)
+
+
+async def test_drf_permissions_compose_with_and_or_not_on_hubs_and_methods():
+    for user, headers, path in [(ALICE, [], "/hub"), (None, [(b"x-team", b"blue")], "/hub")]:
+        with pytest.raises(ConnectionError, match="refused"):
+            await HubCommunicator(ComposedHub, path, user=user, headers=headers).connect()
+    async with HubCommunicator(ComposedHub, "/hub?team=blue", user=ALICE) as alice:
+        assert await alice.invoke("Echo", 1) == 1
+        for method, arguments in [("Echo", ["forbidden"]), ("Purge", []), ("Never", [])]:
+            with pytest.raises(HubError, match=f"^Failed to invoke '{method}' because user is unauthorized$"):
+                await alice.invoke(method, *arguments)
+    async with HubCommunicator(ComposedHub, user=ADMIN, headers=[(b"x-team", b"red")]) as admin:
+        assert await admin.invoke("Purge") == "purged"
+        with pytest.raises(HubError, match="^Failed to invoke 'Echo' because user is unauthorized$"):
+            await admin.invoke("Echo", 1)  # ~IsAdminUser
+
+
+seen: list[tuple[object, object]] = []
+
+
+class Records(BasePermission):
+    """Records what it is given; allows access tokens only."""
+
+    def has_permission(self, request, view):
+        seen.append((request, view))
+        return bool(request.auth) and request.auth["token_type"] == "access"
+
+
+class RecordedHub(Hub):
+    permission_classes = [Records]
+
+    @hub_method(permission_classes=[Records])
+    async def Who(self) -> str:  # noqa: N802
+        return self.context.user.username
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_drf_permissions_see_the_connection_request():
+    from asgiref.sync import sync_to_async
+
+    http, websocket = hub_routes({"recorded": RecordedHub}, middleware=JWTAuthMiddlewareStack)
+    user = await sync_to_async(get_user_model().objects.create_user)("frank")
+    token = await sync_to_async(jwt_for)(user)
+    seen.clear()
+    headers = [(b"x-team", b"blue"), (b"cookie", b"theme=dark")]
+    negotiate = HttpCommunicator(URLRouter(http), "POST", f"/recorded/negotiate?access_token={token}", headers=headers)
+    assert (await negotiate.get_response())["status"] == 200
+    [(request, view)] = seen
+    assert view is RecordedHub
+    assert (request.method, request.hub_method, request.arguments) == ("GET", None, [])  # negotiate is a POST
+    assert (request.user, request.user_id, request.auth["user_id"]) == (user, str(user.pk), str(user.pk))
+    assert request.headers["X-TEAM"] == "blue" and request.COOKIES == {"theme": "dark"}
+    assert request.query_params.getlist("access_token") == [token] and request.GET is request.query_params
+    assert request.META["HTTP_X_TEAM"] == "blue" and request.META["REQUEST_METHOD"] == "GET"
+    assert request.path == "/recorded/negotiate"
+    socket = WebsocketCommunicator(URLRouter(websocket), f"/recorded?access_token={token}")
+    assert (await socket.connect())[0] is True
+    await socket.send_to(text_data='{"protocol":"json","version":1}' + RS)
+    assert await socket.receive_from() == "{}" + RS
+    await socket.send_to(text_data='{"type":1,"invocationId":"1","target":"Who","arguments":[]}' + RS)
+    assert await socket.receive_from() == '{"type":3,"invocationId":"1","result":"frank"}' + RS
+    (request, view) = seen[-1]
+    assert (request.method, request.hub_method, request.user_id, view) == ("GET", "Who", str(user.pk), RecordedHub)
+    await socket.disconnect()
+    served = RequestInfo.from_scope({"path": "/h", "client": ("192.0.2.7", 50000), "query_string": b"a=1&a=2"})
+    assert ConnectionRequest(None, info=served).META["REMOTE_ADDR"] == "192.0.2.7"  # a server's scope has it
+    assert ConnectionRequest(None, info=served).query_params.getlist("a") == ["1", "2"]
+
+
+class CanViewOrders(drf_permissions.DjangoModelPermissions):
+    """Connecting (GET) needs the view permission."""
+
+    perms_map = {**drf_permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class OrdersHub(Hub):
+    queryset = Order.objects.all()
+    permission_classes = [CanViewOrders]
+
+    async def Count(self) -> int:  # noqa: N802
+        return await Order.objects.acount()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_django_model_permissions_query_the_database_per_connection():
+    """``user.has_perms`` queries the database: a sync permission runs in a worker thread."""
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth.models import Permission
+
+    def users() -> tuple[str, str]:
+        reader, stranger = get_user_model().objects.create_user("reader"), get_user_model().objects.create_user("x")
+        reader.user_permissions.add(Permission.objects.get(codename="view_order", content_type__app_label="pushapp"))
+        return jwt_for(reader), jwt_for(stranger)
+
+    reader, stranger = await sync_to_async(users)()
+    http, _ = hub_routes({"orders": OrdersHub}, middleware=JWTAuthMiddlewareStack)
+    statuses = []
+    for query in ("", f"?access_token={stranger}", f"?access_token={reader}"):
+        response = await HttpCommunicator(URLRouter(http), "POST", f"/orders/negotiate{query}").get_response()
+        statuses.append(response["status"])
+    assert statuses == [401, 403, 200]
+
+
+def test_permissions_of_the_former_signature_say_how_to_rewrite_them():
+    class Former(realtime_permissions.BasePermission):
+        def has_permission(self, access, hub):
+            return access.method != "Purge"
+
+    former = r"OldHub.permission_classes: .*Former.has_permission\(access, hub\) is the signature of realtime's former"
+    with pytest.raises(ImproperlyConfigured, match=former):
+
+        class OldHub(Hub):
+            permission_classes = [IsAuthenticated & Former]
+
+    rewrite = r"OldMethodHub.Purge: .*request.hub_method \(None while connecting\) .* replace access.method"
+    with pytest.raises(ImproperlyConfigured, match=rewrite):
+
+        class OldMethodHub(Hub):
+            @hub_method(permission_classes=[Former])
+            async def Purge(self) -> None:  # noqa: N802
+                pass
+
+    with pytest.raises(ImproperlyConfigured, match=r"TopicStreamView.permission_classes: .*Former.has_permission"):
+        TopicStreamView.as_view(permission_classes=[~Former])
+
+    with pytest.raises(ImportError, match="AccessRequest is gone: .*ConnectionRequest"):
+        from realtime.permissions import AccessRequest  # noqa: F401
+
+
+# -- JWTQueryAuthentication in any DRF view -------------------------------------------------------------------
+
+
+class WhoView(APIView):
+    authentication_classes = [JWTQueryAuthentication]
+    permission_classes = [drf_permissions.IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request):
+        return Response({"user": request.user.username, "type": request.auth["token_type"]})
+
+
+@pytest.mark.django_db
+def test_jwt_query_authentication_reads_the_header_then_the_query(settings):
+    alice, bob = (get_user_model().objects.create_user(name) for name in ("alice", "bob"))
+    token, other, expired = jwt_for(alice), jwt_for(bob), jwt_for(alice, -10)
+    view = WhoView.as_view()
+
+    def call(query: str = "", **headers: str) -> tuple[int, dict, str | None]:
+        response = view(APIRequestFactory().get(f"/who{query}", **headers))
+        return response.status_code, response.data, response.get("WWW-Authenticate")
+
+    assert call(f"?access_token={token}") == (200, {"user": "alice", "type": "access"}, None)
+    assert call(f"?x=1&Access_Token={token}")[1]["user"] == "alice"  # the name is matched case-insensitively
+    assert call(f"?access_token={other}", HTTP_AUTHORIZATION=f"Bearer {token}")[1]["user"] == "alice"
+    for query in ("?access_token=junk", f"?access_token={expired}"):
+        status, data, challenge = call(query)
+        assert (status, data["code"], challenge) == (401, "token_not_valid", 'Bearer realm="api"')
+    assert call("?access_token=")[:2] == (401, {"detail": "Authentication credentials were not provided."})
+    settings.REALTIME = {"JWT_QUERY_PARAM": "token"}
+    assert call(f"?token={token}")[1]["user"] == "alice"
+    assert call(f"?access_token={token}")[0] == 401
 
 
 @pytest.fixture

@@ -24,6 +24,12 @@ async def op(stack, body, headers=None):
     return answer["ids"]
 
 
+async def async_op(stack, body, headers=None):
+    status, answer = await stack.post("/pushapp/async-ops", body, headers)
+    assert status == 200, answer
+    return answer["ids"]
+
+
 async def marker(stack, groups=("orders",)) -> str:
     """Announce a fresh marker to ``groups``; every event sent before it arrives before it."""
     text = f"marker-{next(_markers)}"
@@ -155,3 +161,32 @@ async def test_management_commands_push_after_commit_without_a_server(push_stack
         assert await watcher.receive_invocation("ReceiveMessage") == ["cli", {"n": 1}]
     finally:
         await watcher.close()
+
+
+async def test_async_views_push_after_the_commit_and_to_others(push_stack):
+    """An async view: ``abroadcast`` in autocommit goes at once and skips the header's connection; async helpers
+    that a transaction runs (``async_to_sync`` in a worker thread) wait for its commit, and a rollback drops
+    their pushes. The row is visible to another connection when its event arrives."""
+    sender, other = await push_stack.client("chathub", "orders"), await push_stack.client("chathub", "orders")
+    try:
+        sender_id = await own_connection_id(sender, "whoami-async-sender")
+        await async_op(push_stack, {"op": "note", "text": "to others"}, {"X-Realtime-Connection-Id": sender_id})
+        await async_op(push_stack, {"op": "atomic", "names": ["ghost"], "rollback": True})
+        posting = asyncio.ensure_future(async_op(push_stack, {"op": "atomic", "names": ["held"], "hold": 1.0}))
+        [payload] = await sender.receive_invocation(UPDATED, timeout=30)
+        status, row = await push_stack.get(f"/pushapp/orders/{payload['id']}")  # another connection sees it
+        assert status == 200, "the event came before the commit"
+        assert row["name"] == "held"
+        assert await posting == [payload["id"]]
+        text = await marker(push_stack)
+
+        def seen(events):
+            return [(t, p if isinstance(p, str) else p["name"]) for t, p in events]
+
+        assert seen(await collect_until(sender, text)) == [(CREATED, "held"), ("Note", "held")]
+        assert seen(await collect_until(other, text)) == [
+            ("Note", "to others"), (CREATED, "held"), (UPDATED, "held"), ("Note", "held"),
+        ]  # fmt: skip
+    finally:
+        await sender.close()
+        await other.close()

@@ -6,11 +6,13 @@ private Redis where a real layer is needed). The real-process suites are ``test_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import transaction
@@ -21,13 +23,14 @@ from realtime import lifetime
 from realtime.broadcasting import (
     ConnectionIdMiddleware,
     ModelBroadcaster,
+    abroadcast,
     broadcast,
     broadcast_model,
     broadcasters_for,
     current_sender,
     sender,
 )
-from realtime.celery import progress_message, report_progress, task_id_of
+from realtime.celery import areport_progress, progress_message, report_progress, task_id_of
 from realtime.context import get_hub_context
 from realtime.exceptions import BroadcastError
 from realtime.hubs import Hub
@@ -173,8 +176,42 @@ def test_bad_input_raises_at_the_call_site():
 
 
 async def test_sync_api_inside_an_event_loop_is_a_clear_error():
-    with pytest.raises(BroadcastError, match="cannot run inside an event loop; call it through sync_to_async"):
+    with pytest.raises(BroadcastError, match=r"cannot run inside an event loop; use 'await abroadcast\(...\)'"):
         broadcast(PushHub, "News", 1, groups=["g"])
+
+
+async def test_abroadcast_reaches_groups_and_skips_the_sender(member):
+    async with HubCommunicator(PushHub) as other:
+        await other.invoke("Join", "orders")
+        member_id = await member.invoke("MyId")
+        await abroadcast(PushHub, "News", {"n": 1}, groups=["orders"])
+        with sender(member_id):
+            await abroadcast(PushHub, "News", {"n": 2}, groups=["orders", "orders"])
+
+        async def view(request):  # an async view behind the middleware: "to others"
+            await abroadcast(HUB_PATH, "News", {"n": 3})
+            return HttpResponse()
+
+        header = {"X-Realtime-Connection-Id": member_id}
+        await ConnectionIdMiddleware(view)(RequestFactory().post("/", headers=header))
+        await abroadcast(PushHub, "News", {"n": 4}, exclude=[member_id, "unknown"])
+        assert (await member.receive_invocation("News")).arguments == [{"n": 1}]
+        assert [(await other.receive_invocation("News")).arguments for _ in range(4)] == [
+            [{"n": 1}], [{"n": 2}], [{"n": 3}], [{"n": 4}],
+        ]  # fmt: skip
+        assert await member.receive_nothing(0.2)
+    assert current_sender() is None
+
+
+async def test_abroadcast_errors_raise_at_the_call_site():
+    with pytest.raises(TypeError, match="cannot be sent by a hub protocol"):
+        await abroadcast(PushHub, "News", object(), groups=["g"])
+    with pytest.raises(TypeError, match=r"groups is a list of names, not the string 'g': write \['g'\]"):
+        await abroadcast(PushHub, "News", 1, groups="g")
+    with pytest.raises(ValueError, match="action must be one of"):
+        await ModelBroadcaster(Order, hub=PushHub).abroadcast([Order(id=1)], "renamed")
+    with override_settings(CHANNEL_LAYERS=DOWN), pytest.raises(BroadcastError, match="'News' to groups.*Error 111"):
+        await abroadcast(PushHub, "News", 1, groups=["g"])
 
 
 def test_connection_id_middleware_sync_and_async():
@@ -225,6 +262,53 @@ async def test_model_events_follow_commits(broadcaster, member):
         "pushapp.Order.created", "pushapp.Order.updated", "pushapp.Order.updated",  # edited: save, save, explicit
     ]  # fmt: skip
     assert await member.receive_nothing(0.2)
+
+
+class Rollback(Exception):
+    pass
+
+
+def _async_pushes_in_transactions() -> None:
+    """A sync view's work: async helpers run through ``async_to_sync`` inside and outside atomic blocks."""
+    orders = ModelBroadcaster(Order, hub=PushHub, groups=["orders"], payload=["name"])  # no signals: explicit only
+    now = get_hub_context(PushHub).clients.group("orders")  # sends at once, whatever the transaction
+    with transaction.atomic():
+        Order.objects.create(name="kept")
+        async_to_sync(abroadcast)(PushHub, "News", "committed", groups=["orders"])
+        now.send("Marker", "inside the first block")
+    with contextlib.suppress(Rollback), transaction.atomic():
+        async_to_sync(abroadcast)(PushHub, "News", "rolled back", groups=["orders"])
+        raise Rollback
+    with transaction.atomic():
+        with contextlib.suppress(Rollback), transaction.atomic():
+            async_to_sync(abroadcast)(PushHub, "News", "in a dropped savepoint", groups=["orders"])
+            raise Rollback
+        async_to_sync(orders.abroadcast)(Order.objects.filter(name="kept"), "updated")  # a queryset, read here
+        now.send("Marker", "inside the second block")
+    async_to_sync(abroadcast)(PushHub, "News", "autocommit", groups=["orders"])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_abroadcast_waits_for_the_commit_of_the_block_it_runs_in(member):
+    await sync_to_async(_async_pushes_in_transactions)()  # a worker thread of this loop, as a sync view's
+    got = [(m.target, m.arguments) for m in [await member.receive_invocation() for _ in range(5)]]
+    assert got == [
+        ("Marker", ["inside the first block"]),
+        ("News", ["committed"]),
+        ("Marker", ["inside the second block"]),
+        ("pushapp.Order.updated", [{"name": "kept"}]),
+        ("News", ["autocommit"]),
+    ]
+    assert await member.receive_nothing(0.2)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_code_outside_any_block_sends_at_once(member):
+    """Async ORM writes commit at once (autocommit): so does the push after them, here in this loop."""
+    order = await Order.objects.acreate(name="async")
+    orders = ModelBroadcaster(Order, hub=PushHub, groups=["orders"], payload=["id", "name"])
+    await orders.abroadcast(Order.objects.filter(pk=order.pk), "created")
+    assert (await member.receive_invocation("pushapp.Order.created")).arguments == [{"id": order.pk, "name": "async"}]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -293,6 +377,26 @@ async def test_report_progress(member):
     assert task_id_of("abc") == "abc"
     with pytest.raises(TypeError, match="No task id"):
         task_id_of(object())
+
+
+async def test_areport_progress_from_async_code():
+    alice = type("User", (), {"pk": 7, "is_authenticated": True})()
+    async with HubCommunicator(PushHub, user=alice) as tab, HubCommunicator(PushHub) as other:
+        await tab.invoke("MyId")  # answered once the connection joined its user's group
+        await areport_progress(PushHub, "task-2", 25.5, user_id="7", message="a quarter", rows=3)
+        [body] = (await tab.receive_invocation("TaskProgress")).arguments
+        assert body == {"taskId": "task-2", "percent": 25.5, "done": False, "message": "a quarter", "rows": 3}
+        other_id = await other.invoke("MyId")
+        await areport_progress(PushHub, FakeTask(), 100, connection_id=other_id, method="TaskDone")
+        [body] = (await other.receive_invocation("TaskDone")).arguments
+        assert body == {"taskId": "task-1", "percent": 100, "done": True, "message": ""}
+        assert await tab.receive_nothing(0.2)
+    with pytest.raises(ValueError, match="exactly one"):
+        await areport_progress(PushHub, "t", 1)
+    with pytest.raises(ValueError, match="percent"):
+        await areport_progress(PushHub, "t", 101, user_id="7")
+    with pytest.raises(RuntimeError, match=r"ClientProxy.send\(\) is the sync API .* 'await ...asend"):
+        report_progress(PushHub, "t", 1, user_id="7")
 
 
 async def test_realtime_send_command(member):

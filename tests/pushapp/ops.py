@@ -7,9 +7,10 @@ import contextlib
 import time
 from typing import Any
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.db import transaction
 
-from realtime.broadcasting import broadcast, broadcasters_for
+from realtime.broadcasting import abroadcast, broadcast, broadcasters_for
 
 from .apps import HUB
 from .models import Order
@@ -83,3 +84,35 @@ def run(op: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown op {kind!r}")
     return {"ids": ids}
+
+
+async def _note_and_update(ids: list[int], names: list[str]) -> None:
+    """Async helpers of a transaction: the model broadcaster's async twin (a queryset) and ``abroadcast``."""
+    await broadcasters_for(Order)[0].abroadcast(Order.objects.filter(pk__in=ids).order_by("pk"), "updated")
+    for name in names:
+        await abroadcast(HUB, "Note", name, groups=["orders"])
+
+
+def _atomic_with_async_pushes(names: list[str], rollback: bool, hold: float) -> list[int]:
+    """A transaction that calls async code (``async_to_sync``) which pushes: sent after its commit."""
+    with contextlib.suppress(Rollback), transaction.atomic():
+        ids = [Order.objects.create(name=name).pk for name in names]
+        async_to_sync(_note_and_update)(ids, names)
+        time.sleep(hold)  # keep the transaction open: nothing may be sent before the commit
+        if rollback:
+            raise Rollback
+        return ids
+    return []
+
+
+async def arun(op: dict[str, Any]) -> dict[str, Any]:
+    """The async view's operations: ``note`` (``abroadcast`` from async code, in autocommit) and ``atomic``
+    (a transaction in a worker thread whose async helpers push)."""
+    kind = op["op"]
+    if kind == "note":
+        await abroadcast(HUB, "Note", op["text"], groups=["orders"])
+        return {"ids": []}
+    if kind == "atomic":
+        rollback, hold = bool(op.get("rollback")), float(op.get("hold", 0))
+        return {"ids": await sync_to_async(_atomic_with_async_pushes)(list(op["names"]), rollback, hold)}
+    raise ValueError(f"unknown async op {kind!r}")

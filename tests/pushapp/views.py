@@ -21,6 +21,13 @@ def run_op(request: HttpRequest) -> JsonResponse:
     return JsonResponse(ops.run(json.loads(request.body)))
 
 
+@csrf_exempt
+@require_POST
+async def run_async_op(request: HttpRequest) -> JsonResponse:
+    """Run one :func:`tests.pushapp.ops.arun` operation in an async view (same header rule)."""
+    return JsonResponse(await ops.arun(json.loads(request.body)))
+
+
 @require_GET
 def order(request: HttpRequest, pk: int) -> HttpResponse:
     """The order as another database connection sees it now (404 until its transaction committed)."""

@@ -193,6 +193,26 @@ async def test_authentication_and_permissions(server):
         assert json.loads(who.data) == {"user": "testuser"}
 
 
+async def test_drf_permissions_and_the_query_token_authentication(server):
+    _, token, _ = await request("GET", f"{server.url}/generateJwtToken")
+    code, _, headers = await request("GET", f"{server.url}/sse-test/own/own-testuser")
+    assert (code, headers["WWW-Authenticate"]) == (401, 'Bearer realm="api"')
+    code, _, _ = await request("GET", f"{server.url}/sse-test/own/own-someone?access_token={token}")
+    assert code == 403  # IsAuthenticated & (IsAdminUser | OwnTopic): not staff, not the owner
+    async with open_stream(f"{server.url}/sse-test/own/own-testuser?access_token={token}") as stream:
+        assert stream.response.status == 200
+        sent = await publish(server.url, "own-testuser", "mine")
+        assert (await stream.next()).id == sent
+    for url, headers in [
+        (f"{server.url}/sse-test/whoami", {"Authorization": f"Bearer {token}"}),
+        (f"{server.url}/sse-test/whoami?access_token={token}", {}),
+    ]:
+        code, body, _ = await request("GET", url, headers=headers)
+        assert (code, json.loads(body)) == (200, {"user": "testuser"})
+    code, body, _ = await request("GET", f"{server.url}/sse-test/whoami?access_token=junk")
+    assert code == 401 and json.loads(body)["code"] == "token_not_valid"
+
+
 async def test_session_authentication(server):
     import aiohttp
 

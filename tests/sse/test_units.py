@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import re
 import threading
 import urllib.error
 import urllib.request
+from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
@@ -21,11 +23,14 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import override_settings
 from django.urls import path
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
 
 from realtime import lifetime, local, names, sse
 from realtime.conf import forget_backend
 from realtime.history import history
 from realtime.hubs import Hub, hub_method
+from realtime.permissions import BasePermission, IsAdminUser, IsAuthenticated
 from realtime.sse import (
     EventStreamResponse,
     EventStreamView,
@@ -530,3 +535,139 @@ async def test_a_stored_event_the_layer_refuses_is_logged_and_still_delivered(se
     assert "the channel layer refused it" in caplog.text
     assert await take(stream, 1) == [("message", event_id, '"kept"')]  # from the history, at the next check
     await stream.aclose()
+
+
+# -- authentication and permissions: DRF's classes ------------------------------------------------------------
+
+
+class Whoami(EventStreamView):
+    permission_classes = [IsAuthenticated]
+
+    async def events(self, request):
+        yield ServerSentEvent.json(
+            {"user": self.user.username, "auth": type(self.auth).__name__, "request.user": request.user.username}
+        )
+        await asyncio.Event().wait()
+
+
+class SessionOnly(Whoami):
+    authentication_classes = [SessionAuthentication]
+
+
+class OwnTopic(BasePermission):
+    """``own-<username>`` topics are their user's (an async DRF-style permission reading the view)."""
+
+    async def has_permission(self, request, view):
+        return view.topic == f"own-{request.user.username}"
+
+
+class SeesADrfRequest(BasePermission):
+    def has_permission(self, request, view):
+        assert isinstance(request, Request) and isinstance(view, TopicStreamView)
+        return request.method == "GET" and "lastEventId" not in request.query_params
+
+
+urlpatterns += [
+    path("whoami", Whoami.as_view()),
+    path("session-only", SessionOnly.as_view()),
+    path("own/<str:topic>", TopicStreamView.as_view(permission_classes=[SeesADrfRequest, IsAdminUser | OwnTopic])),
+]
+
+
+async def get(
+    path: str, headers: list[tuple[bytes, bytes]] = (), until: bytes = b"data:"
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """GET ``path`` through Django's ASGI handler: status, headers and the body up to ``until`` (a stream is
+    then ended by a client disconnect)."""
+    sent: list[dict] = []
+    answered, gone = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+
+    async def receive():
+        calls.append(1)
+        if len(calls) == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        if message["type"] == "http.response.body" and (until in body or not message.get("more_body")):
+            answered.set()
+
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": list(headers)}
+    app = asyncio.create_task(ASGIHandler()({**scope, "asgi": {"version": "3.0"}}, receive, send))
+    await asyncio.wait_for(answered.wait(), WAIT)
+    gone.set()
+    await asyncio.wait_for(app, WAIT)
+    return sent[0]["status"], dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def _users() -> dict[str, str]:
+    """Real users and their simplejwt access tokens; ``session`` is a session cookie of ``bob``."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    users = get_user_model().objects
+    alice, bob = users.create_user("alice"), users.create_user("bob")
+    admin, gone = users.create_user("admin", is_staff=True), users.create_user("gone")
+    tokens = {user.username: str(AccessToken.for_user(user)) for user in (alice, admin, gone)}
+    gone.delete()
+    session = SessionStore()
+    session.update({"_auth_user_id": str(bob.pk), "_auth_user_hash": bob.get_session_auth_hash()})
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session.save()
+    return {**tokens, "session": f"sessionid={session.session_key}"}
+
+
+SESSIONS = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=SESSIONS)
+async def test_sse_views_authenticate_a_jwt_from_the_header_or_query_then_the_session(caplog):
+    from asgiref.sync import sync_to_async
+
+    found = await sync_to_async(_users)()
+    bearer = [(b"authorization", f"Bearer {found['alice']}".encode())]
+    cookie = [(b"cookie", found["session"].encode())]
+    for headers, query in [(bearer, ""), ([], f"?access_token={found['alice']}"), (cookie + bearer, "")]:
+        status, _, body = await get(f"/whoami{query}", headers)
+        assert status == 200
+        assert parse(body) == [("message", "", '{"user":"alice","auth":"AccessToken","request.user":"alice"}')]
+    status, _, body = await get("/whoami", cookie)
+    assert (status, parse(body)[0][2]) == (200, '{"user":"bob","auth":"NoneType","request.user":"bob"}')
+    caplog.set_level(logging.INFO, logger="realtime.sse")
+    for headers, query in [([], ""), ([], "?access_token=junk"), (cookie, f"?access_token={found['gone']}")]:
+        status, response_headers, body = await get(f"/whoami{query}", headers)  # a rejected token: anonymous
+        assert (status, body, response_headers[b"WWW-Authenticate"]) == (401, b"", b'Bearer realm="api"')
+    assert "rejected the credentials of a request to /whoami: User not found" in caplog.text
+    assert (await get("/session-only", bearer))[0] == 401  # no JWT class: the token is not read
+    assert (await get("/session-only", cookie))[0] == 200
+    assert b"WWW-Authenticate" not in (await get("/session-only"))[1]  # session auth names no scheme
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(ROOT_URLCONF=__name__)
+async def test_sse_permissions_are_drf_classes_composed_and_see_the_view():
+    from asgiref.sync import sync_to_async
+
+    found = await sync_to_async(_users)()
+    alice, admin = ({"access_token": found[name]} for name in ("alice", "admin"))
+    codes = [
+        (await get(f"/own/{topic}?{urlencode(query)}", until=b":\n"))[0]
+        for topic, query in [
+            ("own-alice", alice),
+            ("own-admin", alice),
+            ("own-alice", admin),
+            ("own-alice", {**alice, "lastEventId": "0"}),
+            ("own-alice", {}),
+        ]
+    ]
+    assert codes == [200, 403, 200, 403, 401]

@@ -9,5 +9,7 @@ urlpatterns = [
     path("sse-test/private/<str:topic>", views.private),
     path("sse-test/staff/<str:topic>", views.staff),
     path("sse-test/only-news/<str:topic>", views.only_news),
+    path("sse-test/own/<str:topic>", views.own),
+    path("sse-test/whoami", views.whoami),
     path("", include("tests.conformance.urls")),  # /sse/{topic}, /generateJwtToken
 ]

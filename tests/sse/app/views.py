@@ -9,9 +9,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model, login
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from realtime import local, sse
-from realtime.permissions import IsAdminUser, IsAuthenticated
+from realtime.auth import JWTQueryAuthentication
+from realtime.permissions import BasePermission, IsAdminUser, IsAuthenticated
 from realtime.sse import EventStreamView, ServerSentEvent, TopicStreamView
 
 OPEN: Counter[str] = Counter()
@@ -58,7 +63,27 @@ def session_login(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
+class OwnTopic(BasePermission):
+    """``own-<username>`` topics are their user's."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return view.topic == f"own-{request.user.username}"
+
+
+class Whoami(APIView):
+    """A plain DRF view authenticating with the SSE views' class (header, then ``?access_token=``)."""
+
+    authentication_classes = [JWTQueryAuthentication]
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request: Request) -> Response:
+        return Response({"user": request.user.username})
+
+
 demo = Demo.as_view()
+own = TopicStreamView.as_view(permission_classes=[IsAuthenticated & (IsAdminUser | OwnTopic)])
+whoami = Whoami.as_view()
 private = TopicStreamView.as_view(permission_classes=[IsAuthenticated])
 staff = TopicStreamView.as_view(permission_classes=[IsAuthenticated, IsAdminUser])
 only_news = TopicStreamView.as_view(topics=["news"])
