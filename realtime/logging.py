@@ -27,9 +27,16 @@ def mask(text: str) -> str:
 
 
 class MaskTokensFilter(logging.Filter):
-    """A logging filter that masks tokens in the formatted message of every record it sees."""
+    """A logging filter that masks tokens in the formatted message of every record it sees.
+
+    String arguments are masked in place, so formatters that read ``record.args`` (uvicorn's access log
+    unpacks its five) still get them; a token left in the message (in ``msg``, or in an argument that is
+    not a string) masks the whole formatted message instead.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(mask(arg) if isinstance(arg, str) else arg for arg in record.args)
         message = record.getMessage()
         masked = mask(message)
         if masked != message:

@@ -10,7 +10,7 @@ by writing exactly its marked blocks (``<!-- recipe: PATH -->`` replaces or crea
 There, the unmodified official Node client (WebSockets only, negotiate first, no Origin header, the JWT of
 simplejwt's token view through ``accessTokenFactory``) and pysignalr (WebSockets, the JWT in the query string, as
 browsers send it) invoke the hub and receive its pushes, from each other too; a client without a token gets
-401, a foreign page's Origin 403, and the token never reaches the server's log.
+401, a foreign page's Origin 403, and the access log shows the requests with the token masked.
 """
 
 from __future__ import annotations
@@ -224,4 +224,7 @@ async def test_recipe_serves_the_official_client_and_pysignalr(served, node_modu
         async with connect(socket_url, origin="https://elsewhere.example", open_timeout=WAIT):
             pass
     assert refused.value.response.status_code == 403
-    assert access not in served.output(), "the access token reached the server's log"
+    log = served.output()
+    assert "/hubs/chat/negotiate?access_token=***" in log, "the access log lost pysignalr's negotiate"
+    assert access not in log, "the access token reached the server's log"
+    assert "--- Logging error ---" not in log
