@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import REPO_ROOT
+
 JS_CONFORMANCE = REPO_ROOT / "tests" / "js-conformance"
 INSTALL_TIMEOUT = 300.0
 

@@ -35,9 +35,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import INSTALL_TIMEOUT, REPO_ROOT
 from tests.python_clients.test_pysignalr import invoke, running
-from tests.servers import Server, free_port, stop, wait_for_http
+from tests.servers import REPO_ROOT, Server, free_port, stop, wait_for_http
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -50,6 +49,7 @@ OFFICIAL_CLIENT = Path(__file__).with_name("official_client.mjs")
 MINIFIED = ["realtime.min.mjs", "realtime-msgpack.min.mjs", "realtime.min.js", "realtime-msgpack.min.js"]
 USERNAME, PASSWORD = "alice", "install-path-secret"
 WAIT = 10.0
+INSTALL_TIMEOUT = 300.0  # one pip install, build or manage.py command
 SERVERS = {  # the README's commands, on a port of the test's choosing
     "daphne": ["daphne", "--websocket_timeout", "-1", "-b", "127.0.0.1", "-p", "{port}", "mysite.asgi:application"],
     "uvicorn": ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "mysite.asgi:application"],
