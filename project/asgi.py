@@ -9,7 +9,6 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()  # before importing anything that touches models
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from realtime.auth import JWTAuthMiddlewareStack  # noqa: E402
@@ -23,6 +22,9 @@ http_hubs, websocket_hubs = hub_routes({"hubs/chat": ChatHub}, middleware=JWTAut
 application = ProtocolTypeRouter(
     {
         "http": URLRouter([*http_hubs, re_path(r"", django_asgi_app)]),
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_hubs)),
+        # No AllowedHostsOriginValidator: it refuses every upgrade without an Origin header (Node, Python and
+        # mobile clients). realtime checks Origin itself, on negotiate, WebSockets and Server-Sent Events,
+        # against REALTIME["ALLOWED_ORIGINS"] (by default ALLOWED_HOSTS), and lets clients without one in.
+        "websocket": URLRouter(websocket_hubs),
     }
 )

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from .conf import DEFAULTS, RENAMED
+from .links import doc_url
 
 
 @register()
@@ -22,7 +23,8 @@ def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Error(
                 f"CHANNEL_LAYERS has no {alias!r} layer, and realtime needs one.",
                 hint='Add CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}} '
-                "for one process, or channels_redis.pubsub.RedisPubSubChannelLayer for several (docs/deployment.md).",
+                "for one process, or channels_redis.pubsub.RedisPubSubChannelLayer for several "
+                f"({doc_url('deployment.md')}).",
                 id="realtime.E001",
             )
         ]

@@ -19,7 +19,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 
-from . import names
+from . import links, names
 from .conf import realtime_settings
 
 logger = logging.getLogger("realtime.lifetime")
@@ -157,8 +157,9 @@ def warn_if_isolated() -> None:
         logger.warning(
             "realtime: a push from a process that runs no server (a Celery worker, a script, a WSGI server) "
             "went to CHANNEL_LAYERS[%r], the in-memory layer, which reaches only this process: no client gets "
-            "it. Share a channels_redis layer with the servers (docs/deployment.md).",
+            "it. Share a channels_redis layer with the servers (%s).",
             realtime_settings.CHANNEL_LAYER,
+            links.doc_url("deployment.md"),
         )
 
 

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import textwrap
 import time
 import urllib.error
@@ -39,7 +38,6 @@ NODE_SUITE_TIMEOUT = 600.0
 OUTPUT_TAIL_CHARS = 12_000
 
 NODE = shutil.which("node")
-NPM = shutil.which("npm")
 
 
 def _free_port() -> int:
@@ -119,26 +117,6 @@ def _wait_until_ready(proc: subprocess.Popen, base_url: str, log_path: Path) -> 
         f"conformance server not ready within {SERVER_START_TIMEOUT:.0f} s ({last_error}):\n"
         f"{_tail(log_path.read_text(errors='replace'))}"
     )
-
-
-@pytest.fixture(scope="module")
-def node_modules() -> Path:
-    """Installs the suite's npm dependencies from the lockfile if they are missing."""
-    if NODE is None:
-        pytest.fail("node is not on PATH: the official JS client suite needs Node.js >= 20 (apt-get install nodejs)")
-    modules = SUITE_DIR / "node_modules"
-    if not (modules / "@microsoft" / "signalr").is_dir():
-        if NPM is None:
-            pytest.fail("npm is not on PATH: cannot install the JS client suite's dependencies (apt-get install npm)")
-        result = subprocess.run(
-            [NPM, "ci", "--no-audit", "--no-fund"],
-            cwd=SUITE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=NPM_CI_TIMEOUT,
-        )
-        assert result.returncode == 0, f"npm ci failed ({result.returncode}):\n{_tail(result.stdout + result.stderr)}"
-    return modules
 
 
 @pytest.fixture
@@ -232,22 +210,9 @@ MINIFIED = ["realtime.min.mjs", "realtime-msgpack.min.mjs", "realtime.min.js", "
 
 
 @pytest.fixture(scope="module")
-def built_wheel(tmp_path_factory) -> Path:
-    """The wheel of this checkout, built from its sdist as pip builds an sdist (``python -m build``)."""
-    out = tmp_path_factory.mktemp("dist")
-    result = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(REPO_ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=NPM_CI_TIMEOUT,
-    )
-    assert result.returncode == 0, f"python -m build failed:\n{_tail(result.stdout + result.stderr)}"
-    (sdist,) = out.glob("*.tar.gz")
-    with tarfile.open(sdist) as archive:
-        built_outputs = [name for name in archive.getnames() if ".min." in name]
-    assert built_outputs == [], "the sdist carries sources only; the minified files are made when building the wheel"
-    (wheel,) = out.glob("*.whl")
-    return wheel
+def built_wheel(built_dists) -> Path:
+    """The wheel of this checkout, built from its sdist (``built_dists`` in ``tests/conftest.py``)."""
+    return built_dists.wheel
 
 
 @pytest.mark.parametrize("conformance_server", ["daphne"], indirect=True)

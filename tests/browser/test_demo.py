@@ -5,8 +5,13 @@ fixture)."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pytest
 from playwright.sync_api import expect
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from .conftest import demo_server
 
@@ -129,6 +134,25 @@ def test_two_users_chat_with_presence(demo, sign_in, screenshot):
     bob.close()  # the tab closes: its connection ends and presence announces it
     expect(online).to_have_text(["alice"])
     expect(alice.locator("#log")).to_contain_text("bob left")
+
+
+def test_clients_without_origin_connect(demo):
+    """Programs (Node, Python) send no Origin: the demo's asgi.py lets their WebSockets in, while realtime's own
+    allow-list (ALLOWED_HOSTS) still refuses a foreign page's. No Chromium: a plain WebSocket client."""
+    login = urllib.request.Request(
+        f"{demo.url}/api/token",
+        data=json.dumps({"username": "alice", "password": "demo"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(login, timeout=10) as response:
+        access = json.load(response)["access"]
+    url = f"{demo.url.replace('http', 'ws', 1)}/hubs/chat?access_token={access}"
+    with connect(url, open_timeout=10) as socket:
+        socket.send('{"protocol":"json","version":1}\x1e')
+        assert socket.recv(timeout=10).startswith("{}\x1e")
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, origin="https://elsewhere.example", open_timeout=10)
+    assert refused.value.response.status_code == 403
 
 
 def test_expired_token_is_refreshed(tmp_path, sign_in):

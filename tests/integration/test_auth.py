@@ -453,6 +453,24 @@ def test_tokens_are_masked_in_log_records(caplog):
     assert mask('"GET /chathub?access_token=a.b.c HTTP/1.1"') == '"GET /chathub?access_token=*** HTTP/1.1"'
 
 
+def test_uvicorn_access_log_keeps_its_arguments():
+    """uvicorn's access formatter unpacks the record's five arguments: masking must leave them in place."""
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/hub/negotiate?access_token=eyJabc.def.ghi", "1.1", 200),
+        None,
+    )
+    assert MaskTokensFilter().filter(record)
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s", use_colors=False).format(record)
+    assert line == "127.0.0.1:5000 POST /hub/negotiate?access_token=*** HTTP/1.1 200 OK"
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_session_cookie_authenticates_negotiate_and_websocket(guarded_app):
     """Session auth (a logged-in browser, same origin): the session cookie alone opens the hub."""
