@@ -24,7 +24,6 @@ event instead (:data:`RESET_EVENT`) so the page can refetch its state.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import weakref
@@ -33,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views import View
 
@@ -45,6 +43,7 @@ from .exceptions import RealtimeError
 from .history import Replay, StoredEvent, history
 from .permissions import AccessRequest, allowed
 from .protocol.sse_format import format_comment, format_sse
+from .protocol.values import dumps
 from .request import RequestInfo
 
 logger = logging.getLogger("realtime.sse")
@@ -88,8 +87,8 @@ class EventTooLarge(RealtimeError, ValueError):
 
 
 def to_json(value: Any) -> str:
-    """``value`` as compact JSON text on one line (``DjangoJSONEncoder``: dates, decimals, UUIDs)."""
-    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    """``value`` as compact JSON text on one line, encoded as hubs encode it (:mod:`realtime.protocol.values`)."""
+    return dumps(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +363,8 @@ async def apublish(topic: str, data: Any, event: str | None = None) -> str:
     Raises:
         TopicError: a topic name that ``SSE_TOPIC_PATTERN`` does not allow.
         EventTooLarge: data and event type above ``SSE_MAX_EVENT_SIZE`` bytes.
-        ValueError: an empty event type or one with a line break. ``TypeError``: data that is not JSON.
+        ValueError: an empty event type or one with a line break; NaN or an infinity in ``data``.
+        TypeError: data that is not JSON (:mod:`realtime.protocol.values` says what is).
     """
     check_topic(topic)
     if event is not None and (not isinstance(event, str) or not event or "\n" in event or "\r" in event):
