@@ -26,6 +26,8 @@ from django.utils.translation import gettext_lazy
 
 from realtime.broadcasting import ModelBroadcaster
 from realtime.conf import forget_backend
+from realtime.context import get_hub_context
+from realtime.history import history
 from realtime.hubs import Hub
 from realtime.protocol.values import dumps
 from realtime.sse import EventStreamView, ServerSentEvent, apublish, subscribe
@@ -148,6 +150,20 @@ def test_django_json_encoder_agrees_where_it_says_so():
         if row.django:
             assert json.dumps(row.value, cls=DjangoJSONEncoder, separators=(",", ":")) == row.json, row
         assert dumps(row.value) == row.json, row
+
+
+async def test_nan_is_refused_on_the_json_paths():
+    """``JSON.parse`` refuses ``NaN``: an SSE page would get an event it cannot read."""
+    for value in (float("nan"), [float("inf")]):
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            ServerSentEvent.json(value)
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            await apublish("values-nan", value)
+        async with HubCommunicator(ValueHub) as client:
+            await client.invoke("Join", "nan")
+            with pytest.raises(ValueError, match="not JSON compliant"):
+                await get_hub_context(ValueHub).clients.group("nan").asend("Value", value)
+    assert (await history().since("values-nan", None)).last_id == 0  # nothing stored
 
 
 @pytest.mark.django_db(transaction=True)
