@@ -46,7 +46,8 @@ def as_utc(value: datetime) -> datetime:
 
 def utc_millis(value: datetime) -> datetime:
     """``value`` in UTC (naive = UTC), microseconds truncated to milliseconds: what every path carries."""
-    return as_utc(value).replace(microsecond=value.microsecond // 1000 * 1000)
+    utc = as_utc(value)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
 def format_datetime(value: datetime) -> str:
