@@ -1,4 +1,4 @@
-"""App config: loads system checks and keeps settings fresh under ``override_settings``."""
+"""App config: loads system checks, keeps settings fresh under ``override_settings``, encodes lazy strings."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Realtime hubs"
 
     def ready(self) -> None:
+        from django.utils.functional import Promise
+
         from . import checks  # noqa: F401  (registers the checks)
         from . import logging as token_logging
         from .conf import realtime_settings, reload_settings
+        from .protocol import values
 
+        values.register(Promise, str)  # lazy translations (gettext_lazy) are sent as their text
         setting_changed.connect(reload_settings, dispatch_uid="realtime.conf.reload")
         if realtime_settings.MASK_TOKENS_IN_LOGS:
             token_logging.install()

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, models, transaction
-from django.db.models.fields.files import FieldFile
 from django.db.models.signals import post_delete, post_save
 from django.db.transaction import TransactionManagementError
 
@@ -46,6 +45,7 @@ from . import names
 from .clients import ClientProxy, encode_invocation, run_sync
 from .context import resolve_hub
 from .exceptions import BroadcastError
+from .modelvalues import StoredValues
 from .protocol.base import Frame
 
 if TYPE_CHECKING:
@@ -293,26 +293,30 @@ PayloadSpec = Callable[[Any], Any] | Iterable[str] | type | None
 
 
 def _fields_payload(model: type[models.Model], field_names: Iterable[str]) -> Callable[[Any], dict[str, Any]]:
-    """``{name: value}``: model fields by ``value_from_object`` (a foreign key gives its id), else attributes."""
-    getters: dict[str, Callable[[Any], Any]] = {}
-    for name in field_names:
+    """``{name: value}``: concrete fields as the database returns them (:mod:`realtime.modelvalues`; a foreign
+    key gives its id), other names as the attribute's value."""
+    names = list(dict.fromkeys(field_names))
+    fields: dict[str, models.Field] = {}
+    attributes: list[str] = []
+    for name in names:
         try:
-            field = model._meta.get_field(name)
+            field = model._meta.pk if name == "pk" else model._meta.get_field(name)
         except FieldDoesNotExist:
             if not hasattr(model, name):
                 message = f"broadcast_model({model.__name__}): no field or attribute {name!r}."
                 raise ImproperlyConfigured(message) from None
-            getters[name] = lambda obj, name=name: getattr(obj, name)
+            attributes.append(name)
             continue
         if field.many_to_many or field.one_to_many or not getattr(field, "concrete", False):
             raise ImproperlyConfigured(
                 f"broadcast_model({model.__name__}): {name!r} is not a concrete field; use a payload function."
             )
-        getters[name] = field.value_from_object
+        fields[name] = field
+    stored = StoredValues(model, fields)
 
     def payload(instance: Any) -> dict[str, Any]:
-        data = {name: get(instance) for name, get in getters.items()}
-        return {name: (value.name or None) if isinstance(value, FieldFile) else value for name, value in data.items()}
+        values = {**stored(instance), **{name: getattr(instance, name) for name in attributes}}
+        return {name: values[name] for name in names}
 
     return payload
 

@@ -39,7 +39,10 @@ class RequestInfo:
         """A view of an ASGI HTTP or WebSocket scope."""
         client = scope.get("client")
         host = client[0] if client else None
-        return cls(scope.get("path", ""), scope.get("headers", ()), scope.get("query_string", b""), host)
+        query = scope.get("query_string", b"")
+        if isinstance(query, str):  # Django's AsyncRequestFactory and AsyncClient pass a str
+            query = query.encode("latin-1")
+        return cls(scope.get("path", ""), scope.get("headers", ()), query, host)
 
     @property
     def query_string(self) -> bytes:

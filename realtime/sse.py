@@ -24,7 +24,6 @@ event instead (:data:`RESET_EVENT`) so the page can refetch its state.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import weakref
@@ -34,7 +33,6 @@ from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views import View
 from rest_framework.exceptions import APIException
@@ -47,6 +45,7 @@ from .exceptions import RealtimeError
 from .history import Replay, StoredEvent, history
 from .permissions import allowed, check_permissions
 from .protocol.sse_format import format_comment, format_sse
+from .protocol.values import dumps
 
 logger = logging.getLogger("realtime.sse")
 
@@ -89,8 +88,8 @@ class EventTooLarge(RealtimeError, ValueError):
 
 
 def to_json(value: Any) -> str:
-    """``value`` as compact JSON text on one line (``DjangoJSONEncoder``: dates, decimals, UUIDs)."""
-    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    """``value`` as compact JSON text on one line, encoded as hubs encode it (:mod:`realtime.protocol.values`)."""
+    return dumps(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +404,8 @@ async def apublish(topic: str, data: Any, event: str | None = None) -> str:
     Raises:
         TopicError: a topic name that ``SSE_TOPIC_PATTERN`` does not allow.
         EventTooLarge: data and event type above ``SSE_MAX_EVENT_SIZE`` bytes.
-        ValueError: an empty event type or one with a line break. ``TypeError``: data that is not JSON.
+        ValueError: an empty event type or one with a line break; NaN or an infinity in ``data``.
+        TypeError: data that is not JSON (:mod:`realtime.protocol.values` says what is).
     """
     check_topic(topic)
     if event is not None and (not isinstance(event, str) or not event or "\n" in event or "\r" in event):

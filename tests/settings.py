@@ -1,5 +1,7 @@
 """Minimal settings for the in-process test suite."""
 
+import os
+
 SECRET_KEY = "tests-not-secret"
 DEBUG = True
 ALLOWED_HOSTS = ["*"]
@@ -11,7 +13,19 @@ INSTALLED_APPS = [
     "realtime",
     "tests.pushapp",
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+    # The machine's PostgreSQL, for the tests that ask for it (databases=["postgres"]); pytest-django creates
+    # the test database only then, under a name of this process's own (several suites run at once).
+    "postgres": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "postgres",
+        "HOST": "127.0.0.1",
+        "PORT": 5432,
+        "USER": "postgres",
+        "TEST": {"NAME": f"test_realtime_{os.getpid()}"},
+    },
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "tests.urls"
 ASGI_APPLICATION = "tests.conformance.asgi.application"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..exceptions import HubError
+from ..protocol.values import json_default
 
 GROUP = "group"
 """Scope kind of a hub group (the only kind whose changes are announced)."""
@@ -78,7 +79,8 @@ class PresenceUser:
 def normalize_metadata(
     metadata: Mapping[str, Any] | None, limit: int, base: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A JSON-normalized copy of ``base`` updated with ``metadata``.
+    """A JSON-normalized copy of ``base`` updated with ``metadata`` (values encoded as hubs encode them:
+    a datetime becomes the string clients would get).
 
     ``PresenceError`` unless ``metadata`` is a JSON object and the result is ``limit`` bytes of JSON or less.
     """
@@ -87,7 +89,8 @@ def normalize_metadata(
     ):
         raise PresenceError("Presence metadata must be a JSON object with string keys.")
     try:
-        text = json.dumps({**(base or {}), **(metadata or {})}, separators=(",", ":"), allow_nan=False)
+        merged = {**(base or {}), **(metadata or {})}
+        text = json.dumps(merged, separators=(",", ":"), allow_nan=False, default=json_default)
     except (TypeError, ValueError) as exc:
         raise PresenceError(f"Presence metadata is not JSON-serializable: {exc}") from None
     size = len(text.encode("utf-8"))

@@ -1,19 +1,13 @@
 """The JSON hub protocol (``json``, transfer format Text): UTF-8 objects each ended by ``0x1E``.
 
-Value mapping for writing (protocol.md §12) is :func:`encode_value`, the ``default`` hook of
-:func:`json.dumps`; :func:`to_builtin` holds the conversions shared with the MessagePack codec.
+Values are written by :func:`realtime.protocol.values.dumps`, the one value encoding (protocol.md §12).
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from realtime.exceptions import MessageTooLarge, RemoteProtocolError
 
@@ -32,63 +26,10 @@ from .messages import (
     StreamInvocationMessage,
     StreamItemMessage,
 )
+from .values import dumps
 
 RECORD_SEPARATOR = "\x1e"
 _SEPARATOR_BYTE = 0x1E
-
-# --- value mapping ------------------------------------------------------------------------------------
-
-
-def to_builtin(value: Any) -> Any:
-    """Convert the non-JSON values both codecs share; ``TypeError`` naming the type for anything else.
-
-    UUID → lowercase hyphenated str; Decimal → str; date → ISO; ``to_json()`` → its result;
-    dataclass instance → dict; set/frozenset/tuple → list.
-    """
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    to_json = getattr(value, "to_json", None)
-    if callable(to_json):
-        return to_json()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"Object of type {type(value).__qualname__} cannot be sent by a hub protocol.")
-
-
-def as_utc(value: datetime) -> datetime:
-    """``value`` in UTC; a naive datetime is taken to be UTC already."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def format_datetime(value: datetime) -> str:
-    """ISO-8601 in UTC ending in ``Z`` (``2000-01-01T00:00:00Z``); naive datetimes are treated as UTC."""
-    return as_utc(value).replace(tzinfo=None).isoformat() + "Z"
-
-
-def encode_value(value: Any) -> Any:
-    """``json.dumps`` ``default`` hook: bytes → base64, datetime → ISO-8601 ``Z``, then :func:`to_builtin`.
-
-    Aware datetimes are converted to UTC; **naive datetimes are treated as UTC**.
-    """
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    return to_builtin(value)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON text with the hub value mapping (control characters, ``0x1E`` included, escaped)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=encode_value)
-
 
 # --- reading ------------------------------------------------------------------------------------------
 
@@ -332,7 +273,7 @@ class JsonHubProtocol(HubProtocol):
         """The message as JSON text ending in ``0x1E``.
 
         Raises:
-            TypeError: a value has no JSON mapping (see :func:`encode_value`).
+            TypeError: a value has no JSON mapping (see :mod:`realtime.protocol.values`).
             ValueError: a float is NaN or infinite, or a value is circular.
         """
         return dumps(message_fields(message)) + RECORD_SEPARATOR

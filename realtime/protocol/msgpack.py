@@ -1,14 +1,15 @@
 """The MessagePack hub protocol (``messagepack``, transfer format Binary): varint length + array.
 
-Array layouts are those of protocol.md §6. Packing uses ``use_bin_type=True, datetime=True`` (bytes → bin,
-datetimes → Timestamp extension, naive ones taken as UTC); unpacking ``raw=False, timestamp=3`` (Timestamp →
-aware UTC datetime).
+Array layouts are those of protocol.md §6. Packing uses ``use_bin_type=True`` (bytes → bin) and turns every
+datetime into a Timestamp extension in :func:`encode_value` (naive ones taken as UTC, milliseconds as on every
+path); other values follow :mod:`realtime.protocol.values`. Unpacking uses ``raw=False, timestamp=3``
+(Timestamp → aware UTC datetime).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgpack
@@ -16,7 +17,6 @@ import msgpack
 from realtime.exceptions import MessageTooLarge, RemoteProtocolError
 
 from .base import HubProtocol, MessageDecoder
-from .json import as_utc, to_builtin
 from .messages import (
     AckMessage,
     CancelInvocationMessage,
@@ -31,6 +31,7 @@ from .messages import (
     StreamInvocationMessage,
     StreamItemMessage,
 )
+from .values import to_builtin, utc_millis
 from .varint import decode_length, encode_length
 
 ERROR_RESULT, VOID_RESULT, NON_VOID_RESULT = 1, 2, 3
@@ -38,16 +39,32 @@ ERROR_RESULT, VOID_RESULT, NON_VOID_RESULT = 1, 2, 3
 # --- value mapping ------------------------------------------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def timestamp(value: datetime) -> msgpack.Timestamp:
+    """The Timestamp of ``value`` (UTC, naive = UTC, milliseconds).
+
+    Not ``Timestamp.from_datetime``: it truncates toward zero, one second late before 1970 (msgpack 1.1).
+    """
+    delta = utc_millis(value) - _EPOCH
+    return msgpack.Timestamp(delta.days * 86400 + delta.seconds, delta.microseconds * 1000)
+
+
 def encode_value(value: Any) -> Any:
-    """``msgpack.packb`` ``default`` hook: datetime → Timestamp (naive = UTC), then the shared mapping."""
+    """``msgpack.packb`` ``default`` hook: datetime → :func:`timestamp`, else :func:`to_builtin`."""
     if isinstance(value, datetime):
-        return msgpack.Timestamp.from_datetime(as_utc(value))
+        return timestamp(value)
     return to_builtin(value)
 
 
 def packb(value: Any) -> bytes:
-    """MessagePack bytes for ``value`` with the hub value mapping."""
-    return msgpack.packb(value, use_bin_type=True, datetime=True, default=encode_value)
+    """MessagePack bytes for ``value`` with the hub value mapping.
+
+    ``datetime=False``: msgpack would pack aware datetimes itself, to the microsecond; :func:`encode_value`
+    packs them all.
+    """
+    return msgpack.packb(value, use_bin_type=True, datetime=False, default=encode_value)
 
 
 # --- reading ------------------------------------------------------------------------------------------

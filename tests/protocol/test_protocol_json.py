@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from realtime.protocol import (
     StreamInvocationMessage,
     StreamItemMessage,
 )
-from realtime.protocol.json import encode_value
+from realtime.protocol.values import json_default
 
 RS = "\x1e"
 
@@ -158,8 +158,15 @@ class WithHook:
         (datetime(2000, 1, 1, tzinfo=UTC), "2000-01-01T00:00:00Z"),
         (datetime(2000, 1, 1), "2000-01-01T00:00:00Z"),  # naive = UTC
         (datetime(2000, 1, 1, 2, tzinfo=timezone(timedelta(hours=2))), "2000-01-01T00:00:00Z"),
-        (datetime(2000, 1, 1, 0, 0, 0, 123456, tzinfo=UTC), "2000-01-01T00:00:00.123456Z"),
+        (datetime(2000, 1, 1, 0, 0, 0, 123456, tzinfo=UTC), "2000-01-01T00:00:00.123Z"),  # milliseconds
+        (datetime(2000, 1, 1, 0, 0, 0, 999, tzinfo=UTC), "2000-01-01T00:00:00.000Z"),  # as DjangoJSONEncoder
+        (datetime(1969, 12, 31, 23, 59, 59, 250999), "1969-12-31T23:59:59.250Z"),
         (date(2000, 1, 2), "2000-01-02"),
+        (time(12, 30), "12:30:00"),
+        (time(12, 30, 0, 123456), "12:30:00.123"),
+        (timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=5), "P1DT02H03M04.000005S"),
+        (timedelta(seconds=-1.5), "-P0DT00H00M01.500000S"),
+        (timedelta(0), "P0DT00H00M00S"),
         (GUID, "00010203-0405-0607-0706-050403020100"),
         (Decimal("1.10"), "1.10"),
         (WithHook(), {"Hooked": True}),
@@ -168,7 +175,7 @@ class WithHook:
     ],
 )
 def test_encode_value(value: Any, expected: Any) -> None:
-    assert encode_value(value) == expected
+    assert json_default(value) == expected
 
 
 def test_nested_values_written(protocol: JsonHubProtocol) -> None:
@@ -180,6 +187,11 @@ def test_nested_values_written(protocol: JsonHubProtocol) -> None:
 def test_unserializable_value_names_type(protocol: JsonHubProtocol) -> None:
     with pytest.raises(TypeError, match="Object of type object cannot be sent"):
         protocol.write(StreamItemMessage(invocation_id="1", item=object()))
+
+
+def test_aware_time_refused(protocol: JsonHubProtocol) -> None:
+    with pytest.raises(ValueError, match="timezone-aware times"):
+        protocol.write(StreamItemMessage(invocation_id="1", item=time(12, tzinfo=UTC)))
 
 
 def test_nan_refused(protocol: JsonHubProtocol) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -141,14 +141,21 @@ class WithHook:
         (datetime(2000, 1, 1, 2, tzinfo=timezone(timedelta(hours=2))), DT),
         (
             datetime(2000, 1, 1, 0, 0, 0, 123456, tzinfo=UTC),
-            datetime(2000, 1, 1, 0, 0, 0, 123456, tzinfo=UTC),
+            datetime(2000, 1, 1, 0, 0, 0, 123000, tzinfo=UTC),  # milliseconds, as JSON
         ),
         (
             datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
             datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
         ),
+        (
+            datetime(1969, 12, 31, 23, 59, 59, 250999),  # naive = UTC; not a second late before 1970
+            datetime(1969, 12, 31, 23, 59, 59, 250000, tzinfo=UTC),
+        ),
         (GUID, "00010203-0405-0607-0706-050403020100"),
         (Decimal("1.10"), "1.10"),
+        (date(2000, 1, 2), "2000-01-02"),
+        (time(12, 30, 0, 123456), "12:30:00.123"),
+        (timedelta(days=1, seconds=1), "P1DT00H00M01S"),
         (Point(x=1, guid=GUID), {"x": 1, "guid": "00010203-0405-0607-0706-050403020100"}),
         (WithHook(), [7]),
         ({1}, [1]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import redis.asyncio
@@ -139,6 +141,10 @@ async def test_refresh_in_batches(backend):
 
 def test_metadata_validation():
     assert normalize_metadata({"a": (1, 2)}, 100) == {"a": [1, 2]}
+    since = datetime(2000, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)  # the string hubs would send for it
+    assert normalize_metadata({"since": since, "n": Decimal("1.50")}, 100) == {
+        "since": "2000-01-01T00:00:00.123Z", "n": "1.50",
+    }  # fmt: skip
     assert normalize_metadata(None, 100) == {}
     with pytest.raises(PresenceError, match="PRESENCE_MAX_METADATA_SIZE"):
         normalize_metadata({"a": "x" * 200}, 100)
