@@ -1,4 +1,4 @@
-"""Benchmark SSE topic streams (``realtime.sse``) against a plain Django baseline, in the same run.
+"""Benchmark SSE topic streams (``realtime.eventstream``) against a plain Django baseline, in the same run.
 
 Usage::
 
@@ -99,7 +99,7 @@ def _urlpatterns() -> list[Any]:
     from django.urls import path
     from django.views.decorators.csrf import csrf_exempt
 
-    from realtime.sse import TopicStreamView, apublish
+    from realtime.eventstream import TopicStreamView, apublish
 
     layer = get_channel_layer()
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from realtime.auth import request_user
 from realtime.broadcasting import connection_id_of
 from realtime.context import get_hub_context
-from realtime.sse import publish
+from realtime.eventstream import publish
 
 from .hubs import ChatHub
 from .models import Item

@@ -135,7 +135,7 @@ def _check_presence_liveness(user: dict[str, Any]) -> list[Any]:
 
 @register()
 def check_sse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """SSE topic settings: the history backend, its sizes and the topic pattern (``realtime.sse``)."""
+    """SSE topic settings: the history backend, its sizes and the topic pattern (``realtime.eventstream``)."""
     import re
 
     user = getattr(settings, "REALTIME", None) or {}
@@ -156,7 +156,8 @@ def check_sse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Warning(
                 "SSE_HISTORY_BACKEND is MemoryHistory while the channel layer is shared by several processes: "
                 "each process would number its topic events on its own and streams would drop events.",
-                hint='Set REALTIME["SSE_HISTORY_BACKEND"] = "realtime.history.RedisHistory" (and REDIS_URL).',
+                hint='Set REALTIME["SSE_HISTORY_BACKEND"] = "realtime.eventstream.history.RedisHistory" '
+                "(and REDIS_URL).",
                 id="realtime.W021",
             )
         )

@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "PRESENCE_LIVENESS_INTERVAL": 2.0,
     "PRESENCE_LIVENESS_TTL": 10.0,
     "PRESENCE_MAX_METADATA_SIZE": 4096,
-    "SSE_HISTORY_BACKEND": "realtime.history.MemoryHistory",
+    "SSE_HISTORY_BACKEND": "realtime.eventstream.history.MemoryHistory",
     "SSE_HISTORY_SIZE": 1000,
     "SSE_HISTORY_TTL": 86400.0,
     "SSE_HEARTBEAT_INTERVAL": 15.0,

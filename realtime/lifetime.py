@@ -43,7 +43,7 @@ POLL = "realtime.poll"
 DELETE = "realtime.delete"
 """End the long-polling connection ``token``; answered on ``reply_channel``."""
 TOPIC = "realtime.topic"
-"""An event published to an SSE topic: ``group``, ``id``, ``event`` and ``data`` (see ``realtime.sse``)."""
+"""An event published to an SSE topic: ``group``, ``id``, ``event`` and ``data`` (see ``realtime.eventstream``)."""
 PROBE = "realtime.probe"
 """A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
 

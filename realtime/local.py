@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -18,6 +17,7 @@ from . import lifetime, names
 from .conf import realtime_settings
 from .connection import HubConnection, State
 from .exceptions import ClientResultError, GroupError, HubError
+from .loops import PerLoop
 from .protocol import errors
 from .protocol.messages import CompletionMessage, InvocationMessage
 from .protocol.msgpack import MessagePackHubProtocol
@@ -243,21 +243,16 @@ class LocalTable:
         await self.channel.close()
 
 
-_tables: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalTable] = weakref.WeakKeyDictionary()
+_tables = PerLoop(LocalTable)
 
 
 def table() -> LocalTable:
     """The connection table of the running event loop."""
-    loop = asyncio.get_running_loop()
-    found = _tables.get(loop)
-    if found is None:
-        found = _tables[loop] = LocalTable()
-    return found
+    return _tables.get()
 
 
 def find(connection_id: str) -> HubConnection | None:
     """The connection with ``connection_id`` if this process owns it and it is connected."""
-    loop = asyncio.get_running_loop()
-    found = _tables.get(loop)
+    found = _tables.current()
     connection = found.connections.get(connection_id) if found else None
     return connection if connection is not None and connection.state is State.CONNECTED else None

@@ -63,5 +63,5 @@ def probe(channel: str) -> str:
 
 
 def topic(name: str) -> str:
-    """Layer group of the processes that stream SSE topic ``name`` (``realtime.sse``)."""
+    """Layer group of the processes that stream SSE topic ``name`` (``realtime.eventstream``)."""
     return f"{PREFIX}.sse.{_digest(name)}"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import Any
 
 from .conf import realtime_settings
+from .loops import PerLoop
 
 
 def open_redis(backend: str) -> Any:
@@ -24,23 +23,16 @@ def open_redis(backend: str) -> Any:
     return redis.asyncio.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
 
 
-class LoopClients:
+class LoopClients(PerLoop[Any]):
     """One :func:`open_redis` client per event loop for ``backend`` (its connections belong to that loop)."""
 
-    def __init__(self, backend: str) -> None:
-        self.backend = backend
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+    __slots__ = ()
 
-    def get(self) -> Any:
-        """The running loop's client, opened on first use."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = open_redis(self.backend)
-        return client
+    def __init__(self, backend: str) -> None:
+        super().__init__(lambda: open_redis(backend))
 
     async def close_current(self) -> None:
         """Close the running loop's client, if it has one (a sync call outside a server made that loop)."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        client = self.pop()
         if client is not None:
             await client.aclose()

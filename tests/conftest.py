@@ -8,7 +8,6 @@ refuses function-scoped fixtures it did not ask for. The suites that need it tur
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ async def realtime_cleanup():
 
     from realtime import local
 
-    table = local._tables.pop(asyncio.get_running_loop(), None)
+    table = local._tables.pop()
     if table is not None:
         await table.close()
     layer = get_channel_layer()

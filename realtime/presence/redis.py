@@ -19,15 +19,14 @@ A scope's keys, name and index entry disappear with its last entry; a process's 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ..redis_client import open_redis
+from ..loops import PerLoop
+from ..redis_client import LoopClients
 from .base import PresenceBackend, PresenceEntry, Scope
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
@@ -227,30 +226,25 @@ class RedisPresence(PresenceBackend):
     """Script calls per dead process and sweep; the rest waits for the next sweep."""
 
     def __init__(self) -> None:
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, dict[str, Any]]] = (
-            weakref.WeakKeyDictionary()
+        self._clients = LoopClients("RedisPresence")
+        self._registered: PerLoop[dict[str, Any]] = PerLoop(
+            lambda: {name: self._clients.get().register_script(text) for name, text in _SCRIPTS.items()}
         )
 
     def _scripts(self) -> dict[str, Any]:
         """The scripts registered on this event loop's client (one client per loop, as in the registry)."""
-        loop = asyncio.get_running_loop()
-        found = self._clients.get(loop)
-        if found is None:
-            client = open_redis("RedisPresence")
-            found = self._clients[loop] = (client, {k: client.register_script(v) for k, v in _SCRIPTS.items()})
-        return found[1]
+        return self._registered.get()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
         """Close the client this loop opened inside the block (sync callers run on throw-away loops)."""
-        loop = asyncio.get_running_loop()
-        fresh = loop not in self._clients
+        fresh = self._clients.current() is None
         try:
             yield
         finally:
-            found = self._clients.pop(loop, None) if fresh else None
-            if found is not None:
-                await found[0].aclose()
+            if fresh:
+                self._registered.pop()
+                await self._clients.close_current()
 
     async def join(
         self,

@@ -18,7 +18,6 @@ import os
 import secrets
 import socket
 import time
-import weakref
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ from django.utils.module_loading import import_string
 from .. import local
 from ..clients import HubClients
 from ..conf import hub_option, realtime_settings
+from ..loops import PerLoop
 from .base import (
     GROUP,
     HUB,
@@ -307,13 +307,9 @@ class Tracker:
         return self._hubs[name]
 
 
-_trackers: weakref.WeakKeyDictionary[local.LocalTable, Tracker] = weakref.WeakKeyDictionary()
+_trackers = PerLoop(Tracker)
 
 
 def tracker() -> Tracker:
-    """The tracker of the running event loop's connection table."""
-    table = local.table()
-    found = _trackers.get(table)
-    if found is None:
-        found = _trackers[table] = Tracker()
-    return found
+    """The tracker of the running event loop (of this process)."""
+    return _trackers.get()

@@ -6,6 +6,7 @@ Imports nothing from Django, Channels or asyncio: bytes in, messages out.
 from __future__ import annotations
 
 from .base import DEFAULT_MAX_MESSAGE_SIZE, Frame, HubProtocol, MessageDecoder, TransferFormat
+from .event_stream import SSE_PREAMBLE, format_comment, format_event, format_sse
 from .handshake import (
     HANDSHAKE_CANCELED,
     HANDSHAKE_UNEXPECTED_ERROR,
@@ -43,7 +44,6 @@ from .negotiate import (
     redirect_response,
     select_negotiate_version,
 )
-from .sse_format import SSE_PREAMBLE, format_comment, format_event, format_sse
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",

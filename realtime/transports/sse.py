@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..protocol.sse_format import SSE_PREAMBLE, format_event
+from ..protocol.event_stream import SSE_PREAMBLE, format_event
 from ..types import Receive, Send
 from .owner import HttpOwner
 

@@ -81,7 +81,9 @@ REALTIME = {
     "PRESENCE_BACKEND": (
         "realtime.presence.redis.RedisPresence" if REDIS_URL else "realtime.presence.memory.MemoryPresence"
     ),
-    "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory" if REDIS_URL else "realtime.history.MemoryHistory",
+    "SSE_HISTORY_BACKEND": (
+        "realtime.eventstream.history.RedisHistory" if REDIS_URL else "realtime.eventstream.history.MemoryHistory"
+    ),
     "SSE_HEARTBEAT_INTERVAL": float(os.environ.get("SSE_HEARTBEAT_INTERVAL", "15")),
     "SSE_RETRY_MS": int(os.environ.get("SSE_RETRY_MS", "3000")),
     "SSE_HISTORY_SIZE": int(os.environ.get("SSE_HISTORY_SIZE", "1000")),

@@ -13,8 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime.context import get_hub_context
+from realtime.eventstream import EventTooLarge, TopicStreamView, apublish
 from realtime.exceptions import ClientResultError
-from realtime.sse import EventTooLarge, TopicStreamView, apublish
 
 from .hubs import ChatHub, TestHub
 

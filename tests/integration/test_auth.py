@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from realtime import permissions as realtime_permissions
 from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack, JWTQueryAuthentication
+from realtime.eventstream import TopicStreamView
 from realtime.exceptions import HubError
 from realtime.filters import HubFilter
 from realtime.hubs import Hub, hub_method
@@ -29,7 +30,6 @@ from realtime.logging import MaskTokensFilter, mask
 from realtime.permissions import BasePermission, ConnectionRequest, IsAdminUser, IsAuthenticated, refuses_anonymous
 from realtime.request import RequestInfo
 from realtime.routing import hub_routes
-from realtime.sse import TopicStreamView
 from realtime.testing import HubCommunicator
 from tests.pushapp.models import Order
 

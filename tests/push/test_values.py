@@ -27,10 +27,10 @@ from django.utils.translation import gettext_lazy
 from realtime.broadcasting import ModelBroadcaster
 from realtime.conf import forget_backend
 from realtime.context import get_hub_context
-from realtime.history import history
+from realtime.eventstream import EventStreamView, ServerSentEvent, apublish, subscribe
+from realtime.eventstream.history import history
 from realtime.hubs import Hub
 from realtime.protocol.values import dumps
-from realtime.sse import EventStreamView, ServerSentEvent, apublish, subscribe
 from realtime.testing import HubCommunicator
 from tests.pushapp.models import Order, Sample
 

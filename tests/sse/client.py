@@ -1,6 +1,6 @@
 """A plain HTTP SSE client for the tests: aiohttp reads the stream, parsed here as the HTML standard says.
 
-Independent of ``realtime.protocol.sse_format``: it parses what arrives, it does not re-encode it.
+Independent of ``realtime.protocol.event_stream``: it parses what arrives, it does not re-encode it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio
 
-from realtime.history import MemoryHistory, RedisHistory, Replay, StoredEvent
+from realtime.eventstream.history import MemoryHistory, RedisHistory, Replay, StoredEvent
 
 pytestmark = pytest.mark.timeout(60)
 

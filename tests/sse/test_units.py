@@ -26,12 +26,9 @@ from django.urls import path
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
-from realtime import lifetime, local, names, sse
+from realtime import lifetime, local, names
 from realtime.conf import forget_backend
-from realtime.history import history
-from realtime.hubs import Hub, hub_method
-from realtime.permissions import BasePermission, IsAdminUser, IsAuthenticated
-from realtime.sse import (
+from realtime.eventstream import (
     EventStreamResponse,
     EventStreamView,
     EventTooLarge,
@@ -39,10 +36,14 @@ from realtime.sse import (
     TopicError,
     TopicStreamView,
     apublish,
-    parse_event_id,
     publish,
     subscribe,
+    topics,
 )
+from realtime.eventstream.history import history
+from realtime.eventstream.views import parse_event_id
+from realtime.hubs import Hub, hub_method
+from realtime.permissions import BasePermission, IsAdminUser, IsAuthenticated
 from realtime.testing import HubCommunicator
 from tests.servers import free_port
 
@@ -119,10 +120,10 @@ def test_event_ids_and_topic_names():
     for bad in ("abc", "-1", "1.5", " 1", "9" * 19, "1e5"):
         with pytest.raises(ValueError, match="Malformed Last-Event-ID"):
             parse_event_id(bad)
-    assert sse.check_topic("a-b_c.d:e@f") == "a-b_c.d:e@f"
+    assert topics.check_topic("a-b_c.d:e@f") == "a-b_c.d:e@f"
     for bad in ("", "a b", "a/b", "é", "x" * 201, None, 5):
         with pytest.raises(TopicError, match="not allowed"):
-            sse.check_topic(bad)
+            topics.check_topic(bad)
 
 
 async def test_publish_refuses_bad_input_and_stores_nothing(settings):
@@ -261,16 +262,16 @@ async def test_streams_and_feeds_are_cleaned_up():
     other = await subscribe("gone", None)
     assert names.topic("gone") in table.listeners
     await stream.aclose()
-    assert "gone" in sse._feeds[asyncio.get_running_loop()]
+    assert "gone" in topics._feeds.get()
     await other.aclose()
-    assert "gone" not in sse._feeds[asyncio.get_running_loop()]
+    assert "gone" not in topics._feeds.get()
     assert names.topic("gone") not in table.listeners
     # a stream that never started (its response was dropped before it was sent) is released when collected
     never = await subscribe("dropped", None)
-    assert "dropped" in sse._feeds[asyncio.get_running_loop()]
+    assert "dropped" in topics._feeds.get()
     del never
     gc.collect()
-    assert "dropped" not in sse._feeds[asyncio.get_running_loop()]
+    assert "dropped" not in topics._feeds.get()
 
 
 async def test_a_client_that_reads_too_slowly_is_ended(settings):
@@ -281,7 +282,7 @@ async def test_a_client_that_reads_too_slowly_is_ended(settings):
     await asyncio.sleep(0.1)  # let the layer deliver
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(anext(stream), WAIT)
-    assert "slow" not in sse._feeds.get(asyncio.get_running_loop(), {})
+    assert "slow" not in (topics._feeds.current() or {})
 
 
 async def test_heartbeats_on_a_quiet_topic():
@@ -301,7 +302,7 @@ def test_sync_publish_outside_a_loop_and_its_refusal_inside_one():
     async def inside() -> None:
         publish("sync", 3)
 
-    with pytest.raises(RuntimeError, match="await realtime.sse.apublish"):
+    with pytest.raises(RuntimeError, match="await realtime.eventstream.apublish"):
         asyncio.run(inside())
 
 
@@ -382,7 +383,7 @@ async def test_django_closes_the_stream_when_the_client_disconnects():
 async def test_an_unreachable_history_answers_503(settings, caplog):
     settings.REALTIME = {
         **settings.REALTIME,
-        "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory",
+        "SSE_HISTORY_BACKEND": "realtime.eventstream.history.RedisHistory",
         "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
     }
     sent: list[dict] = []
@@ -402,7 +403,7 @@ async def test_an_unreachable_history_answers_503(settings, caplog):
     await asyncio.wait_for(ASGIHandler()({**scope, "asgi": {"version": "3.0"}}, receive, send), WAIT)
     assert sent[0]["status"] == 503
     assert b"history is unavailable" in sent[1]["body"]
-    assert "news" not in sse._feeds.get(asyncio.get_running_loop(), {})
+    assert "news" not in (topics._feeds.current() or {})
 
 
 def test_sync_iteration_and_wsgi_servers_get_a_clear_error(caplog):
@@ -442,7 +443,7 @@ def _ids() -> set[str]:
 
 def test_system_checks_catch_sse_misconfigurations(settings):
     assert _ids() == set()
-    settings.REALTIME = {"SSE_HISTORY_BACKEND": "realtime.history.RedisHistory"}
+    settings.REALTIME = {"SSE_HISTORY_BACKEND": "realtime.eventstream.history.RedisHistory"}
     assert "realtime.E020" in _ids()
     settings.REALTIME = {"SSE_HISTORY_SIZE": 0, "SSE_TOPIC_PATTERN": "(["}
     assert {"realtime.E022", "realtime.E023"} <= _ids()
@@ -450,7 +451,7 @@ def test_system_checks_catch_sse_misconfigurations(settings):
     redis_layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [{"socket_timeout": None}]}}
     with override_settings(CHANNEL_LAYERS={"default": redis_layer}):
         assert "realtime.W021" in _ids()
-    settings.REALTIME = {"SSE_HISTORY_BACKEND": "realtime.history.RedisHistory", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    settings.REALTIME = {"SSE_HISTORY_BACKEND": "realtime.eventstream.history.RedisHistory", "REDIS_URL": "redis://127.0.0.1:1/0"}
     with override_settings(CHANNEL_LAYERS={"default": redis_layer}):
         assert _ids() == set()
 
@@ -469,7 +470,7 @@ async def test_sync_publish_from_threads_of_a_server_process_opens_no_client_per
 
     settings.REALTIME = {
         **settings.REALTIME,
-        "SSE_HISTORY_BACKEND": "realtime.history.RedisHistory",
+        "SSE_HISTORY_BACKEND": "realtime.eventstream.history.RedisHistory",
         "REDIS_URL": redis_url,
     }
     forget_backend("SSE_HISTORY_BACKEND")
@@ -643,7 +644,7 @@ async def test_sse_views_authenticate_a_jwt_from_the_header_or_query_then_the_se
         assert parse(body) == [("message", "", '{"user":"alice","auth":"AccessToken","request.user":"alice"}')]
     status, _, body = await get("/whoami", cookie)
     assert (status, parse(body)[0][2]) == (200, '{"user":"bob","auth":"NoneType","request.user":"bob"}')
-    caplog.set_level(logging.INFO, logger="realtime.sse")
+    caplog.set_level(logging.INFO, logger="realtime.eventstream")
     for headers, query in [([], ""), ([], "?access_token=junk"), (cookie, f"?access_token={found['gone']}")]:
         status, response_headers, body = await get(f"/whoami{query}", headers)  # a rejected token: anonymous
         assert (status, body, response_headers[b"WWW-Authenticate"]) == (401, b"", b'Bearer realm="api"')

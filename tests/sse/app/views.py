@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from realtime import local, sse
+from realtime import local
 from realtime.auth import JWTQueryAuthentication
+from realtime.eventstream import EventStreamView, ServerSentEvent, TopicStreamView, topics
 from realtime.permissions import BasePermission, IsAdminUser, IsAuthenticated
-from realtime.sse import EventStreamView, ServerSentEvent, TopicStreamView
 
 OPEN: Counter[str] = Counter()
 """Demo streams whose iterator has started and not yet finished, in this process, by ``?tag=``."""
@@ -50,7 +50,7 @@ def status(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "demo": {tag: count for tag, count in OPEN.items() if count},
-            "feeds": sorted(topic for feeds in sse._feeds.values() for topic in feeds),
+            "feeds": sorted(topic for feeds in topics._feeds.values() for topic in feeds),
             "listeners": sum(len(table.listeners) for table in local._tables.values()),
         }
     )

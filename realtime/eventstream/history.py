@@ -22,8 +22,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from .conf import configured_backend, realtime_settings
-from .redis_client import LoopClients
+from ..conf import configured_backend, realtime_settings
+from ..redis_client import LoopClients
 
 
 @dataclass(frozen=True, slots=True)
