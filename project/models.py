@@ -2,7 +2,7 @@ from django.db import models
 
 
 class Item(models.Model):
-    """An entry of the demo's shared list; its changes reach every open page (realtime.broadcasting)."""
+    """An entry of the demo's shared list; its changes reach every open page (realtime.model_events)."""
 
     title = models.CharField(max_length=100)
     done = models.BooleanField(default=False)

@@ -28,7 +28,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Broadcasts made while handling a request skip the page that sent it (X-Realtime-Connection-Id).
-    "realtime.broadcasting.ConnectionIdMiddleware",
+    "realtime.middleware.ConnectionIdMiddleware",
 ]
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"

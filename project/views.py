@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime.auth import request_user
-from realtime.broadcasting import connection_id_of
+from realtime.middleware import connection_id_of
 from realtime.context import get_hub_context
 from realtime.eventstream import publish
 

@@ -1,7 +1,7 @@
 """Push from Celery tasks (and any worker process without a server): progress reports and the sync API.
 
 The sync API works in tasks as it is: ``get_hub_context(Hub).clients.user(uid).send(...)``,
-``...client(cid).invoke_sync(..., timeout=5)`` and :func:`realtime.broadcasting.broadcast`. Outside a
+``...client(cid).invoke_sync(..., timeout=5)``, ``...group(g).send(..., on_commit=True)``. Outside a
 server each such call runs in a short-lived event loop and closes its channel-layer connections before
 that loop ends, so a worker neither keeps one Redis connection per push nor logs "Event loop is closed".
 Nothing here imports Celery::

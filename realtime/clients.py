@@ -1,23 +1,32 @@
-"""Target proxies: who a message goes to (all, a group, a user, one connection...).
+"""Target proxies: who a message goes to (all, a group, a user, one connection...). The one push API.
 
 Every proxy has ``asend`` (async) and ``send`` (sync, for views, signals and Celery tasks). A message is
 encoded once per hub protocol, then crosses the channel layer once per process that has recipients.
 Single-connection proxies also have ``invoke`` (await a client result).
+
+``on_commit=True`` sends after the commit of the transaction open where the call is made, and not at all
+after a rollback (``realtime.transactions``). Pushes to several connections skip the connection that made
+the current request, when ``ConnectionIdMiddleware`` (or :func:`sender`) names one: "to others".
+A push that the channel layer refuses raises :class:`~realtime.exceptions.BroadcastError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
 from . import lifetime, local, names
 from .conf import hub_option
-from .exceptions import ClientResultError
+from .exceptions import BroadcastError, ClientResultError
 from .protocol.base import Frame
 from .protocol.messages import InvocationMessage
 from .slots import released_slot
+from .transactions import aafter_commit, after_commit
 
 if TYPE_CHECKING:
     from .hubs import Hub
@@ -32,8 +41,6 @@ def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
     (:func:`lifetime.release_loop`).
     """
     try:
-        import asyncio
-
         asyncio.get_running_loop()
     except RuntimeError:
         where = lifetime.sync_call_loop()
@@ -54,10 +61,37 @@ def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
     name = coroutine_function.__name__
     sync_name = name[1:] if name.startswith("a") else f"{name}_sync"  # asend -> send, invoke -> invoke_sync
     owner = coroutine_function.__qualname__.rpartition(".")[0]
+    refuse_in_loop(f"{owner}.{sync_name}", name)
+
+
+def refuse_in_loop(sync_api: str, async_twin: str) -> None:
+    """Raise ``RuntimeError`` naming ``async_twin`` when a sync API is called inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
     raise RuntimeError(
-        f"{owner}.{sync_name}() is the sync API and cannot run inside an "
-        f"event loop: use 'await ...{name}(...)' instead."
+        f"{sync_api}() is the sync API and cannot run inside an event loop: use 'await ...{async_twin}(...)' instead."
     )
+
+
+_sender: contextvars.ContextVar[str | None] = contextvars.ContextVar("realtime_sender", default=None)
+
+
+def current_sender() -> str | None:
+    """The connection id that pushes to several connections skip now, if any (see :func:`sender`)."""
+    return _sender.get()
+
+
+@contextlib.contextmanager
+def sender(connection_id: str | None) -> Iterator[None]:
+    """Within the block, pushes to several connections skip ``connection_id`` ("to others"); ``None`` turns the
+    skip off. ``ConnectionIdMiddleware`` wraps each request in it."""
+    token = _sender.set(connection_id or None)
+    try:
+        yield
+    finally:
+        _sender.reset(token)
 
 
 def encode_invocation(hub: type[Hub], target: str, arguments: Iterable[Any]) -> dict[str, Frame]:
@@ -67,7 +101,7 @@ def encode_invocation(hub: type[Hub], target: str, arguments: Iterable[Any]) -> 
 
 
 class ClientProxy:
-    """Every connection in one or more layer groups, minus excluded connection ids."""
+    """Every connection in one or more layer groups, minus excluded connection ids and the current sender."""
 
     __slots__ = ("hub", "groups", "exclude")
 
@@ -76,21 +110,52 @@ class ClientProxy:
         self.groups = groups
         self.exclude = list(exclude)
 
-    async def asend(self, method: str, *args: Any) -> None:
-        """Call client method ``method`` with ``args`` on every target connection; does not wait for them."""
-        await self.asend_frames(encode_invocation(self.hub, method, args))
+    async def asend(self, method: str, *args: Any, on_commit: bool = False, using: str | None = None) -> None:
+        """Call client method ``method`` with ``args`` on every target connection; does not wait for them.
 
-    async def asend_frames(self, frames: dict[str, Frame]) -> None:
+        ``on_commit``: after the commit of the transaction open on database ``using`` (``"default"``) where
+        this context's sync code runs, and not after a rollback; see ``realtime.transactions``.
+        """
+        await self.asend_frames(encode_invocation(self.hub, method, args), on_commit=on_commit, using=using)
+
+    async def asend_frames(
+        self, frames: dict[str, Frame], *, on_commit: bool = False, using: str | None = None
+    ) -> None:
         """Send an invocation already encoded by :func:`encode_invocation` (encode now, send later)."""
+        exclude = self._excluded()
+        if on_commit and await aafter_commit(lambda: run_sync(self._deliver, frames, exclude), using, str(self)):
+            return
+        await self._deliver(frames, exclude)
+
+    def send(self, method: str, *args: Any, on_commit: bool = False, using: str | None = None) -> None:
+        """Sync twin of :meth:`asend`; ``on_commit`` looks at the transaction open in this thread."""
+        refuse_in_loop("ClientProxy.send", "asend")
+        self.send_frames(encode_invocation(self.hub, method, args), on_commit=on_commit, using=using)
+
+    def send_frames(self, frames: dict[str, Frame], *, on_commit: bool = False, using: str | None = None) -> None:
+        """Sync twin of :meth:`asend_frames`."""
+        refuse_in_loop("ClientProxy.send_frames", "asend_frames")
+        exclude = self._excluded()
+        if on_commit and after_commit(lambda: run_sync(self._deliver, frames, exclude), using, str(self)):
+            return
+        run_sync(self._deliver, frames, exclude)
+
+    def _excluded(self) -> list[str]:
+        skipped = current_sender()
+        return self.exclude if skipped is None or skipped in self.exclude else [*self.exclude, skipped]
+
+    async def _deliver(self, frames: dict[str, Frame], exclude: list[str]) -> None:
         for group in self.groups:
             event = {"type": lifetime.FRAME, "group": group, "frames": frames}
-            if self.exclude:
-                event["exclude"] = self.exclude
-            await lifetime.send_to_group(group, event)
+            if exclude:
+                event["exclude"] = exclude
+            try:
+                await lifetime.send_to_group(group, event)
+            except Exception as exc:
+                raise BroadcastError(f"Could not send to {self}: {type(exc).__name__}: {exc}") from exc
 
-    def send(self, method: str, *args: Any) -> None:
-        """Sync twin of :meth:`asend`."""
-        run_sync(self.asend, method, *args)
+    def __str__(self) -> str:
+        return f"{len(self.groups)} layer group(s) of {self.hub.__qualname__}"
 
 
 class SingleClientProxy:
@@ -102,17 +167,33 @@ class SingleClientProxy:
         self.hub = hub
         self.connection_id = connection_id
 
-    async def asend(self, method: str, *args: Any) -> None:
-        """Call client method ``method``; written in order with the connection's own replies when local."""
+    async def asend(self, method: str, *args: Any, on_commit: bool = False, using: str | None = None) -> None:
+        """Call client method ``method``; written in order with the connection's own replies when local.
+
+        ``on_commit`` as for :meth:`ClientProxy.asend`. The current sender is not skipped: this names one
+        connection on purpose.
+        """
+        if on_commit:
+            send = lambda: run_sync(self._deliver, method, args)  # noqa: E731
+            if await aafter_commit(send, using, f"{method!r} to connection {self.connection_id}"):
+                return
+        await self._deliver(method, args)
+
+    def send(self, method: str, *args: Any, on_commit: bool = False, using: str | None = None) -> None:
+        """Sync twin of :meth:`asend`; ``on_commit`` looks at the transaction open in this thread."""
+        refuse_in_loop("SingleClientProxy.send", "asend")
+        send = lambda: run_sync(self._deliver, method, args)  # noqa: E731
+        if on_commit and after_commit(send, using, f"{method!r} to connection {self.connection_id}"):
+            return
+        send()
+
+    async def _deliver(self, method: str, args: Iterable[Any]) -> None:
         connection = local.find(self.connection_id)
         if connection is not None:
             await connection.send(InvocationMessage(target=method, arguments=list(args)))
             return
-        await ClientProxy(self.hub, [names.connection(self.connection_id)]).asend(method, *args)
-
-    def send(self, method: str, *args: Any) -> None:
-        """Sync twin of :meth:`asend`."""
-        run_sync(self.asend, method, *args)
+        frames = encode_invocation(self.hub, method, args)
+        await ClientProxy(self.hub, [names.connection(self.connection_id)])._deliver(frames, [])
 
     async def invoke(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         """Invoke ``method`` on the client and return its result (a "client result").

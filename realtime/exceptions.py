@@ -67,4 +67,4 @@ class InvalidToken(RealtimeError):
 
 
 class BroadcastError(RealtimeError):
-    """A push of ``realtime.broadcasting`` could not be handed to the channel layer (layer down, full...)."""
+    """A push could not be handed to the channel layer (layer down, full...)."""

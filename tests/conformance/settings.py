@@ -20,7 +20,7 @@ INSTALLED_APPS = [
     "realtime",
     "tests.pushapp",
 ]
-MIDDLEWARE: list[str] = ["realtime.broadcasting.ConnectionIdMiddleware"]
+MIDDLEWARE: list[str] = ["realtime.middleware.ConnectionIdMiddleware"]
 
 DATABASES = {
     "default": {

@@ -1,4 +1,5 @@
-"""In-process tests of the push helpers: ``realtime.broadcasting``, ``realtime.celery``, ``realtime_send``,
+"""In-process tests of pushing: the hub context's ``send``/``asend`` with ``on_commit``, model events, the
+"to others" middleware, ``realtime.celery``, ``realtime_send``,
 and the sync API closing its channel-layer connections outside a server (in-memory layer, SQLite, a
 private Redis where a real layer is needed). The real-process suites are ``test_model_push`` and
 ``test_celery_push``."""
@@ -20,20 +21,13 @@ from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 
 from realtime import lifetime
-from realtime.broadcasting import (
-    ConnectionIdMiddleware,
-    ModelBroadcaster,
-    abroadcast,
-    broadcast,
-    broadcast_model,
-    broadcasters_for,
-    current_sender,
-    sender,
-)
 from realtime.celery import areport_progress, progress_message, report_progress, task_id_of
+from realtime.clients import current_sender, sender
 from realtime.context import get_hub_context
 from realtime.exceptions import BroadcastError
 from realtime.hubs import Hub
+from realtime.middleware import ConnectionIdMiddleware
+from realtime.model_events import ModelBroadcaster, broadcast_model, broadcasters_for
 from realtime.testing import HubCommunicator
 from tests.pushapp.models import Order
 from tests.servers import redis_server
@@ -130,7 +124,7 @@ def test_bad_hubs_and_models_are_refused_at_the_call_site(broadcaster):
     with pytest.raises(TypeError, match="is not a Hub subclass"):
         get_hub_context(Order)
     with pytest.raises(ImproperlyConfigured, match="Cannot import hub 'tests.no.such.Hub'"):
-        broadcast("tests.no.such.Hub", "M", groups=["g"])
+        get_hub_context("tests.no.such.Hub")
     with pytest.raises(ImproperlyConfigured, match="Cannot import hub"):
         ModelBroadcaster(Order, hub="tests.no.such.Hub").broadcast([Order(id=1, name="x")], "updated")
     assert get_hub_context(HUB_PATH).hub is PushHub
@@ -139,20 +133,23 @@ def test_bad_hubs_and_models_are_refused_at_the_call_site(broadcaster):
 # -- sending ------------------------------------------------------------------------------------------------
 
 
-async def test_broadcast_reaches_groups_and_skips_the_sender(member):
+async def test_pushes_reach_groups_and_skip_the_sender(member):
     async with HubCommunicator(PushHub) as other:
         await other.invoke("Join", "orders")
         member_id = await member.invoke("MyId")
+        clients = get_hub_context(HUB_PATH).clients
 
         def push() -> None:
-            broadcast(PushHub, "News", {"n": 1}, groups=["orders"])
+            clients.group("orders").send("News", {"n": 1}, on_commit=True)  # autocommit: sent at once
             with sender(member_id):
                 assert current_sender() == member_id
-                broadcast(PushHub, "News", {"n": 2}, groups=["orders", "orders"])  # duplicates count once
-            broadcast(HUB_PATH, "News", {"n": 3}, exclude=[member_id])  # every connection of the hub
+                clients.groups(["orders", "orders"]).send("News", {"n": 2})  # duplicates count once
+                clients.client(member_id).send("Direct", "named on purpose: not skipped")
+            clients.all_except([member_id]).send("News", {"n": 3})  # every connection of the hub but one
 
         await asyncio.to_thread(push)
-        assert [(await member.receive_invocation("News")).arguments for _ in range(1)] == [[{"n": 1}]]
+        assert (await member.receive_invocation("News")).arguments == [{"n": 1}]
+        assert (await member.receive_invocation("Direct")).arguments == ["named on purpose: not skipped"]
         assert [(await other.receive_invocation("News")).arguments for _ in range(3)] == [
             [{"n": 1}], [{"n": 2}], [{"n": 3}],
         ]  # fmt: skip
@@ -161,40 +158,38 @@ async def test_broadcast_reaches_groups_and_skips_the_sender(member):
 
 
 def test_bad_input_raises_at_the_call_site():
+    clients = get_hub_context(PushHub).clients
     with pytest.raises(TypeError, match="cannot be sent by a hub protocol"):
-        broadcast(PushHub, "News", object(), groups=["g"])
-    with pytest.raises(TypeError, match="non-empty strings"):
-        broadcast(PushHub, "News", 1, groups=[""])
-    with pytest.raises(TypeError, match=r"groups is a list of names, not the string 'g': write \['g'\]"):
-        broadcast(PushHub, "News", 1, groups="g")
-    with pytest.raises(TypeError, match="exclude is a list of names"):
-        broadcast(PushHub, "News", 1, exclude="abc")
+        clients.group("g").send("News", object(), on_commit=True)
     with pytest.raises(TypeError, match="groups holds non-empty strings"):
         ModelBroadcaster(Order, hub=PushHub, groups=lambda o: [o.pk]).broadcast([Order(id=1)], "updated")
-    with override_settings(CHANNEL_LAYERS=DOWN), pytest.raises(BroadcastError, match="'News' to groups.*Error 111"):
-        broadcast(PushHub, "News", 1, groups=["g"])
+    with pytest.raises(TypeError, match="exclude is a list of names"):
+        ModelBroadcaster(Order, hub=PushHub, groups=["g"]).broadcast([Order(id=1)], "updated", exclude="abc")
+    with override_settings(CHANNEL_LAYERS=DOWN), pytest.raises(BroadcastError, match="Could not send to.*Error 111"):
+        clients.group("g").send("News", 1, on_commit=True)
 
 
 async def test_sync_api_inside_an_event_loop_is_a_clear_error():
-    with pytest.raises(BroadcastError, match=r"cannot run inside an event loop; use 'await abroadcast\(...\)'"):
-        broadcast(PushHub, "News", 1, groups=["g"])
+    with pytest.raises(RuntimeError, match=r"cannot run inside an event loop: use 'await ...asend\(...\)'"):
+        get_hub_context(PushHub).clients.group("g").send("News", 1, on_commit=True)
 
 
-async def test_abroadcast_reaches_groups_and_skips_the_sender(member):
+async def test_async_pushes_reach_groups_and_skip_the_sender(member):
     async with HubCommunicator(PushHub) as other:
         await other.invoke("Join", "orders")
         member_id = await member.invoke("MyId")
-        await abroadcast(PushHub, "News", {"n": 1}, groups=["orders"])
+        clients = get_hub_context(PushHub).clients
+        await clients.group("orders").asend("News", {"n": 1}, on_commit=True)
         with sender(member_id):
-            await abroadcast(PushHub, "News", {"n": 2}, groups=["orders", "orders"])
+            await clients.groups(["orders", "orders"]).asend("News", {"n": 2}, on_commit=True)
 
         async def view(request):  # an async view behind the middleware: "to others"
-            await abroadcast(HUB_PATH, "News", {"n": 3})
+            await get_hub_context(HUB_PATH).clients.all.asend("News", {"n": 3}, on_commit=True)
             return HttpResponse()
 
         header = {"X-Realtime-Connection-Id": member_id}
         await ConnectionIdMiddleware(view)(RequestFactory().post("/", headers=header))
-        await abroadcast(PushHub, "News", {"n": 4}, exclude=[member_id, "unknown"])
+        await clients.all_except([member_id, "unknown"]).asend("News", {"n": 4})
         assert (await member.receive_invocation("News")).arguments == [{"n": 1}]
         assert [(await other.receive_invocation("News")).arguments for _ in range(4)] == [
             [{"n": 1}], [{"n": 2}], [{"n": 3}], [{"n": 4}],
@@ -203,15 +198,14 @@ async def test_abroadcast_reaches_groups_and_skips_the_sender(member):
     assert current_sender() is None
 
 
-async def test_abroadcast_errors_raise_at_the_call_site():
+async def test_async_push_errors_raise_at_the_call_site():
+    clients = get_hub_context(PushHub).clients
     with pytest.raises(TypeError, match="cannot be sent by a hub protocol"):
-        await abroadcast(PushHub, "News", object(), groups=["g"])
-    with pytest.raises(TypeError, match=r"groups is a list of names, not the string 'g': write \['g'\]"):
-        await abroadcast(PushHub, "News", 1, groups="g")
+        await clients.group("g").asend("News", object(), on_commit=True)
     with pytest.raises(ValueError, match="action must be one of"):
         await ModelBroadcaster(Order, hub=PushHub).abroadcast([Order(id=1)], "renamed")
-    with override_settings(CHANNEL_LAYERS=DOWN), pytest.raises(BroadcastError, match="'News' to groups.*Error 111"):
-        await abroadcast(PushHub, "News", 1, groups=["g"])
+    with override_settings(CHANNEL_LAYERS=DOWN), pytest.raises(BroadcastError, match="Could not send to.*Error 111"):
+        await clients.group("g").asend("News", 1, on_commit=True)
 
 
 def test_connection_id_middleware_sync_and_async():
@@ -271,25 +265,26 @@ class Rollback(Exception):
 def _async_pushes_in_transactions() -> None:
     """A sync view's work: async helpers run through ``async_to_sync`` inside and outside atomic blocks."""
     orders = ModelBroadcaster(Order, hub=PushHub, groups=["orders"], payload=["name"])  # no signals: explicit only
-    now = get_hub_context(PushHub).clients.group("orders")  # sends at once, whatever the transaction
+    group = get_hub_context(PushHub).clients.group("orders")  # send(): at once, whatever the transaction
+    after_commit = async_to_sync(group.asend)
     with transaction.atomic():
         Order.objects.create(name="kept")
-        async_to_sync(abroadcast)(PushHub, "News", "committed", groups=["orders"])
-        now.send("Marker", "inside the first block")
+        after_commit("News", "committed", on_commit=True)
+        group.send("Marker", "inside the first block")
     with contextlib.suppress(Rollback), transaction.atomic():
-        async_to_sync(abroadcast)(PushHub, "News", "rolled back", groups=["orders"])
+        after_commit("News", "rolled back", on_commit=True)
         raise Rollback
     with transaction.atomic():
         with contextlib.suppress(Rollback), transaction.atomic():
-            async_to_sync(abroadcast)(PushHub, "News", "in a dropped savepoint", groups=["orders"])
+            after_commit("News", "in a dropped savepoint", on_commit=True)
             raise Rollback
         async_to_sync(orders.abroadcast)(Order.objects.filter(name="kept"), "updated")  # a queryset, read here
-        now.send("Marker", "inside the second block")
-    async_to_sync(abroadcast)(PushHub, "News", "autocommit", groups=["orders"])
+        group.send("Marker", "inside the second block")
+    after_commit("News", "autocommit", on_commit=True)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_abroadcast_waits_for_the_commit_of_the_block_it_runs_in(member):
+async def test_async_push_waits_for_the_commit_of_the_block_it_runs_in(member):
     await sync_to_async(_async_pushes_in_transactions)()  # a worker thread of this loop, as a sync view's
     got = [(m.target, m.arguments) for m in [await member.receive_invocation() for _ in range(5)]]
     assert got == [
@@ -314,22 +309,22 @@ async def test_async_code_outside_any_block_sends_at_once(member):
 @pytest.mark.django_db(transaction=True)
 def test_failures_of_model_broadcasts_are_logged_and_never_break_the_save(caplog):
     bad = broadcast_model(Order, hub=HUB_PATH, payload=lambda order: object(), groups=["g"])
-    caplog.set_level(logging.ERROR, logger="realtime.broadcasting")
+    caplog.set_level(logging.ERROR, logger="realtime.push")
     try:
         with transaction.atomic():
             Order.objects.create(name="unserializable")  # encoded at save time: logged, the save goes on
         assert Order.objects.filter(name="unserializable").exists()
-        assert "Could not build the pushapp.Order.created event" in caplog.text
+        assert "Could not send the pushapp.Order.created event" in caplog.text
         bad.disconnect()
         good = broadcast_model(Order, hub=HUB_PATH, groups=["g"])
         try:
             with override_settings(CHANNEL_LAYERS=DOWN), transaction.atomic():
                 Order.objects.create(name="layer down")
-                broadcast(PushHub, "News", 1, groups=["g"])  # deferred to the commit: logged as well
+                get_hub_context(PushHub).clients.group("g").send("News", 1, on_commit=True)  # logged as well
             assert Order.objects.filter(name="layer down").exists()
-            failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Could not broadcast")]
-            # the two model broadcasts (tests.pushapp's to ChatHub, this one) and the explicit one
-            assert len(failures) == 3 and all("Error 111" in text for text in failures), failures
+            failures = [r for r in caplog.records if r.getMessage().endswith("after the commit")]
+            # the two model events (tests.pushapp's to ChatHub, this one) and the explicit push
+            assert len(failures) == 3 and all("Error 111" in str(r.exc_info[1]) for r in failures), failures
         finally:
             good.disconnect()
     finally:
@@ -339,14 +334,15 @@ def test_failures_of_model_broadcasts_are_logged_and_never_break_the_save(caplog
 @pytest.mark.django_db(transaction=True)
 def test_manual_transactions_are_refused_not_sent_early(caplog):
     """``set_autocommit(False)`` has no commit hook: broadcasting then would leak uncommitted rows."""
-    caplog.set_level(logging.ERROR, logger="realtime.broadcasting")
-    broadcast(PushHub, "News", 0, groups=["g"])  # autocommit: sent at once
+    caplog.set_level(logging.ERROR, logger="realtime.push")
+    group = get_hub_context(PushHub).clients.group("g")
+    group.send("News", 0, on_commit=True)  # autocommit: sent at once
     transaction.set_autocommit(False)
     try:
         with pytest.raises(transaction.TransactionManagementError, match="manual transaction management"):
-            broadcast(PushHub, "News", 1, groups=["g"])
-        Order.objects.create(name="manual")  # tests.pushapp's broadcast of Order: logged, the save goes on
-        assert "manual transaction management" in caplog.text and "nothing was sent" in caplog.text
+            group.send("News", 1, on_commit=True)
+        Order.objects.create(name="manual")  # tests.pushapp's model event of Order: logged, the save goes on
+        assert "manual transaction management" in caplog.text and "Could not send the pushapp" in caplog.text
         transaction.rollback()
     finally:
         transaction.set_autocommit(True)

@@ -24,12 +24,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import path
 from django.utils.translation import gettext_lazy
 
-from realtime.broadcasting import ModelBroadcaster
 from realtime.conf import forget_backend
 from realtime.context import get_hub_context
 from realtime.eventstream import EventStreamView, ServerSentEvent, apublish, subscribe
 from realtime.eventstream.history import history
 from realtime.hubs import Hub
+from realtime.model_events import ModelBroadcaster
 from realtime.protocol.values import dumps
 from realtime.testing import HubCommunicator
 from tests.pushapp.models import Order, Sample

@@ -15,7 +15,7 @@ class PushappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from realtime.broadcasting import broadcast_model
+        from realtime.model_events import broadcast_model
 
         from .models import Order
 

@@ -10,10 +10,17 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import transaction
 
-from realtime.broadcasting import abroadcast, broadcast, broadcasters_for
+from realtime.clients import ClientProxy
+from realtime.context import get_hub_context
+from realtime.model_events import broadcasters_for
 
 from .apps import HUB
 from .models import Order
+
+
+def orders_group() -> ClientProxy:
+    """The hub's ``orders`` group: the pushes below go there, after the commit of their transaction."""
+    return get_hub_context(HUB).clients.group("orders")
 
 
 class Rollback(Exception):
@@ -51,14 +58,14 @@ def run(op: dict[str, Any]) -> dict[str, Any]:
             Order.objects.create(name=op["drop"])
             with transaction.atomic(using="other"):  # ...after "other" committed, and sent its events
                 ids = [Order.objects.using("other").create(name=op["keep"]).pk]
-                broadcast(HUB, "Note", op["keep"], groups=["orders"], using="other")
+                orders_group().send("Note", op["keep"], on_commit=True, using="other")
             raise Rollback
         with transaction.atomic():  # "default" commits; "other" rolls back inside it
             ids += _create([op["keep_default"]])
-            broadcast(HUB, "Note", op["keep_default"], groups=["orders"])
+            orders_group().send("Note", op["keep_default"], on_commit=True)
             with contextlib.suppress(Rollback), transaction.atomic(using="other"):
                 Order.objects.using("other").create(name=op["drop_other"])
-                broadcast(HUB, "Note", op["drop_other"], groups=["orders"], using="other")
+                orders_group().send("Note", op["drop_other"], on_commit=True, using="other")
                 raise Rollback
     elif kind == "update":
         with transaction.atomic():
@@ -80,17 +87,18 @@ def run(op: dict[str, Any]) -> dict[str, Any]:
     elif kind == "delete":  # QuerySet.delete() sends post_delete for each row once a receiver is connected
         Order.objects.filter(pk__in=op["ids"]).delete()
     elif kind == "announce":
-        broadcast(HUB, "Announcement", op["text"], groups=op.get("groups", ["orders"]))
+        groups = get_hub_context(HUB).clients.groups(op.get("groups", ["orders"]))
+        groups.send("Announcement", op["text"], on_commit=True)
     else:
         raise ValueError(f"unknown op {kind!r}")
     return {"ids": ids}
 
 
 async def _note_and_update(ids: list[int], names: list[str]) -> None:
-    """Async helpers of a transaction: the model broadcaster's async twin (a queryset) and ``abroadcast``."""
+    """Async helpers of a transaction: the model broadcaster's async twin (a queryset) and ``asend(on_commit=True)``."""
     await broadcasters_for(Order)[0].abroadcast(Order.objects.filter(pk__in=ids).order_by("pk"), "updated")
     for name in names:
-        await abroadcast(HUB, "Note", name, groups=["orders"])
+        await orders_group().asend("Note", name, on_commit=True)
 
 
 def _atomic_with_async_pushes(names: list[str], rollback: bool, hold: float) -> list[int]:
@@ -106,11 +114,11 @@ def _atomic_with_async_pushes(names: list[str], rollback: bool, hold: float) -> 
 
 
 async def arun(op: dict[str, Any]) -> dict[str, Any]:
-    """The async view's operations: ``note`` (``abroadcast`` from async code, in autocommit) and ``atomic``
+    """The async view's operations: ``note`` (``asend(on_commit=True)`` from async code, in autocommit) and ``atomic``
     (a transaction in a worker thread whose async helpers push)."""
     kind = op["op"]
     if kind == "note":
-        await abroadcast(HUB, "Note", op["text"], groups=["orders"])
+        await orders_group().asend("Note", op["text"], on_commit=True)
         return {"ids": []}
     if kind == "atomic":
         rollback, hold = bool(op.get("rollback")), float(op.get("hold", 0))

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from realtime.broadcasting import connection_id_of
+from realtime.middleware import connection_id_of
 
 from . import ops
 from .models import Order

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from realtime import lifetime
 from realtime.conf import realtime_settings
 from realtime.context import get_hub_context
+from realtime.exceptions import BroadcastError
 
 
 class Command(BaseCommand):
@@ -60,6 +61,8 @@ class Command(BaseCommand):
         try:
             target.send(options["method"], *values)
         except Exception as exc:
-            raise CommandError(f"Could not send {options['method']!r} to {where}: {type(exc).__name__}: {exc}") from exc
+            cause = exc.__cause__ if isinstance(exc, BroadcastError) and exc.__cause__ else exc  # the layer's error
+            method = options["method"]
+            raise CommandError(f"Could not send {method!r} to {where}: {type(cause).__name__}: {cause}") from exc
         if options["verbosity"] > 0:
             self.stdout.write(f"Sent {options['method']!r} to {where}.")

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from realtime.broadcasting import sender
+from realtime.clients import sender
 from tests.pushapp import ops
 
 

@@ -1,0 +1,36 @@
+"""The one page of public API: every name an application imports comes from ``realtime`` itself, lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import realtime
+from tests.servers import REPO_ROOT
+
+
+def test_every_exported_name_resolves_to_its_definition():
+    assert set(realtime.__all__) == {"__version__", *realtime._EXPORTS}
+    for name, module in realtime._EXPORTS.items():
+        value = getattr(realtime, name)
+        assert value is getattr(sys.modules[module], name)
+
+
+def test_importing_realtime_needs_no_settings_and_loads_nothing_else():
+    code = (
+        "import sys, realtime\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('realtime.', 'django', 'channels')))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_unknown_names_raise_attribute_error():
+    try:
+        realtime.NoSuchThing  # noqa: B018
+    except AttributeError as exc:
+        assert "has no attribute 'NoSuchThing'" in str(exc)
+    else:
+        raise AssertionError("no AttributeError")
