@@ -13,9 +13,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime.auth import request_user
-from realtime.middleware import connection_id_of
 from realtime.context import get_hub_context
 from realtime.eventstream import publish
+from realtime.middleware import connection_id_of
 
 from .hubs import ChatHub
 from .models import Item
