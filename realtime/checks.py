@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -201,16 +203,25 @@ def check_negotiate_v0(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 def known_hubs() -> list[type[Hub]]:
-    """Every ``Hub`` subclass, after importing the ``hubs`` module of each installed app.
+    """Every ``Hub`` subclass, after importing the ``hubs`` module of each installed app and of the project package
+    (the one ``ASGI_APPLICATION`` lives in, e.g. ``mysite/hubs.py``).
 
     Hubs are usually imported only by the ASGI routing, which ``manage.py check`` does not import: keep them in
-    ``<app>/hubs.py`` (or import them from there) so the checks see them.
+    such a ``hubs`` module (or import them from there) so the checks see them.
     """
     from django.utils.module_loading import autodiscover_modules
 
     from .hubs import Hub
 
     autodiscover_modules(HUBS_MODULE)
+    project = str(getattr(settings, "ASGI_APPLICATION", None) or "").rpartition(".")[0].rpartition(".")[0]
+    if project:
+        try:
+            present = importlib.util.find_spec(f"{project}.{HUBS_MODULE}") is not None
+        except (ImportError, ValueError):  # no such package: E002 and the server say what is wrong
+            present = False
+        if present:
+            importlib.import_module(f"{project}.{HUBS_MODULE}")
     found: list[type[Hub]] = []
     pending = list(Hub.__subclasses__())
     while pending:
@@ -312,9 +323,9 @@ def check_layer_backends(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Warning(
                 f"CHANNEL_LAYERS[{alias!r}] is the in-memory layer and DEBUG is False: it reaches only its own "
                 "process, so clients of other server processes, Celery workers and scripts never get its messages.",
-                hint="Share channels_redis.pubsub.RedisPubSubChannelLayer between every process (docs/deployment.md); "
-                "if the site runs in one single server process on purpose, add 'realtime.W031' to "
-                "SILENCED_SYSTEM_CHECKS.",
+                hint="Share channels_redis.pubsub.RedisPubSubChannelLayer between every process "
+                f"({doc_url('deployment.md')}); if the site runs in one single server process on purpose, add "
+                "'realtime.W031' to SILENCED_SYSTEM_CHECKS.",
                 id="realtime.W031",
             )
         )

@@ -171,15 +171,17 @@ def test_the_conformance_hubs_pass_the_hub_checks():
         assert ids(hub) == set(), hub
 
 
-def test_hubs_modules_of_installed_apps_are_checked():
-    """``manage.py check`` in a fresh process: nothing imports tests/checkapp/hubs.py but the checks."""
+def test_hubs_modules_of_installed_apps_and_of_the_project_are_checked():
+    """``manage.py check`` in a fresh process: nothing imports tests/checkapp/hubs.py (an installed app's) or
+    tests/checkapp/site/hubs.py (the package of ASGI_APPLICATION, no app) but the checks."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.checkapp.settings"}
     result = subprocess.run(
         [sys.executable, "-m", "django", "check"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    expected = "tests.checkapp.hubs.ForgottenHub'>: (realtime.W040) ForgottenHub.Send is a public plain def"
-    assert expected in result.stderr
+    reported = result.stderr
+    assert "tests.checkapp.hubs.ForgottenHub'>: (realtime.W040) ForgottenHub.Send is a public plain def" in reported
+    assert "tests.checkapp.site.hubs.SiteHub'>: (realtime.W042) SiteHub exposes 'Send' and 'send'" in reported
 
 
 # -- configuration errors -----------------------------------------------------------------------------
