@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -14,7 +15,6 @@ import pytest
 
 from tests.servers import REPO_ROOT, conformance_server, free_port, start_redis, stop
 from tests.signalr_client import RawHubClient
-from tests.test_js_conformance import NODE, node_modules  # noqa: F401  (the official client's packages)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -142,9 +142,10 @@ async def negotiate_until(server, status: int, timeout: float = 30) -> tuple[int
 
 
 def start_outcome(server, client: str) -> dict:
-    """What ``start()`` of ``client`` ("official" or "realtime") does against the server's chat hub, in Node."""
+    """What ``start()`` of ``client`` ("official" or "realtime") does against the server's chat hub, in Node
+    (``node_modules``: the official client's packages)."""
     result = subprocess.run(
-        [NODE, "start-error.mjs", f"{server.url}/chathub"],
+        [shutil.which("node"), "start-error.mjs", f"{server.url}/chathub"],
         cwd=REPO_ROOT / "tests" / "js-conformance",
         env={"PATH": "/usr/bin:/bin", "CLIENT": client},
         capture_output=True,
@@ -157,7 +158,7 @@ def start_outcome(server, client: str) -> dict:
 
 @LAYERS
 @pytest.mark.parametrize("registry", ["MemoryRegistry", "RedisRegistry"])
-async def test_negotiate_answers_503_while_the_layer_fails(node_modules, layer, registry):  # noqa: F811
+async def test_negotiate_answers_503_while_the_layer_fails(node_modules, layer, registry):
     """Redis stops under a running server: negotiate answers 503 with a body the clients show (instead of 200
     and an upgrade that fails), and 200 again once the layer works. With MemoryRegistry only the process channel's
     probes can know; with RedisRegistry the registry write fails first."""
