@@ -31,7 +31,7 @@ from .conf import hub_option
 from .connection import HubConnection, State, current_invocation
 from .exceptions import HandshakeError, HubError, LimitExceeded, RemoteProtocolError
 from .filters import InvocationContext, chain, hub_filters
-from .hubs import Hub
+from .hubs import Hub, unknown_method_hint
 from .methods import ArgumentError, HubMethod
 from .permissions import ConnectionRequest, allowed
 from .protocol import errors, handshake
@@ -54,6 +54,28 @@ YIELD_EVERY = 32
 """Messages handled between two turns given to the other tasks of the event loop. A server's receive queue
 (Daphne's, uvicorn's) hands over queued frames without suspending, so one client that floods, or one frame
 that carries thousands of messages, would otherwise hold the loop that serves every other connection."""
+
+UNKNOWN_LOGGED_PER_HUB = 100
+"""Unknown method names logged per hub; a client that calls ever new names cannot fill the log or the memory."""
+SHOWN_NAME_LENGTH = 100
+"""Characters of an unknown method name that are logged (and remembered)."""
+_unknown_logged: dict[str, set[str]] = {}
+
+
+def log_unknown_method(hub: type[Hub], target: str) -> None:
+    """Tell the server log, once per hub and name, that a client called a name ``hub`` does not expose, and what
+    was probably meant. The client only gets ``Unknown hub method 'X'`` (protocol contract)."""
+    shown = target if len(target) <= SHOWN_NAME_LENGTH else target[:SHOWN_NAME_LENGTH] + "..."
+    seen = _unknown_logged.setdefault(hub.hub_name(), set())
+    if shown in seen or len(seen) > UNKNOWN_LOGGED_PER_HUB:
+        return
+    seen.add(shown)
+    if len(seen) > UNKNOWN_LOGGED_PER_HUB:
+        logger.warning("realtime: %s: clients called more unknown method names; no more are logged", hub.hub_name())
+        return
+    hint = unknown_method_hint(hub, target) if len(target) <= SHOWN_NAME_LENGTH else "no hub method has so long a name"
+    logger.warning("realtime: a client called %r, which is not a hub method of %s: %s.", shown, hub.hub_name(), hint)
+
 
 def wire_type(exc: BaseException) -> str:
     """The exception type name clients see (``HubException`` for ``HubError``)."""
@@ -270,6 +292,7 @@ class HubDispatcher:
         target = message.target
         method = self.hub.hub_methods.get(target)
         if method is None:
+            log_unknown_method(self.hub, target)
             raise _Refused(errors.unknown_method(target))
         wants_stream = isinstance(message, StreamInvocationMessage)
         if method.is_stream and not wants_stream:

@@ -5,11 +5,16 @@ Exposure rule: every public (not ``_``-prefixed) ``async def`` method and async 
 by ``Hub`` itself (``on_connected``, ``context``...) never are. ``@hub_method(name=...)`` renames a
 method or exposes a plain ``def`` (run in a worker thread). An async generator is a server-to-client
 stream; a parameter annotated ``AsyncIterator[...]`` receives a client-to-server stream.
+
+Mistakes that the rule turns into silence (a public plain ``def``, two methods under one wire name, names
+that differ only in case) are reported by system checks (``realtime.checks``) and, for a name a client
+called, by :func:`unknown_method_hint`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import inspect
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -250,3 +255,61 @@ def _collect_methods(cls: type[Hub]) -> dict[str, HubMethod]:
                 raise ImproperlyConfigured(f"{klass.__qualname__}.{attr}: {exc}") from exc
             by_attr[attr] = name
     return found
+
+
+def _is_plain_function(value: Any) -> bool:
+    """A plain ``def`` (neither a coroutine function nor an async generator)."""
+    return inspect.isfunction(value) and not (inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value))
+
+
+def is_unexposed_function(attr: str, value: Any) -> bool:
+    """Whether class attribute ``attr`` is a public plain ``def`` that the exposure rule leaves out."""
+    return not attr.startswith("_") and attr not in _RESERVED and _is_plain_function(value) and wire_name(value) is None
+
+
+def hub_attributes(cls: type[Hub]) -> dict[str, tuple[type[Hub], Any]]:
+    """Each attribute of the hub classes of ``cls`` (``Hub`` itself left out), as attribute lookup finds it:
+    name -> (defining class, value)."""
+    found: dict[str, tuple[type[Hub], Any]] = {}
+    for klass in cls.__mro__:
+        if isinstance(klass, type) and issubclass(klass, Hub) and klass is not Hub:
+            for attr, value in vars(klass).items():
+                found.setdefault(attr, (klass, value))
+    return found
+
+
+def exposers(cls: type[Hub]) -> dict[str, list[str]]:
+    """Wire name -> the qualified names (``Class.attr``) of every method of ``cls`` exposed under it.
+
+    More than one means all but one are unreachable (a subclass's method took a base's wire name, say).
+    """
+    found: dict[str, list[str]] = {}
+    for attr, (klass, value) in hub_attributes(cls).items():
+        try:
+            name = _exposed_name(attr, value)
+        except ImproperlyConfigured:  # refused when its class was created
+            continue
+        if name is not None:
+            found.setdefault(name, []).append(f"{klass.__qualname__}.{attr}")
+    return found
+
+
+def unknown_method_hint(cls: type[Hub], target: str) -> str:
+    """What a developer should know about a client calling ``target``, which ``cls`` does not expose."""
+    found = hub_attributes(cls).get(target)
+    if found is not None:
+        klass, value = found
+        where = f"{klass.__qualname__}.{target}"
+        if is_unexposed_function(target, value):
+            return f"{where} is a plain def, which clients cannot call: make it async def, or use @hub_method"
+        renamed = wire_name(value)
+        if renamed is not None and renamed != target:
+            return f"{where} is exposed as {renamed!r}"
+    exposed = list(cls.hub_methods)
+    same = [name for name in exposed if name.casefold() == target.casefold()]
+    if same:
+        return f"did you mean {same[0]!r}? Hub method names match case-sensitively"
+    close = difflib.get_close_matches(target, exposed, n=1)
+    if close:
+        return f"the closest hub method is {close[0]!r}"
+    return f"its hub methods are {', '.join(sorted(exposed))}" if exposed else "it exposes no hub methods"

@@ -294,6 +294,14 @@ class ProcessChannel:
             self._started.set_result(self.name)
         return await asyncio.shield(self._started)
 
+    @property
+    def failing(self) -> bool:
+        """Whether the layer failed (a receive or a probe) and delivery has not been seen to work since.
+
+        Known without a layer round trip: negotiate asks it for every connection.
+        """
+        return self._lost_before is not None
+
     async def join(self, group: str) -> None:
         """Make sure the process channel is in layer ``group`` (once per process, awaited by all callers)."""
         if group in self._joined:
@@ -344,6 +352,8 @@ class ProcessChannel:
                     await self.refresh()
                     rejoin = False
                     logger.warning("realtime process channel %s: layer back; groups re-added", self.name)
+                    if self._prober is None:  # no probes to show that delivery is back: the rejoin is the sign
+                        self._lost_before = None
                 event = await self._layer.receive(self.name)
             except asyncio.CancelledError:
                 raise

@@ -43,6 +43,8 @@ taken for gone (the connection answers 404, as once its registry entry expires).
 POSTS_IN_FLIGHT = 2
 """POSTs of one connection this process reads at once: the one being handled and the next (clients send one
 at a time); more are refused before their body is read, so they cannot hold its memory."""
+UNAVAILABLE = "The server cannot take connections now: "
+"""Start of the 503 bodies of a negotiate refused because the connection could not work (the clients show them)."""
 T = TypeVar("T")
 
 
@@ -139,10 +141,16 @@ class EndpointHttpApp:
         except negotiate.NegotiateError as exc:
             await respond(send, 200, negotiate.negotiate_error(str(exc)), [(b"content-type", b"application/json")])
             return
+        await self._require_layer()
         _, user_id = scope_user(scope)
         connection_id = new_id()
         token = new_id() if version >= 1 else connection_id
-        await registry().create(token, Entry(connection_id=connection_id, endpoint=self.endpoint.name, user_id=user_id))
+        entry = Entry(connection_id=connection_id, endpoint=self.endpoint.name, user_id=user_id)
+        try:
+            await registry().create(token, entry)
+        except Exception as exc:
+            logger.warning("realtime: negotiate refused: REGISTRY_BACKEND could not record the connection: %r", exc)
+            raise HttpRefusal(503, UNAVAILABLE + "its connection registry cannot be written; retry later") from None
         body = negotiate.negotiate_response(
             version=version,
             connection_id=connection_id,
@@ -150,6 +158,23 @@ class EndpointHttpApp:
             transports=negotiate.available_transports(self.transports()),
         )
         await respond(send, 200, body, [(b"content-type", b"application/json"), *NO_CACHE])
+
+    async def _require_layer(self) -> None:
+        """Refuse (503) a connection that could not work: the channel layer is missing, cannot be opened, or is
+        failing right now as this process's channel knows from its probes (no layer round trip once it runs)."""
+        try:
+            channel = local.table().channel
+        except Exception as exc:  # no such CHANNEL_LAYERS alias, or a backend that cannot be imported or built
+            logger.error("realtime: negotiate refused: the channel layer is unusable: %s", exc)
+            raise HttpRefusal(503, UNAVAILABLE + "its channel layer is not configured (see the server log)") from None
+        try:
+            if channel.name is None:  # once per process: then a started channel costs nothing here
+                await channel.start()
+        except Exception as exc:
+            logger.warning("realtime: negotiate refused: the channel layer cannot be opened: %r", exc)
+            raise HttpRefusal(503, UNAVAILABLE + "its channel layer cannot be reached; retry later") from None
+        if channel.failing:
+            raise HttpRefusal(503, UNAVAILABLE + "its channel layer is failing; retry later")
 
     async def transport_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET``/``POST``/``DELETE [base]?id=<token>``."""

@@ -77,7 +77,9 @@ REALTIME = {
     "USER_ID_PROVIDER": "tests.conformance.hubs.username_id",
     "REGISTRY_TTL": float(os.environ.get("REGISTRY_TTL", "60")),
     "REDIS_URL": REDIS_URL,
-    "REGISTRY_BACKEND": "realtime.registry.RedisRegistry" if REDIS_URL else "realtime.registry.MemoryRegistry",
+    # REGISTRY_BACKEND in the environment wins (tests/multiprocess/test_faults.py: a Redis layer, MemoryRegistry)
+    "REGISTRY_BACKEND": os.environ.get("REGISTRY_BACKEND")
+    or ("realtime.registry.RedisRegistry" if REDIS_URL else "realtime.registry.MemoryRegistry"),
     "PRESENCE_BACKEND": (
         "realtime.presence.redis.RedisPresence" if REDIS_URL else "realtime.presence.memory.MemoryPresence"
     ),

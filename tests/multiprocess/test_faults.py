@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.servers import conformance_server, free_port, start_redis, stop
+from tests.servers import REPO_ROOT, conformance_server, free_port, start_redis, stop
 from tests.signalr_client import RawHubClient
 
 pytestmark = pytest.mark.timeout(120)
@@ -110,5 +112,86 @@ async def test_redis_restart(tmp_path, layer):
             assert (await bob.receive_invocation("ReceiveMessage"))[1] == "hello again"
             await alice.close()
             await bob.close()
+    finally:
+        stop(redis)
+
+
+UNAVAILABLE = "The server cannot take connections now: "
+LAYER_FAILING = UNAVAILABLE + "its channel layer is failing; retry later"
+
+
+def negotiate(server, hub: str = "chathub") -> tuple[int, str, str | None]:
+    """Status, body and content type of a negotiate."""
+    request = urllib.request.Request(f"{server.url}/{hub}/negotiate?negotiateVersion=1", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, response.read().decode(), response.headers.get("content-type")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), error.headers.get("content-type")
+
+
+async def negotiate_until(server, status: int, timeout: float = 30) -> tuple[int, str, str | None]:
+    """The first negotiate answered with ``status``; fails after ``timeout`` seconds of other answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = await asyncio.to_thread(negotiate, server)
+        if reply[0] == status:
+            return reply
+        assert time.monotonic() < deadline, f"negotiate kept answering {reply}"
+        await asyncio.sleep(0.1)
+
+
+def start_outcome(server, client: str) -> dict:
+    """What ``start()`` of ``client`` ("official" or "realtime") does against the server's chat hub, in Node
+    (``node_modules``: the official client's packages)."""
+    result = subprocess.run(
+        [shutil.which("node"), "start-error.mjs", f"{server.url}/chathub"],
+        cwd=REPO_ROOT / "tests" / "js-conformance",
+        env={"PATH": "/usr/bin:/bin", "CLIENT": client},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@LAYERS
+@pytest.mark.parametrize("registry", ["MemoryRegistry", "RedisRegistry"])
+async def test_negotiate_answers_503_while_the_layer_fails(node_modules, layer, registry):
+    """Redis stops under a running server: negotiate answers 503 with a body the clients show (instead of 200
+    and an upgrade that fails), and 200 again once the layer works. With MemoryRegistry only the process channel's
+    probes can know; with RedisRegistry the registry write fails first."""
+    port = free_port()
+    redis = start_redis(port)
+    env = {
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "CHANNEL_LAYER": layer,
+        "REGISTRY_BACKEND": f"realtime.registry.{registry}",
+    }
+    try:
+        with conformance_server("daphne", env=env) as server:
+            assert (await asyncio.to_thread(negotiate, server))[0] == 200
+            stop(redis)
+            if registry == "RedisRegistry":
+                status, body, _ = await asyncio.to_thread(negotiate, server)
+                assert status == 503 and body.startswith(UNAVAILABLE), (status, body)
+            _, body, content_type = await negotiate_until(server, 503)
+            deadline = time.monotonic() + 30
+            while body != LAYER_FAILING:  # RedisRegistry: the registry refuses until the probes have noticed
+                assert time.monotonic() < deadline, body
+                _, body, content_type = await negotiate_until(server, 503)
+            assert content_type == "text/plain"
+            for client in ("official", "realtime"):
+                outcome = await asyncio.to_thread(start_outcome, server, client)
+                assert outcome == {
+                    "started": False,
+                    "message": f"Failed to complete negotiation with the server: Error: {LAYER_FAILING}: "
+                    "Status code '503'",
+                }, client
+
+            redis = start_redis(port)
+            await negotiate_until(server, 200)
+            assert await asyncio.to_thread(start_outcome, server, "official") == {"started": True}
     finally:
         stop(redis)

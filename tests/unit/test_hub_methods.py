@@ -186,3 +186,74 @@ async def test_subclass_can_hide_a_base_method_with_a_non_method():
     async with HubCommunicator(Child) as client:
         with pytest.raises(HubError, match="Unknown hub method 'Secret'"):
             await client.invoke("Secret")
+
+
+# -- the server log on an unknown method ----------------------------------------------------------------
+
+
+@pytest.fixture
+def unknown_log(caplog, monkeypatch):
+    """The warnings of ``realtime.dispatcher``, with its once-per-name memory cleared for this test."""
+    from realtime import dispatcher
+
+    monkeypatch.setattr(dispatcher, "_unknown_logged", {})
+    caplog.set_level("WARNING", logger="realtime.dispatcher")
+    return lambda: [r.getMessage() for r in caplog.records if r.name == "realtime.dispatcher"]
+
+
+@pytest.mark.parametrize(
+    ("target", "hint"),
+    [
+        ("echo", "did you mean 'Echo'? Hub method names match case-sensitively"),
+        ("Ecko", "the closest hub method is 'Echo'"),
+        (
+            "sync_unmarked",
+            "ExposureHub.sync_unmarked is a plain def, which clients cannot call: make it async def, "
+            "or use @hub_method",
+        ),
+        ("renamed_python_name", "ExposureHub.renamed_python_name is exposed as 'Renamed'"),
+        ("Zzzzzz", "its hub methods are Count, Echo, Renamed, sync_marked"),
+    ],
+)
+async def test_an_unknown_method_is_logged_with_what_was_meant(unknown_log, target, hint):
+    async with HubCommunicator(ExposureHub) as client:
+        completion = await client.invoke_completion(target)
+    assert completion.error == f"Unknown hub method '{target}'"  # the client learns nothing more
+    assert unknown_log() == [
+        f"realtime: a client called {target!r}, which is not a hub method of "
+        f"tests.unit.test_hub_methods.ExposureHub: {hint}."
+    ]
+
+
+async def test_an_unknown_method_is_logged_once_per_hub_and_name(unknown_log):
+    class OtherHub(Hub):
+        async def Echo(self, value):  # noqa: N802
+            return value
+
+    async with HubCommunicator(ExposureHub) as first, HubCommunicator(ExposureHub) as second:
+        for client in (first, second, first):
+            assert (await client.invoke_completion("echo")).error == "Unknown hub method 'echo'"
+    async with HubCommunicator(OtherHub) as client:
+        await client.invoke_completion("echo")
+    assert [line.split(" which ")[1].split(":")[0] for line in unknown_log()] == [
+        "is not a hub method of tests.unit.test_hub_methods.ExposureHub",
+        "is not a hub method of tests.unit.test_hub_methods.test_an_unknown_method_is_logged_once_per_hub_and_name."
+        "<locals>.OtherHub",
+    ]
+
+
+async def test_a_client_calling_ever_new_names_cannot_flood_the_log(unknown_log):
+    from realtime.dispatcher import SHOWN_NAME_LENGTH, UNKNOWN_LOGGED_PER_HUB
+
+    async with HubCommunicator(ExposureHub) as client:
+        for n in range(UNKNOWN_LOGGED_PER_HUB + 20):
+            await client.invoke_completion(f"name{n}")
+        long_name = "x" * 30_000
+        assert (await client.invoke_completion(long_name)).error == f"Unknown hub method '{long_name}'"
+    lines = unknown_log()
+    assert len(lines) == UNKNOWN_LOGGED_PER_HUB + 1
+    assert lines[-1] == (
+        "realtime: tests.unit.test_hub_methods.ExposureHub: clients called more unknown method names; "
+        "no more are logged"
+    )
+    assert all(len(line) < SHOWN_NAME_LENGTH + 300 for line in lines)

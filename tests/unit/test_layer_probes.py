@@ -65,3 +65,36 @@ async def test_probes_flow_through_the_layer_in_order(settings):
         assert process._lost_before is None
     finally:
         await process.close()
+
+
+async def until(condition, what: str, timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_without_probes_a_failing_receive_counts_until_the_groups_are_back(settings):
+    """``failing`` (what negotiate asks) with LAYER_CHECK_INTERVAL = 0: set by a receive that fails (Redis
+    stopped), cleared once the receive loop re-added its groups to the restarted Redis."""
+    from tests.servers import free_port, start_redis, stop
+
+    port = free_port()
+    redis = start_redis(port)
+    settings.REALTIME = {"LAYER_CHECK_INTERVAL": 0}
+    host = {"address": f"redis://127.0.0.1:{port}/0", "socket_timeout": None, "socket_connect_timeout": 5}
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}
+    }
+    process = lifetime.ProcessChannel(lambda event: None)
+    try:
+        await process.start()
+        assert not process.failing
+        stop(redis)
+        await until(lambda: process.failing, "failing after Redis stopped")
+        redis = start_redis(port)
+        await until(lambda: not process.failing, "healthy after Redis came back")
+    finally:
+        await process.close()
+        stop(redis)
