@@ -12,67 +12,22 @@ A push that the channel layer refuses raises :class:`~realtime.exceptions.Broadc
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
-
-from . import lifetime, local, names
+from . import events, lifetime, local, loops, names
 from .conf import hub_option
 from .exceptions import BroadcastError, ClientResultError
 from .protocol.base import Frame
-from .protocol.messages import InvocationMessage
+from .protocol.messages import CompletionMessage, InvocationMessage
 from .slots import released_slot
+from .sync import refuse_in_loop, run_sync
 from .transactions import aafter_commit, after_commit
 
 if TYPE_CHECKING:
     from .hubs import Hub
-
-
-def run_sync(coroutine_function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run an async API from sync code; refuses inside a running event loop, naming the async twin.
-
-    In a server process the call runs on a running loop: the one whose ``sync_to_async`` worker this thread
-    is, else the process channel's. Outside a server (Celery workers, management commands, scripts) each
-    call runs in a fresh event loop whose channel layer connections are closed before it ends
-    (:func:`lifetime.release_loop`).
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        where = lifetime.sync_call_loop()
-        if where == "caller":
-            return async_to_sync(coroutine_function)(*args, **kwargs)
-        if where == "home":
-            return lifetime.run_on_home(coroutine_function(*args, **kwargs))
-
-        lifetime.warn_if_isolated()
-
-        async def releasing() -> Any:
-            try:
-                return await coroutine_function(*args, **kwargs)
-            finally:
-                await lifetime.release_loop()
-
-        return async_to_sync(releasing, force_new_loop=True)()
-    name = coroutine_function.__name__
-    sync_name = name[1:] if name.startswith("a") else f"{name}_sync"  # asend -> send, invoke -> invoke_sync
-    owner = coroutine_function.__qualname__.rpartition(".")[0]
-    refuse_in_loop(f"{owner}.{sync_name}", name)
-
-
-def refuse_in_loop(sync_api: str, async_twin: str) -> None:
-    """Raise ``RuntimeError`` naming ``async_twin`` when a sync API is called inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise RuntimeError(
-        f"{sync_api}() is the sync API and cannot run inside an event loop: use 'await ...{async_twin}(...)' instead."
-    )
 
 
 _sender: contextvars.ContextVar[str | None] = contextvars.ContextVar("realtime_sender", default=None)
@@ -146,11 +101,8 @@ class ClientProxy:
 
     async def _deliver(self, frames: dict[str, Frame], exclude: list[str]) -> None:
         for group in self.groups:
-            event = {"type": lifetime.FRAME, "group": group, "frames": frames}
-            if exclude:
-                event["exclude"] = exclude
             try:
-                await lifetime.send_to_group(group, event)
+                await lifetime.send_to_group(group, events.frame(group, frames, exclude))
             except Exception as exc:
                 raise BroadcastError(f"Could not send to {self}: {type(exc).__name__}: {exc}") from exc
 
@@ -210,19 +162,15 @@ class SingleClientProxy:
             return await self._invoke_remote(method, list(args), timeout)
 
     async def _invoke_remote(self, method: str, arguments: list[Any], timeout: float) -> Any:
-        event = {
-            "type": lifetime.INVOKE,
-            "connection_id": self.connection_id,
-            "message": local.pack_message(InvocationMessage(target=method, arguments=arguments)),
-            "timeout": timeout,
-        }
+        event = events.invoke(self.connection_id, InvocationMessage(target=method, arguments=arguments), timeout)
         try:
             reply = await lifetime.request(names.connection(self.connection_id), event, timeout=timeout + 1)
         except TimeoutError:
             reply = {"timed_out": True}
         if reply.get("timed_out"):
             raise TimeoutError(f"No result from connection '{self.connection_id}' within {timeout} s.")
-        completion = local.unpack_message(reply["message"])
+        completion = events.unpack(reply["message"])
+        assert isinstance(completion, CompletionMessage)
         if completion.error is not None:
             raise ClientResultError(completion.error)
         return completion.result
@@ -301,3 +249,24 @@ class HubCallerClients(HubClients):
     def others_in_group(self, name: str) -> ClientProxy:
         """The members of group ``name`` but the caller."""
         return self.group_except(name, [self.connection_id])
+
+
+async def _answer_invoke(event: events.Event) -> None:
+    """Ask a connection of this process for the client result another process wants, and send it back."""
+    connection = local.find(event["connection_id"])
+    if connection is None:
+        return
+    message = events.unpack(event["message"])
+    assert isinstance(message, InvocationMessage)
+    answer: dict[str, Any] = {}
+    try:
+        result = await connection.invoke_client(message.target, message.arguments, timeout=event["timeout"])
+        reply = CompletionMessage.with_result("0", result)
+    except (ClientResultError, TimeoutError) as exc:
+        reply = CompletionMessage.with_error("0", str(exc) or type(exc).__name__)
+        if isinstance(exc, TimeoutError):
+            answer["timed_out"] = True  # the caller raises TimeoutError, as for a local connection
+    await lifetime.send(event["reply_channel"], events.result(message=events.pack(reply), **answer))
+
+
+lifetime.route(events.INVOKE, lambda event: loops.services().spawn(_answer_invoke(event)))

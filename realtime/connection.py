@@ -27,7 +27,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .conf import hub_option, realtime_settings
 from .eager import start_eagerly
@@ -49,6 +49,26 @@ current_invocation: contextvars.ContextVar[asyncio.Task[Any] | None] = contextva
     "realtime_current_invocation", default=None
 )
 """The task running the current hub method call (so ``context.abort()`` can wait for its answer)."""
+
+
+class Participant(Protocol):
+    """Something above the connection that takes part in each hub connection's life (presence does)."""
+
+    async def connected(self, connection: HubConnection) -> None:
+        """After the handshake, before ``on_connected``."""
+
+    async def disconnected(self, connection: HubConnection) -> None:
+        """After ``on_disconnected``, before the connection leaves its groups."""
+
+
+participants: list[Participant] = []
+"""The participants in every hub connection's life, in the order they registered (:func:`take_part`)."""
+
+
+def take_part(participant: Participant) -> None:
+    """Register ``participant`` for every hub connection from now on (once; the module that defines it does)."""
+    if participant not in participants:
+        participants.append(participant)
 
 
 class State(enum.Enum):

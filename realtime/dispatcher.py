@@ -21,17 +21,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 
-from . import local, presence
+from . import local
+from .auth import scope_user
 from .conf import hub_option
-from .connection import HubConnection, State, current_invocation
+from .connection import HubConnection, State, current_invocation, participants
+from .endpoints import ConnectionInfo, Endpoint, Handler
 from .exceptions import HandshakeError, HubError, LimitExceeded, RemoteProtocolError
 from .filters import InvocationContext, chain, hub_filters
-from .hubs import Hub, unknown_method_hint
 from .methods import ArgumentError, HubMethod
 from .permissions import ConnectionRequest, allowed
 from .protocol import errors, handshake
@@ -45,8 +46,13 @@ from .protocol.messages import (
     StreamInvocationMessage,
     StreamItemMessage,
 )
+from .request import RequestInfo
 from .slots import InvocationSlots, Slot
 from .streams import StreamTracker, UploadStream
+from .types import Scope, Transport
+
+if TYPE_CHECKING:
+    from .hubs import Hub
 
 logger = logging.getLogger("realtime.dispatcher")
 
@@ -73,7 +79,7 @@ def log_unknown_method(hub: type[Hub], target: str) -> None:
     if len(seen) > UNKNOWN_LOGGED_PER_HUB:
         logger.warning("realtime: %s: clients called more unknown method names; no more are logged", hub.hub_name())
         return
-    hint = unknown_method_hint(hub, target) if len(target) <= SHOWN_NAME_LENGTH else "no hub method has so long a name"
+    hint = hub.unknown_method_hint(target) if len(target) <= SHOWN_NAME_LENGTH else "no hub method has so long a name"
     logger.warning("realtime: a client called %r, which is not a hub method of %s: %s.", shown, hub.hub_name(), hint)
 
 
@@ -184,8 +190,8 @@ class HubDispatcher:
         await local.table().add(connection)
         self._connected = True
         try:
-            if presence.tracks(self.hub):
-                await presence.tracker().connected(connection, await self._hub_instance().presence_metadata())
+            for participant in participants:
+                await participant.connected(connection)
             await self._call_hook("on_connected")
         except Exception as exc:
             logger.exception("realtime: on_connected of %s failed", connection.connection_id)
@@ -487,8 +493,8 @@ class HubDispatcher:
                 logger.exception("realtime: on_disconnected of %s failed", connection.connection_id)
             finally:
                 try:
-                    if presence.tracks(self.hub):
-                        await presence.tracker().disconnected(connection.connection_id)
+                    for participant in reversed(participants):
+                        await participant.disconnected(connection)
                 finally:
                     local.table().remove(connection)
 
@@ -527,3 +533,34 @@ class _Refused(Exception):
 def wire_type_for_protocol(exc: RemoteProtocolError) -> str:
     """Protocol errors are reported as ASP.NET does: ``InvalidDataException``."""
     return "InvalidDataException"
+
+
+def hub_endpoint(hub: type[Hub]) -> Endpoint:
+    """The :class:`Endpoint` serving ``hub``: a :class:`HubConnection` and its dispatcher per connection."""
+    def create(transport: Transport, info: ConnectionInfo) -> Handler:
+        connection = HubConnection(
+            hub,
+            transport,
+            connection_id=info.connection_id,
+            user=info.user,
+            user_id=info.user_id,
+            request=info.request,
+            expires=info.expires,
+            claims=info.claims,
+        )
+        return HubDispatcher(connection)
+
+    async def authorize(scope: Scope) -> int | None:
+        user, user_id = scope_user(scope)
+        request = ConnectionRequest(user, user_id, RequestInfo.from_scope(scope), auth=scope.get("auth_claims"))
+        if await allowed(hub.get_permission_classes(), request, hub):
+            return None
+        return 403 if getattr(user, "is_authenticated", False) else 401
+
+    return Endpoint(
+        hub.hub_name(),
+        tuple(hub_option(hub, "TRANSPORTS")),
+        create,
+        authorize,
+        min_negotiate_version=int(hub_option(hub, "MIN_NEGOTIATE_VERSION")),
+    )

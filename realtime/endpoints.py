@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .auth import scope_user
-from .conf import hub_option, realtime_settings
-from .permissions import ConnectionRequest, allowed
+from .conf import realtime_settings
 from .request import RequestInfo
 from .types import Scope, Transport
 
 if TYPE_CHECKING:
-    from .hubs import Hub
+    pass
 
 
 class Handler(Protocol):
@@ -131,37 +130,3 @@ class ConnectionHandler:
 
     async def on_disconnected(self, exception: Exception | None) -> None:
         """Called when the connection ended; ``exception`` is ``None`` for a clean end."""
-
-
-def hub_endpoint(hub: type[Hub]) -> Endpoint:
-    """The :class:`Endpoint` serving ``hub``: a :class:`HubConnection` and its dispatcher per connection."""
-    from .connection import HubConnection
-    from .dispatcher import HubDispatcher
-
-    def create(transport: Transport, info: ConnectionInfo) -> Handler:
-        connection = HubConnection(
-            hub,
-            transport,
-            connection_id=info.connection_id,
-            user=info.user,
-            user_id=info.user_id,
-            request=info.request,
-            expires=info.expires,
-            claims=info.claims,
-        )
-        return HubDispatcher(connection)
-
-    async def authorize(scope: Scope) -> int | None:
-        user, user_id = scope_user(scope)
-        request = ConnectionRequest(user, user_id, RequestInfo.from_scope(scope), auth=scope.get("auth_claims"))
-        if await allowed(hub.get_permission_classes(), request, hub):
-            return None
-        return 403 if getattr(user, "is_authenticated", False) else 401
-
-    return Endpoint(
-        hub.hub_name(),
-        tuple(hub_option(hub, "TRANSPORTS")),
-        create,
-        authorize,
-        min_negotiate_version=int(hub_option(hub, "MIN_NEGOTIATE_VERSION")),
-    )

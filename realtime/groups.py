@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 
-from . import lifetime, local, names, presence
+from . import events, lifetime, local, loops, names, presence
 from .conf import hub_option, realtime_settings
-from .exceptions import GroupError
+from .exceptions import GroupError, HubError
 
 if TYPE_CHECKING:
     from .connection import HubConnection
@@ -62,16 +62,7 @@ class GroupManager:
         if add and presence.tracks(self.hub):  # refuse bad input here rather than in the owner
             presence.check_group_name(group)
             metadata = presence.normalize_metadata(metadata, int(realtime_settings.PRESENCE_MAX_METADATA_SIZE))
-        layer_group = names.group(self.hub.hub_name(), group)
-        event = {
-            "type": lifetime.GROUP,
-            "connection_id": connection_id,
-            "group": layer_group,
-            "name": group,
-            "add": add,
-        }
-        if metadata:
-            event["metadata"] = metadata
+        event = events.group_change(connection_id, group, add=add, metadata=metadata)
         try:
             reply = await lifetime.request(names.connection(connection_id), event, timeout=GROUP_CHANGE_TIMEOUT)
         except TimeoutError:
@@ -105,3 +96,19 @@ async def _join(connection: HubConnection, layer_group: str) -> None:
         if sum(1 for name in connection.layer_groups if names.is_hub_group(name)) >= limit:
             raise GroupError(f"Connection '{connection.connection_id}' is already in {limit} groups (MAX_GROUPS).")
     await local.table().join(connection, layer_group)
+
+
+async def _answer_group(event: events.Event) -> None:
+    """Apply a group change another process asked for (a connection of this one); reply with refusals."""
+    connection = local.find(event["connection_id"])
+    if connection is None:
+        return
+    reply: dict[str, Any] = {}
+    try:
+        await apply_change(connection, event["name"], add=event["add"], metadata=event.get("metadata"))
+    except HubError as exc:  # PresenceError or GroupError
+        reply = {"error": str(exc), "limit": isinstance(exc, GroupError)}
+    await lifetime.send(event["reply_channel"], events.result(**reply))
+
+
+lifetime.route(events.GROUP, lambda event: loops.services().spawn(_answer_group(event)))

@@ -151,6 +151,11 @@ class Hub:
             check_permissions(method.permission_classes, f"{cls.__qualname__}.{method.name}")
 
     @classmethod
+    def unknown_method_hint(cls, target: str) -> str:
+        """What a developer should know about a client calling ``target``, which this hub does not expose."""
+        return unknown_method_hint(cls, target)
+
+    @classmethod
     def hub_name(cls) -> str:
         """The hub's identity across processes (its import path)."""
         return f"{cls.__module__}.{cls.__qualname__}"

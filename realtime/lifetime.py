@@ -1,70 +1,56 @@
 """The only module that talks to the channel layer.
 
-Each server process opens ONE layer channel (lazily, with its first connection) and runs one receive
-loop over it. The process channel joins a layer group when its first local member of that group
-appears, so a broadcast crosses the layer once per process and fans out locally (see ``local.py``).
-Event ``type`` strings of every layer message are defined here.
+Each server process opens ONE layer channel (lazily, with its first connection: :func:`process_channel`)
+and runs one receive loop over it. The channel joins a layer group while anything in this process wants
+messages of that group (a local member of a hub group, a topic stream), so a broadcast crosses the layer
+once per process and fans out locally. Every event that arrives goes to the handler that the module owning
+its kind registered with :func:`route` (the kinds and their shapes: ``realtime.events``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from channels.exceptions import ChannelFull
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 
-from . import links, names
+from . import events, links, loops, names
 from .conf import realtime_settings
+from .events import Event
 
 logger = logging.getLogger("realtime.lifetime")
 
-FRAME = "realtime.frame"
-"""Deliver finished frames to the local members of ``group`` (minus ``exclude``)."""
-INVOKE = "realtime.invoke"
-"""Ask the owner of a connection for a client result; the answer goes to ``reply_channel``."""
-RESULT = "realtime.result"
-"""The answer to an ``INVOKE``."""
-GROUP = "realtime.group"
-"""Ask the owner of a connection to add it to (``add``) or remove it from hub group ``name`` (layer ``group``),
-with presence ``metadata``; the answer carries ``error`` when presence refused."""
-ABORT = "realtime.abort"
-"""Close a connection wherever it lives."""
-TRANSPORT_DATA = "realtime.transport.data"
-"""A POST body for the owner of the HTTP connection ``token``; acknowledged on ``reply_channel`` at once
-(``ack``), then answered with ``status`` once the owner took it in (see :func:`request_acknowledged`)."""
-POLL = "realtime.poll"
-"""A long poll for the owner of ``token``; answered on ``reply_channel`` with ``status`` and ``body``."""
-DELETE = "realtime.delete"
-"""End the long-polling connection ``token``; answered on ``reply_channel``."""
-TOPIC = "realtime.topic"
-"""An event published to an SSE topic: ``group``, ``id``, ``event`` and ``data`` (see ``realtime.eventstream``)."""
-PROBE = "realtime.probe"
-"""A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
+__all__ = ["ChannelFull", "ProcessChannel", "layer", "on_gap", "process_channel", "route"]
 
-Event = dict[str, Any]
-Handler = Callable[[Event], None]
+HOUSEKEEPING_INTERVAL = 10.0
+"""Seconds between two prunings of the layer groups nothing in this process wants any more."""
 
-__all__ = [
-    "ABORT",
-    "DELETE",
-    "FRAME",
-    "GROUP",
-    "INVOKE",
-    "POLL",
-    "PROBE",
-    "RESULT",
-    "TOPIC",
-    "TRANSPORT_DATA",
-    "ChannelFull",
-    "ProcessChannel",
-    "layer",
-]
+_routes: dict[str, Callable[[Event], None]] = {}
+_gap_listeners: list[Callable[[], None]] = []
+
+
+def route(kind: str, handler: Callable[[Event], None]) -> None:
+    """Hand every layer event of ``kind`` (``realtime.events``) that reaches this process to ``handler``.
+
+    The module that owns the kind registers it when it is imported. ``handler`` runs on the receive loop:
+    it must not block (spawn a task with ``loops.services().spawn`` for work that awaits).
+    """
+    _routes[kind] = handler
+
+
+def on_gap(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener()`` whenever messages to this process may have been lost and delivery works again.
+
+    Returns a function that stops it.
+    """
+    if listener not in _gap_listeners:
+        _gap_listeners.append(listener)
+    return lambda: _gap_listeners.remove(listener) if listener in _gap_listeners else None
 
 
 def layer() -> BaseChannelLayer:
@@ -83,6 +69,12 @@ _home: weakref.ref[asyncio.AbstractEventLoop] | None = None
 """The event loop that runs this process's channel (set by :meth:`ProcessChannel.start`)."""
 
 
+def home_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop of this process's channel, if one runs (see ``realtime.sync``)."""
+    home = _home() if _home is not None else None
+    return home if home is not None and not home.is_closed() and home.is_running() else None
+
+
 async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Await ``coroutine`` on the loop of the process channel when called from another loop.
 
@@ -91,53 +83,10 @@ async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     would wake the process channel's receive loop only at that loop's next timer. Hopping to the home
     loop keeps every layer call on one loop.
     """
-    home = _home() if _home is not None else None
-    if home is None or home.is_closed() or not home.is_running() or home is asyncio.get_running_loop():
+    home = home_loop()
+    if home is None or home is asyncio.get_running_loop():
         return await coroutine
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, home))
-
-
-def sync_call_loop() -> str:
-    """Where a sync call from this thread (no loop runs here) runs its coroutine.
-
-    ``"caller"``: this thread is a ``sync_to_async`` worker of a running loop (a sync view under an ASGI
-    server), and ``async_to_sync`` goes back to that loop. ``"home"``: another thread of a process whose
-    channel runs (``asyncio.to_thread``, a thread pool of a server process): the call runs on the channel's
-    loop, so it opens no Redis clients or layer pools of its own. ``"private"``: a short-lived loop of its
-    own (Celery workers, management commands, scripts, WSGI servers).
-    """
-    from asgiref.sync import SyncToAsync
-
-    local = SyncToAsync.threadlocal  # what async_to_sync itself reads to find the loop it would run on
-    caller = getattr(local, "main_event_loop", None)
-    if (
-        caller is not None
-        and getattr(local, "main_event_loop_pid", None) == os.getpid()
-        and caller.is_running()
-        and not caller.is_closed()
-    ):
-        return "caller"
-    home = _home() if _home is not None else None
-    if home is not None and not home.is_closed() and home.is_running():
-        return "home"
-    return "private"
-
-
-def uses_private_loop() -> bool:
-    """Whether a sync call from this thread gets a short-lived event loop of its own (:func:`sync_call_loop`)."""
-    return sync_call_loop() == "private"
-
-
-def run_on_home(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``coroutine`` on the process channel's loop, in this thread's context, and wait for its result.
-
-    Only from a thread that is not that loop's (``sync_call_loop() == "home"``).
-    """
-    home = _home() if _home is not None else None
-    if home is None:
-        raise RuntimeError("realtime: no process channel loop runs in this process")
-    # call_soon_threadsafe runs the task's creation in a copy of this thread's context: context vars follow
-    return asyncio.run_coroutine_threadsafe(coroutine, home).result()
 
 
 _warned_isolated = False
@@ -150,8 +99,6 @@ def warn_if_isolated() -> None:
     its own process reads: every recipient is in another process, so nobody gets the message.
     """
     global _warned_isolated
-    from channels.layers import InMemoryChannelLayer
-
     if not _warned_isolated and isinstance(layer(), InMemoryChannelLayer):
         _warned_isolated = True
         logger.warning(
@@ -247,27 +194,28 @@ async def _request(event: Event, timeout: float, *, group: str = "", channel: st
 
 
 class ProcessChannel:
-    """This process's one layer channel: group membership and the receive loop that feeds ``handler``.
+    """This process's one layer channel: which layer groups it is in, and the receive loop.
+
+    Interest in a group is counted (:meth:`join`, :meth:`leave`); a group nothing wants any more is left
+    lazily, by the channel's housekeeping, which also re-adds the others before the layer's ``group_expiry``.
 
     Neither channels_redis layer says when it drops group messages: a restarted Redis forgets the group
     memberships, and the pub/sub layer re-subscribes after a lost connection without a word, so sends in
     between reach nobody although their callers saw success. So every ``LAYER_CHECK_INTERVAL`` seconds the
     channel sends itself a numbered probe through a group of its own. A probe that cannot be sent, a
     receive that fails, or a gap in the numbers means messages to this process may have been lost; once a
-    probe sent after that arrives, delivery works again and ``on_gap`` runs (the connection table then
-    asks its clients to reconnect, so nothing is lost silently).
+    probe sent after that arrives, delivery works again and the :func:`on_gap` listeners run (the
+    connection table then asks its clients to reconnect, so nothing is lost silently).
     """
 
-    def __init__(self, handler: Handler, on_gap: Callable[[], None] | None = None) -> None:
-        self._handler = handler
-        self._on_gap = on_gap
+    def __init__(self) -> None:
         self._layer = layer()
         self.name: str | None = None
+        self._interest: dict[str, int] = {}
         self._joined: set[str] = set()
         self._joining: dict[str, asyncio.Future[None]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._prober: asyncio.Task[None] | None = None
         self._started: asyncio.Future[str] | None = None
+        self._probes = False
         self._probe_group = ""
         self._probes_sent = 0
         self._probes_seen = 0
@@ -275,7 +223,7 @@ class ProcessChannel:
         """While messages may have been lost: only a probe numbered above this shows delivery is back."""
 
     async def start(self) -> str:
-        """Open the channel and start the receive loop once; returns the channel name."""
+        """Open the channel and start its loops once; returns the channel name."""
         if self._started is None:
             global _home
             _home = weakref.ref(asyncio.get_running_loop())
@@ -287,10 +235,14 @@ class ProcessChannel:
                 started, self._started = self._started, None
                 started.exception()  # retrieved: the next caller retries
                 raise
-            self._task = asyncio.create_task(self._receive_loop(), name="realtime-process-channel")
             self._probe_group = names.probe(self.name)
+            services = loops.services()
+            services.start("process-channel", self._receive_loop)
+            services.start("layer-housekeeping", self._housekeep)
             if float(realtime_settings.LAYER_CHECK_INTERVAL) > 0:
-                self._prober = asyncio.create_task(self._probe_loop(), name="realtime-layer-probe")
+                self._probes = True
+                services.start("layer-probe", self._probe_loop)
+            services.on_close(self._close)
             self._started.set_result(self.name)
         return await asyncio.shield(self._started)
 
@@ -303,7 +255,8 @@ class ProcessChannel:
         return self._lost_before is not None
 
     async def join(self, group: str) -> None:
-        """Make sure the process channel is in layer ``group`` (once per process, awaited by all callers)."""
+        """Want messages of layer ``group``; returns once the channel is in it (joined once per process)."""
+        self._interest[group] = self._interest.get(group, 0) + 1
         if group in self._joined:
             return
         pending = self._joining.get(group)
@@ -312,6 +265,18 @@ class ProcessChannel:
             self._joining[group] = pending
         await asyncio.shield(pending)
 
+    def wants(self, group: str) -> bool:
+        """Whether anything in this process wants messages of layer ``group`` now."""
+        return group in self._interest
+
+    def leave(self, group: str) -> None:
+        """Want messages of ``group`` once less (the layer group is left lazily, when nothing wants it)."""
+        left = self._interest.get(group, 0) - 1
+        if left > 0:
+            self._interest[group] = left
+        else:
+            self._interest.pop(group, None)
+
     async def _group_add(self, group: str) -> None:
         try:
             await self._layer.group_add(group, await self.start())
@@ -319,10 +284,10 @@ class ProcessChannel:
         finally:
             self._joining.pop(group, None)
 
-    async def prune(self, keep: Callable[[str], bool]) -> None:
-        """Leave every joined layer group for which ``keep(group)`` is false."""
-        for group in [g for g in self._joined if not keep(g)]:
-            if keep(group) or group not in self._joined:  # a member came back while an earlier group was left
+    async def prune(self) -> None:
+        """Leave every joined layer group that nothing in this process wants any more."""
+        for group in [g for g in self._joined if g not in self._interest]:
+            if group in self._interest or group not in self._joined:  # wanted again while an earlier one was left
                 continue
             self._joined.discard(group)
             if self.name is not None:
@@ -337,11 +302,26 @@ class ProcessChannel:
             for group in sorted(self._joined, key=lambda name: name == self._probe_group):
                 await self._layer.group_add(group, self.name)
 
+    async def _housekeep(self) -> None:
+        """Leave the groups nothing wants; re-add the rest every ``GROUP_REFRESH_INTERVAL``."""
+        refresh_every = float(realtime_settings.GROUP_REFRESH_INTERVAL)
+        since_refresh = 0.0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                await self.prune()
+                since_refresh += HOUSEKEEPING_INTERVAL
+                if since_refresh >= refresh_every:
+                    since_refresh = 0.0
+                    await self.refresh()
+            except Exception:
+                logger.exception("realtime process channel %s: housekeeping failed; will retry", self.name)
+
     async def _receive_loop(self) -> None:
-        """Feed every event to the handler; after a layer failure, rejoin the groups before reading on.
+        """Hand every event to its handler; after a layer failure, rejoin the groups before reading on.
 
         A restarted Redis has forgotten the group memberships, so they are re-added (with back-off)
-        before the loop trusts the layer again; events sent in between are lost (at-most-once delivery).
+        before the loop trusts the layer again.
         """
         assert self.name is not None
         delay = 0.1
@@ -352,7 +332,7 @@ class ProcessChannel:
                     await self.refresh()
                     rejoin = False
                     logger.warning("realtime process channel %s: layer back; groups re-added", self.name)
-                    if self._prober is None:  # no probes to show that delivery is back: the rejoin is the sign
+                    if not self._probes:  # no probes to show that delivery is back: the rejoin is the sign
                         self._lost_before = None
                 event = await self._layer.receive(self.name)
             except asyncio.CancelledError:
@@ -365,13 +345,21 @@ class ProcessChannel:
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.1
-            if event.get("type") == PROBE:
-                self._probe_arrived(event["seq"])
-                continue
-            try:
-                self._handler(event)
-            except Exception:
-                logger.exception("realtime process channel %s: handling %r failed", self.name, event.get("type"))
+            self._dispatch(event)
+
+    def _dispatch(self, event: Event) -> None:
+        kind = event.get("type")
+        if kind == events.PROBE:
+            self._probe_arrived(event["seq"])
+            return
+        handler = _routes.get(kind)  # type: ignore[arg-type]
+        if handler is None:
+            logger.warning("realtime process channel %s: no handler for layer events of type %r", self.name, kind)
+            return
+        try:
+            handler(event)
+        except Exception:
+            logger.exception("realtime process channel %s: handling %r failed", self.name, kind)
 
     async def _probe_loop(self) -> None:
         interval = float(realtime_settings.LAYER_CHECK_INTERVAL)
@@ -380,7 +368,7 @@ class ProcessChannel:
             await asyncio.sleep(interval)
             self._probes_sent += 1
             try:
-                await self._layer.group_send(self._probe_group, {"type": PROBE, "seq": self._probes_sent})
+                await self._layer.group_send(self._probe_group, events.probe(self._probes_sent))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -400,13 +388,20 @@ class ProcessChannel:
         self._probes_seen = seq
         if self._lost_before is not None and seq > self._lost_before:
             self._lost_before = None
-            if self._on_gap is not None:
-                self._on_gap()
+            for listener in list(_gap_listeners):
+                listener()
 
-    async def close(self) -> None:
-        """Stop the receive loop and the probes, and leave every group."""
-        tasks = [task for task in (self._task, self._prober) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.prune(lambda group: False)
+    async def _close(self) -> None:
+        """Leave every group, and let the next caller of :func:`process_channel` open a new channel."""
+        if _channels.current() is self:
+            _channels.pop()
+        self._interest.clear()
+        await self.prune()
+
+
+_channels: loops.PerLoop[ProcessChannel] = loops.PerLoop(ProcessChannel)
+
+
+def process_channel() -> ProcessChannel:
+    """This process's channel (one per running event loop; opened by its first :meth:`~ProcessChannel.start`)."""
+    return _channels.get()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -34,8 +34,11 @@ class PerLoop(Generic[T]):
         return value
 
     def current(self) -> T | None:
-        """The running loop's value, or ``None`` if it has none yet (nothing is made)."""
-        return self._values.get(asyncio.get_running_loop())
+        """The running loop's value, or ``None`` if it has none yet or no loop runs (nothing is made)."""
+        try:
+            return self._values.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return None
 
     def pop(self) -> T | None:
         """Forget the running loop's value and return it (to close it), or ``None``."""
@@ -44,3 +47,57 @@ class PerLoop(Generic[T]):
     def values(self) -> list[T]:
         """The values of every loop alive now (diagnostics and tests)."""
         return list(self._values.values())
+
+
+class Services:
+    """The background tasks of one event loop: each started once by name, all stopped together.
+
+    Loops started here (the process channel's receive loop, the presence beat, the keep-alive tick...) and
+    short tasks spawned to answer layer requests have one owner, which cancels and awaits them at shutdown
+    (and at the end of each test); closers run after that (leaving layer groups, say).
+    """
+
+    def __init__(self) -> None:
+        self._named: dict[str, asyncio.Task[Any]] = {}
+        self._spawned: set[asyncio.Task[Any]] = set()
+        self._closers: list[Callable[[], Coroutine[Any, Any, None]]] = []
+
+    def start(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``factory()`` as a task named ``name`` unless one runs already."""
+        running = self._named.get(name)
+        if running is None or running.done():
+            self._named[name] = asyncio.create_task(factory(), name=f"realtime-{name}")
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` as a short task owned here (answers to layer requests)."""
+        task = asyncio.ensure_future(coroutine)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    def on_close(self, closer: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Await ``closer()`` when the services close, after the tasks have stopped."""
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        """Cancel and await every task, then run the closers."""
+        tasks = [*self._named.values(), *self._spawned]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for closer in self._closers:
+            await closer()
+
+
+_services: PerLoop[Services] = PerLoop(Services)
+
+
+def services() -> Services:
+    """The services of the running event loop."""
+    return _services.get()
+
+
+async def close() -> None:
+    """Stop the running loop's services (server shutdown, the end of a test)."""
+    found = _services.pop()
+    if found is not None:
+        await found.close()

@@ -21,8 +21,11 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, re_path
 
+from .dispatcher import hub_endpoint
 from .endpoints import ConnectionHandler, Endpoint
 from .hubs import Hub
+from .transports.http import EndpointHttpApp
+from .transports.websocket import WebsocketApp
 
 
 def caseless(path: str) -> str:
@@ -44,8 +47,6 @@ def hub_routes(
     ``middleware`` (e.g. ``JWTAuthMiddlewareStack``) wraps every route, HTTP and WebSocket alike, so
     negotiate and every transport request are authenticated the same way.
     """
-    from .endpoints import hub_endpoint
-
     for path, hub in hubs.items():
         if not (isinstance(hub, type) and issubclass(hub, Hub)):
             raise ImproperlyConfigured(f"hub_routes: {path!r} must map to a Hub subclass, not {hub!r}")
@@ -66,9 +67,6 @@ def endpoint_routes(
     endpoints: Mapping[str, Endpoint], *, middleware: Callable[[Any], Any] | None = None
 ) -> tuple[list[URLPattern], list[URLPattern]]:
     """``(http_routes, websocket_routes)`` for ``{"path": Endpoint}``."""
-    from .transports.http import EndpointHttpApp
-    from .transports.websocket import WebsocketTransport
-
     http: list[URLPattern] = []
     websocket: list[URLPattern] = []
     seen: dict[str, str] = {}
@@ -81,7 +79,7 @@ def endpoint_routes(
         seen[clean.lower()] = path
         base = caseless(clean)
         http_app: Any = EndpointHttpApp(endpoint)
-        websocket_app: Any = WebsocketTransport.for_endpoint(endpoint)
+        websocket_app: Any = WebsocketApp(endpoint)
         if middleware is not None:
             http_app, websocket_app = middleware(http_app), middleware(websocket_app)
         http.append(re_path(rf"^{base}(?:/{caseless('negotiate')})?$", http_app))

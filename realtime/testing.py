@@ -17,6 +17,7 @@ from typing import Any
 
 from channels.testing import WebsocketCommunicator
 
+from .dispatcher import hub_endpoint
 from .exceptions import HubError
 from .hubs import Hub
 from .protocol import handshake
@@ -33,7 +34,7 @@ from .protocol.messages import (
     StreamItemMessage,
 )
 from .protocol.msgpack import MessagePackHubProtocol
-from .transports.websocket import WebsocketTransport
+from .transports.websocket import WebsocketApp
 
 
 class HubCommunicator:
@@ -56,7 +57,7 @@ class HubCommunicator:
         user: Any = None,
         headers: Iterable[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        app = WebsocketTransport.for_hub(hub)
+        app: Any = WebsocketApp(hub_endpoint(hub))
         if user is not None:
             inner = app
 

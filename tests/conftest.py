@@ -24,15 +24,15 @@ INSTALL_TIMEOUT = 300.0
 
 @pytest.fixture
 async def realtime_cleanup():
-    """After the test: close this loop's connection table (process channel, tasks) and flush the layer."""
+    """After the test: stop this loop's services (process channel, background tasks), forget its connection
+    table, and flush the layer."""
     yield
     from channels.layers import get_channel_layer
 
-    from realtime import local
+    from realtime import local, loops
 
-    table = local._tables.pop()
-    if table is not None:
-        await table.close()
+    await loops.close()
+    local._tables.pop()
     layer = get_channel_layer()
     if layer is not None:
         await layer.flush()

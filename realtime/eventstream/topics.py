@@ -11,12 +11,12 @@ import re
 import weakref
 from typing import Any
 
-from .. import lifetime, local, names
-from ..clients import run_sync
+from .. import events, lifetime, names
 from ..conf import realtime_settings
 from ..exceptions import RealtimeError
 from ..loops import PerLoop
 from ..protocol.event_stream import format_sse
+from ..sync import run_sync, uses_private_loop
 from .history import Replay, StoredEvent, history
 from .response import HEARTBEAT, to_json
 
@@ -100,9 +100,7 @@ async def apublish(topic: str, data: Any, event: str | None = None) -> str:
     event_id = await history().append(topic, event, text)
     group = names.topic(topic)
     try:
-        await lifetime.send_to_group(
-            group, {"type": lifetime.TOPIC, "group": group, "id": event_id, "event": event, "data": text}
-        )
+        await lifetime.send_to_group(group, events.topic(topic, group, event_id, event, text))
     except Exception:  # stored: the streams read it from the history (a retry would publish it twice)
         logger.warning(
             "realtime: SSE event %s of %r is stored, but the channel layer refused it: streams get it from the "
@@ -128,7 +126,7 @@ def publish(topic: str, data: Any, event: str | None = None) -> str:
             "realtime.eventstream.publish() is the sync API and cannot run inside an event loop: "
             "use 'await realtime.eventstream.apublish(...)' instead."
         )
-    private = lifetime.uses_private_loop()
+    private = uses_private_loop()
 
     async def once() -> str:
         try:
@@ -190,7 +188,7 @@ class _Feed:
     def __init__(self, topic: str) -> None:
         self.topic = topic
         self.group = names.topic(topic)
-        self.table = local.table()
+        self.channel = lifetime.process_channel()
         self.feeds = _feeds.get()
         """The running loop's feeds, this one included until it closes."""
         self.subscribers: set[_Subscriber] = set()
@@ -209,7 +207,7 @@ class _Feed:
         await asyncio.shield(self._started)
 
     async def _start(self) -> None:
-        await self.table.listen(self.group, self.on_event)
+        await self.channel.join(self.group)
         self.cursor = (await history().since(self.topic, None)).last_id
         self.ready = True
         self._fill_soon()  # what arrived meanwhile
@@ -226,7 +224,7 @@ class _Feed:
                 self._filling = asyncio.ensure_future(self._fill(check=True))
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """A ``lifetime.TOPIC`` event from the layer: hand it on now if it is the next one, else sort it out."""
+        """A ``TOPIC`` event from the layer: hand it on now if it is the next one, else sort it out."""
         item = StoredEvent(event["id"], event.get("event"), event["data"])
         if self.ready and self._filling is None and item.id <= self.cursor + 1:
             if item.id == self.cursor + 1:
@@ -278,7 +276,8 @@ class _Feed:
         """Stop listening (the last stream of the topic in this process ended)."""
         if self.feeds.get(self.topic) is self:
             del self.feeds[self.topic]
-        self.table.unlisten(self.group, self.on_event)
+        if self._started is not None:
+            self.channel.leave(self.group)
         for task in (self._filling, self._started, self._watching):
             if task is not None and not task.done():
                 task.cancel()
@@ -369,3 +368,12 @@ class TopicStream:
         self._release()
 
 
+
+
+def _on_topic_event(event: events.Event) -> None:
+    feed = (_feeds.current() or {}).get(event["topic"])
+    if feed is not None:
+        feed.on_event(event)
+
+
+lifetime.route(events.TOPIC, _on_topic_event)

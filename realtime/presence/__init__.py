@@ -11,10 +11,9 @@ default) or :class:`~realtime.presence.redis.RedisPresence` (every process with 
 
 from __future__ import annotations
 
-from ..conf import configured_backend
 from .api import HubPresence
 from .base import PresenceBackend, PresenceEntry, PresenceError, PresenceUser, check_group_name, normalize_metadata
-from .tracker import tracker, tracks
+from .tracker import store, tracker, tracks
 
 __all__ = [
     "HubPresence",
@@ -30,6 +29,5 @@ __all__ = [
 ]
 
 
-def presence() -> PresenceBackend:
-    """The configured presence backend (``REALTIME["PRESENCE_BACKEND"]``), created once per process."""
-    return configured_backend("PRESENCE_BACKEND")
+presence = store
+"""The configured presence backend (``REALTIME["PRESENCE_BACKEND"]``), created once per process."""

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
 
-from .. import local
+from .. import connection as connections
+from .. import local, loops
 from ..clients import HubClients
-from ..conf import hub_option, realtime_settings
-from ..loops import PerLoop
+from ..conf import configured_backend, hub_option, realtime_settings
 from .base import (
     GROUP,
     HUB,
@@ -56,10 +56,8 @@ def tracks(hub: type[Hub]) -> bool:
 
 
 def store() -> PresenceBackend:
-    """The configured backend (``realtime.presence.presence()``)."""
-    from . import presence
-
-    return presence()
+    """The configured presence backend (``REALTIME["PRESENCE_BACKEND"]``), created once per process."""
+    return configured_backend("PRESENCE_BACKEND")
 
 
 def ttl() -> float:
@@ -123,7 +121,7 @@ class Tracker:
         )
         tracked = self.connections[connection.connection_id] = Tracked(connection.hub, entry)
         self._hubs[connection.hub.hub_name()] = connection.hub
-        local.table().start_service("presence", self.run)
+        loops.services().start("presence", self.run)
         async with tracked.lock:
             await self._write(tracked, connection.connection_id, tracked.scopes())
         return tracked
@@ -307,9 +305,24 @@ class Tracker:
         return self._hubs[name]
 
 
-_trackers = PerLoop(Tracker)
+_trackers = loops.PerLoop(Tracker)
 
 
 def tracker() -> Tracker:
     """The tracker of the running event loop (of this process)."""
     return _trackers.get()
+
+
+class _Presence:
+    """Presence's part in each connection's life: enter it after the handshake, remove it after the end."""
+
+    async def connected(self, connection: HubConnection) -> None:
+        if tracks(connection.hub):
+            await tracker().connected(connection, await connection.hub(connection).presence_metadata())
+
+    async def disconnected(self, connection: HubConnection) -> None:
+        if tracks(connection.hub):
+            await tracker().disconnected(connection.connection_id)
+
+
+connections.take_part(_Presence())

@@ -13,17 +13,17 @@ from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .. import lifetime, local
+from .. import events, lifetime
 from ..auth import scope_user
 from ..conf import realtime_settings
 from ..endpoints import ConnectionInfo, Endpoint
-from ..origins import origin_allowed
 from ..protocol import negotiate
 from ..registry import Entry, new_id, registry
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
+from .claim import NO_CONNECTION, Refusal, admit, claim, lookup, require
 from .longpolling import LongPollingTransport
-from .owner import GONE, HANDLED, TOO_MANY
+from .owner import GONE, HANDLED, TOO_MANY, owner_of
 from .sse import SseTransport, disconnected
 
 logger = logging.getLogger("realtime.transports.http")
@@ -86,15 +86,6 @@ async def until_disconnected(work: Coroutine[Any, Any, T], receive: Receive) -> 
     return task.result() if task.done() and not task.cancelled() else None
 
 
-class HttpRefusal(Exception):
-    """A transport request refused with an HTTP status and a ``text/plain`` body."""
-
-    def __init__(self, status: int, body: str = "") -> None:
-        super().__init__(body)
-        self.status = status
-        self.body = body
-
-
 class EndpointHttpApp:
     """ASGI app for ``[base]`` and ``[base]/negotiate`` of one endpoint."""
 
@@ -106,24 +97,16 @@ class EndpointHttpApp:
         if scope["type"] != "http":
             return
         try:
-            await self._authorize(scope)
+            await admit(self.endpoint, scope)
             if scope["path"].rstrip("/").lower().endswith("/negotiate"):
                 await self.negotiate(scope, send)
             else:
                 await self.transport_request(scope, receive, send)
-        except HttpRefusal as refusal:
+        except Refusal as refusal:
             logger.info(
                 "realtime: %s %s refused: %s %s", scope["method"], self.endpoint.name, refusal.status, refusal.body
             )
             await respond(send, refusal.status, refusal.body.encode(), TEXT if refusal.body else [])
-
-    async def _authorize(self, scope: Scope) -> None:
-        """Every request passes the Origin allow-list and the endpoint's authorization (401 has no body)."""
-        if not origin_allowed(scope):
-            raise HttpRefusal(403, "Origin not allowed.")
-        status = await self.endpoint.authorize(scope)
-        if status is not None:
-            raise HttpRefusal(status)
 
     def transports(self) -> list[str]:
         """Transports this endpoint offers, in SignalR's order."""
@@ -132,7 +115,7 @@ class EndpointHttpApp:
     async def negotiate(self, scope: Scope, send: Send) -> None:
         """``POST [base]/negotiate``: create a connection and list the transports."""
         if scope["method"] != "POST":
-            raise HttpRefusal(405)
+            raise Refusal(405)
         request = RequestInfo.from_scope(scope)
         try:
             version = negotiate.select_negotiate_version(
@@ -150,7 +133,7 @@ class EndpointHttpApp:
             await registry().create(token, entry)
         except Exception as exc:
             logger.warning("realtime: negotiate refused: REGISTRY_BACKEND could not record the connection: %r", exc)
-            raise HttpRefusal(503, UNAVAILABLE + "its connection registry cannot be written; retry later") from None
+            raise Refusal(503, UNAVAILABLE + "its connection registry cannot be written; retry later") from None
         body = negotiate.negotiate_response(
             version=version,
             connection_id=connection_id,
@@ -163,28 +146,28 @@ class EndpointHttpApp:
         """Refuse (503) a connection that could not work: the channel layer is missing, cannot be opened, or is
         failing right now as this process's channel knows from its probes (no layer round trip once it runs)."""
         try:
-            channel = local.table().channel
+            channel = lifetime.process_channel()
         except Exception as exc:  # no such CHANNEL_LAYERS alias, or a backend that cannot be imported or built
             logger.error("realtime: negotiate refused: the channel layer is unusable: %s", exc)
-            raise HttpRefusal(503, UNAVAILABLE + "its channel layer is not configured (see the server log)") from None
+            raise Refusal(503, UNAVAILABLE + "its channel layer is not configured (see the server log)") from None
         try:
             if channel.name is None:  # once per process: then a started channel costs nothing here
                 await channel.start()
         except Exception as exc:
             logger.warning("realtime: negotiate refused: the channel layer cannot be opened: %r", exc)
-            raise HttpRefusal(503, UNAVAILABLE + "its channel layer cannot be reached; retry later") from None
+            raise Refusal(503, UNAVAILABLE + "its channel layer cannot be reached; retry later") from None
         if channel.failing:
-            raise HttpRefusal(503, UNAVAILABLE + "its channel layer is failing; retry later")
+            raise Refusal(503, UNAVAILABLE + "its channel layer is failing; retry later")
 
     async def transport_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET``/``POST``/``DELETE [base]?id=<token>``."""
         method = scope["method"]
         if method not in ("GET", "POST", "DELETE"):
-            raise HttpRefusal(405)
+            raise Refusal(405)
         request = RequestInfo.from_scope(scope)
         token = request.query_value("id")
         if not token:
-            raise HttpRefusal(400, "Connection ID required")
+            raise Refusal(400, "Connection ID required")
         if method == "GET" and "text/event-stream" in (request.header("accept") or ""):
             await self.server_sent_events(scope, receive, send, token)
         elif method == "GET":
@@ -194,74 +177,44 @@ class EndpointHttpApp:
         else:
             await self.delete(scope, send, token)
 
-    async def _entry(self, scope: Scope, token: str) -> Entry:
-        """The registry entry of ``token`` for this endpoint and this request's user, or a refusal."""
-        entry = await registry().lookup(token)
-        if entry is None or entry.endpoint != self.endpoint.name:
-            raise HttpRefusal(404, "No Connection with that ID")
-        if scope_user(scope)[1] != entry.user_id:
-            raise HttpRefusal(403)
-        return entry
-
-    def _require(self, transport: str) -> None:
-        if transport not in self.endpoint.transports:
-            raise HttpRefusal(404, f"{transport} transport not supported by this end point type")
-
-    async def _claim(self, scope: Scope, token: str, transport: str) -> Entry | None:
-        """Claim ``token`` for ``transport`` here; ``None`` if already claimed by the same transport."""
-        entry = await self._entry(scope, token)
-        if entry.transport and entry.transport != transport:
-            raise HttpRefusal(400, "Cannot change transports mid-connection")
-        if entry.transport:
-            return None
-        claim = await registry().claim(token, transport, await local.table().channel.start())
-        if claim is None:
-            raise HttpRefusal(404, "No Connection with that ID")
-        if claim.entry.transport != transport:
-            raise HttpRefusal(400, "Cannot change transports mid-connection")
-        if not claim.claimed:
-            return None
-        local.table().claimed[token] = claim.entry
-        return claim.entry
-
     async def server_sent_events(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """The SSE GET: claim the connection and own it for as long as the response stays open."""
-        self._require("ServerSentEvents")
-        entry = await self._claim(scope, token, "ServerSentEvents")
+        require(self.endpoint, "ServerSentEvents")
+        entry = await claim(self.endpoint, scope, token, "ServerSentEvents")
         if entry is None:
-            raise HttpRefusal(409)
+            raise Refusal(409)
         await SseTransport(self.endpoint, ConnectionInfo.from_scope(scope, entry.connection_id), token).serve(
             send, receive
         )
 
     async def poll(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """A long poll: the first one starts the owner here and is answered at once; later ones wait."""
-        self._require("LongPolling")
-        entry = await self._claim(scope, token, "LongPolling")
+        require(self.endpoint, "LongPolling")
+        entry = await claim(self.endpoint, scope, token, "LongPolling")
         if entry is not None:
             LongPollingTransport(self.endpoint, ConnectionInfo.from_scope(scope, entry.connection_id), token).start()
             await respond(send, 200, b"", POLL_HEADERS)
             return
         timeout = float(realtime_settings.POLL_TIMEOUT)
-        owner = local.table().owners.get(token)
+        owner = owner_of(token)
         if isinstance(owner, LongPollingTransport):
             answer = await until_disconnected(owner.poll(timeout), receive)
             if answer is None:  # the client left: its poll takes nothing from the mailbox
                 return
             status, body = answer
         else:
-            status, body = await self._remote(token, lifetime.POLL, {"timeout": timeout}, timeout + 10)
+            status, body = await self._remote(token, events.poll(token, timeout), timeout + 10)
         await respond(send, status, body, POLL_HEADERS)
 
     async def post(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """``POST [base]``: hand the body to the owner of the connection, wherever it runs."""
-        entry = await self._entry(scope, token)
+        entry = await lookup(self.endpoint, scope, token)
         if entry.transport == "WebSockets":
-            raise HttpRefusal(405, "POST requests are not allowed for WebSocket connections.")
+            raise Refusal(405, "POST requests are not allowed for WebSocket connections.")
         if not entry.transport:
-            raise HttpRefusal(404, "No Connection with that ID")
+            raise Refusal(404, NO_CONNECTION)
         if self._posting[token] >= POSTS_IN_FLIGHT:
-            raise HttpRefusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
+            raise Refusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
         self._posting[token] += 1
         try:
             status = await self._hand_over(receive, entry, token)
@@ -270,9 +223,9 @@ class EndpointHttpApp:
             if not self._posting[token]:
                 del self._posting[token]
         if status == TOO_MANY:
-            raise HttpRefusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
+            raise Refusal(TOO_MANY, "Too much data is waiting for this connection; send one request at a time.")
         if status == GONE:
-            raise HttpRefusal(GONE, "No Connection with that ID")
+            raise Refusal(GONE, NO_CONNECTION)
         await respond(send, HANDLED)
 
     async def _hand_over(self, receive: Receive, entry: Entry, token: str) -> int:
@@ -280,50 +233,50 @@ class EndpointHttpApp:
         limit = int(realtime_settings.MAX_POST_SIZE)
         body = await read_body(receive, limit)
         if body is None:
-            raise HttpRefusal(413, f"Request bodies are limited to {limit} bytes (MAX_POST_SIZE).")
-        owner = local.table().owners.get(token)
+            raise Refusal(413, f"Request bodies are limited to {limit} bytes (MAX_POST_SIZE).")
+        owner = owner_of(token)
         if owner is not None:
             return await owner.post(body)
         return await self._post_remote(entry, token, body)
 
     async def _post_remote(self, entry: Entry, token: str, body: bytes) -> int:
         """Hand ``body`` to the owner process and wait until it took it in; the status to answer."""
-        event = {"type": lifetime.TRANSPORT_DATA, "token": token, "data": body}
         try:
             reply = await lifetime.request_acknowledged(
-                entry.owner, event, ack_timeout=OWNER_ACK_TIMEOUT, timeout=float(realtime_settings.POLL_TIMEOUT)
+                entry.owner,
+                events.transport_data(token, body),
+                ack_timeout=OWNER_ACK_TIMEOUT,
+                timeout=float(realtime_settings.POLL_TIMEOUT),
             )
         except lifetime.ChannelFull:
-            raise HttpRefusal(503, "The connection's server is too busy; retry.") from None
+            raise Refusal(503, "The connection's server is too busy; retry.") from None
         except TimeoutError as exc:
             if exc.args == ("ack",):
-                raise HttpRefusal(GONE, "No Connection with that ID") from None
-            raise HttpRefusal(503, "The connection's server did not take the data in time.") from None
+                raise Refusal(GONE, NO_CONNECTION) from None
+            raise Refusal(503, "The connection's server did not take the data in time.") from None
         return int(reply["status"])
 
     async def delete(self, scope: Scope, send: Send, token: str) -> None:
         """``DELETE [base]``: end a long-polling connection."""
-        entry = await self._entry(scope, token)
+        entry = await lookup(self.endpoint, scope, token)
         if entry.transport != "LongPolling":
-            raise HttpRefusal(400, "Cannot terminate this connection using the DELETE endpoint.")
-        owner = local.table().owners.get(token)
+            raise Refusal(400, "Cannot terminate this connection using the DELETE endpoint.")
+        owner = owner_of(token)
         if isinstance(owner, LongPollingTransport):
             await owner.delete()
         else:
-            await self._remote(token, lifetime.DELETE, {}, 10)
+            await self._remote(token, events.delete(token), 10)
         await respond(send, 202)
 
-    async def _remote(self, token: str, kind: str, extra: dict[str, object], timeout: float) -> tuple[int, bytes]:
+    async def _remote(self, token: str, event: events.Event, timeout: float) -> tuple[int, bytes]:
         """Run a poll or DELETE on the owner process; ``(status, body)`` of its answer."""
         entry = await registry().lookup(token)
         if entry is None or not entry.owner:
-            return 404, b"No Connection with that ID"
+            return 404, NO_CONNECTION.encode()
         try:
-            reply = await lifetime.request_channel(
-                entry.owner, {"type": kind, "token": token, **extra}, timeout=timeout
-            )
+            reply = await lifetime.request_channel(entry.owner, event, timeout=timeout)
         except lifetime.ChannelFull:
             return 503, b""
         except TimeoutError:
-            return (204 if kind == lifetime.POLL else 202), b""
+            return (204 if event["type"] == events.POLL else 202), b""
         return reply["status"], reply["body"]

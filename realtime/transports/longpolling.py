@@ -16,8 +16,10 @@ import asyncio
 import logging
 from typing import Any
 
+from .. import events, lifetime, loops
 from ..conf import realtime_settings
-from .owner import HttpOwner
+from .claim import NO_CONNECTION
+from .owner import HttpOwner, owner_of
 
 logger = logging.getLogger("realtime.transports.longpolling")
 
@@ -124,3 +126,21 @@ class LongPollingTransport(HttpOwner):
             self._closed = True
             self._disarm()
             self._ending = asyncio.ensure_future(self.finish(exception))
+
+
+async def _answer(event: events.Event) -> None:
+    """A poll or a DELETE routed here from another process: run it on the owner, send back the outcome."""
+    owner = owner_of(event["token"])
+    if not isinstance(owner, LongPollingTransport):
+        reply = events.result(status=404, body=NO_CONNECTION.encode())
+    elif event["type"] == events.POLL:
+        status, body = await owner.poll(event["timeout"])
+        reply = events.result(status=status, body=body)
+    else:
+        await owner.delete()
+        reply = events.result(status=202, body=b"")
+    await lifetime.send(event["reply_channel"], reply)
+
+
+lifetime.route(events.POLL, lambda event: loops.services().spawn(_answer(event)))
+lifetime.route(events.DELETE, lambda event: loops.services().spawn(_answer(event)))

@@ -16,10 +16,10 @@ from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any
 
-from .. import local
+from .. import events, lifetime, loops
 from ..conf import realtime_settings
 from ..endpoints import ConnectionInfo, Endpoint, Handler
-from ..registry import registry
+from . import claim
 
 logger = logging.getLogger("realtime.transports")
 
@@ -46,10 +46,8 @@ class HttpOwner(ABC):
         self._finished = False
 
     def start(self) -> None:
-        """Register with the process table and start the handler and the reader of POSTed data."""
-        table = local.table()
-        table.owners[self.token] = self
-        table.start_housekeeping()
+        """Register as the owner of the token in this process; start the handler and the reader of POSTs."""
+        _owners.get()[self.token] = self
         self.handler.open()
         self._reader = asyncio.create_task(self._read(), name=f"realtime-{self.name}-reader")
 
@@ -104,11 +102,10 @@ class HttpOwner(ABC):
         try:
             await self.handler.closed(exception)
         finally:
-            table = local.table()
-            if table.owners.get(self.token) is self:
-                del table.owners[self.token]
-                table.claimed.pop(self.token, None)
-            await registry().release(self.token)
+            owners = _owners.get()
+            if owners.get(self.token) is self:
+                del owners[self.token]
+            await claim.release(self.token)
 
     @abstractmethod
     async def send(self, frame: Any) -> None:
@@ -117,3 +114,26 @@ class HttpOwner(ABC):
     @abstractmethod
     async def close(self) -> None:
         """End the transport from the server side."""
+
+
+_owners: loops.PerLoop[dict[str, HttpOwner]] = loops.PerLoop(dict)
+
+
+def owner_of(token: str) -> HttpOwner | None:
+    """The owner of the HTTP connection ``token`` if it runs in this process."""
+    owners = _owners.current()
+    return owners.get(token) if owners is not None else None
+
+
+async def _answer_data(event: events.Event) -> None:
+    """A POST body routed here from another process: acknowledge it at once, answer once it was taken in."""
+    owner = owner_of(event["token"])
+    if owner is None:
+        reply = events.result(status=GONE)
+    else:
+        await lifetime.send(event["reply_channel"], events.result(ack=True))
+        reply = events.result(status=await owner.post(event["data"]))
+    await lifetime.send(event["reply_channel"], reply)
+
+
+lifetime.route(events.TRANSPORT_DATA, lambda event: loops.services().spawn(_answer_data(event)))

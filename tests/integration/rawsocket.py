@@ -7,8 +7,9 @@ from typing import Any
 
 from channels.testing import WebsocketCommunicator
 
+from realtime.dispatcher import hub_endpoint
 from realtime.hubs import Hub
-from realtime.transports.websocket import WebsocketTransport
+from realtime.transports.websocket import WebsocketApp
 
 RS = "\x1e"
 
@@ -17,7 +18,7 @@ class RawSocket:
     """One WebSocket to ``hub`` through the real transport, with no hub protocol on the client side."""
 
     def __init__(self, hub: type[Hub], path: str = "/hub") -> None:
-        self.ws = WebsocketCommunicator(WebsocketTransport.for_hub(hub), path)
+        self.ws = WebsocketCommunicator(WebsocketApp(hub_endpoint(hub)), path)
 
     async def __aenter__(self) -> RawSocket:
         connected, _ = await self.ws.connect()

@@ -26,7 +26,7 @@ from django.urls import path
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
-from realtime import lifetime, local, names
+from realtime import lifetime, names
 from realtime.conf import forget_backend
 from realtime.eventstream import (
     EventStreamResponse,
@@ -257,15 +257,15 @@ async def test_subscribing_while_events_flow_loses_and_repeats_nothing(settings)
 
 
 async def test_streams_and_feeds_are_cleaned_up():
-    table = local.table()
+    channel = lifetime.process_channel()
     stream = await subscribe("gone", None)
     other = await subscribe("gone", None)
-    assert names.topic("gone") in table.listeners
+    assert channel.wants(names.topic("gone"))
     await stream.aclose()
     assert "gone" in topics._feeds.get()
     await other.aclose()
     assert "gone" not in topics._feeds.get()
-    assert names.topic("gone") not in table.listeners
+    assert not channel.wants(names.topic("gone"))
     # a stream that never started (its response was dropped before it was sent) is released when collected
     never = await subscribe("dropped", None)
     assert "dropped" in topics._feeds.get()
@@ -481,7 +481,7 @@ async def test_sync_publish_from_threads_of_a_server_process_opens_no_client_per
         "REDIS_URL": redis_url,
     }
     forget_backend("SSE_HISTORY_BACKEND")
-    await local.table().channel.start()  # what runs in every server process
+    await lifetime.process_channel().start()  # what runs in every server process
     stream = await subscribe("t", None)
     first = await asyncio.to_thread(publish, "t", "first")
     assert await take(stream, 1) == [("message", first, '"first"')]

@@ -3,34 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
-from realtime import lifetime
+import pytest
+
+from realtime import lifetime, loops
 
 
-def channel() -> tuple[lifetime.ProcessChannel, list[int]]:
+@pytest.fixture
+def probed() -> Iterator[tuple[lifetime.ProcessChannel, list[int]]]:
+    """A process channel (not started) and the probe numbers at which the gap listeners ran."""
+    process = lifetime.ProcessChannel()
     gaps: list[int] = []
-    process = lifetime.ProcessChannel(lambda event: None, on_gap=lambda: gaps.append(process._probes_seen))
-    return process, gaps
+    stop = lifetime.on_gap(lambda: gaps.append(process._probes_seen))
+    yield process, gaps
+    stop()
 
 
-def test_probes_in_order_report_nothing():
-    process, gaps = channel()
+def test_probes_in_order_report_nothing(probed):
+    process, gaps = probed
     for seq in (1, 2, 3):
         process._probes_sent = seq
         process._probe_arrived(seq)
     assert gaps == []
 
 
-def test_a_lost_probe_reports_a_gap_when_the_next_one_arrives():
-    process, gaps = channel()
+def test_a_lost_probe_reports_a_gap_when_the_next_one_arrives(probed):
+    process, gaps = probed
     process._probes_sent = 4
     for seq in (1, 2, 4):  # 3 was lost: so may be anything sent before 4 was
         process._probe_arrived(seq)
     assert gaps == [4]
 
 
-def test_after_a_layer_failure_only_a_later_probe_shows_delivery_is_back():
-    process, gaps = channel()
+def test_after_a_layer_failure_only_a_later_probe_shows_delivery_is_back(probed):
+    process, gaps = probed
     process._probes_sent = 2
     process._probe_arrived(1)
     process._maybe_lost()  # e.g. a receive or a probe send failed while probe 2 was on its way
@@ -47,7 +54,7 @@ class CountingChannel(lifetime.ProcessChannel):
     """Sets ``three`` once three probes came back through the layer."""
 
     def __init__(self) -> None:
-        super().__init__(lambda event: None, on_gap=lambda: None)
+        super().__init__()
         self.three = asyncio.Event()
 
     def _probe_arrived(self, seq: int) -> None:
@@ -64,7 +71,7 @@ async def test_probes_flow_through_the_layer_in_order(settings):
         await asyncio.wait_for(process.three.wait(), 5)
         assert process._lost_before is None
     finally:
-        await process.close()
+        await loops.close()
 
 
 async def until(condition, what: str, timeout: float = 30.0) -> None:
@@ -87,7 +94,7 @@ async def test_without_probes_a_failing_receive_counts_until_the_groups_are_back
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}
     }
-    process = lifetime.ProcessChannel(lambda event: None)
+    process = lifetime.ProcessChannel()
     try:
         await process.start()
         assert not process.failing
@@ -96,5 +103,5 @@ async def test_without_probes_a_failing_receive_counts_until_the_groups_are_back
         redis = start_redis(port)
         await until(lambda: not process.failing, "healthy after Redis came back")
     finally:
-        await process.close()
+        await loops.close()
         stop(redis)

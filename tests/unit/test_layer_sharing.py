@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from channels.layers import channel_layers
 
-from realtime import lifetime, names
+from realtime import lifetime, loops, names
 from tests.servers import redis_server
 
 
@@ -34,7 +34,8 @@ def redis_layer(settings):
 
 async def test_a_plain_consumer_beside_the_process_channel_gets_its_messages_at_once(redis_layer):
     received: list[dict] = []
-    process_channel = lifetime.ProcessChannel(received.append)
+    lifetime.route("realtime.test", received.append)  # a kind of this test's own
+    process_channel = lifetime.ProcessChannel()
     await process_channel.join("hub-group")
     consumer = await redis_layer.new_channel()  # what every Channels consumer of the process does
     await redis_layer.group_add("app-group", consumer)
@@ -50,16 +51,16 @@ async def test_a_plain_consumer_beside_the_process_channel_gets_its_messages_at_
                 await asyncio.sleep(0.01)
         assert received == [{"type": "realtime.test", "n": 2}]
     finally:
-        await process_channel.close()
+        await loops.close()
         await redis_layer.group_discard("app-group", consumer)
 
 
 async def test_the_capacity_pattern_singles_out_realtime_channels(redis_layer):
-    process_channel = lifetime.ProcessChannel(lambda event: None)
+    process_channel = lifetime.ProcessChannel()
     name = await process_channel.start()
     try:
         assert redis_layer.get_capacity(name) == 7
         assert redis_layer.get_capacity(await redis_layer.new_channel()) == redis_layer.capacity
         assert name.split("!")[0] == (await redis_layer.new_channel()).split("!")[0]
     finally:
-        await process_channel.close()
+        await loops.close()

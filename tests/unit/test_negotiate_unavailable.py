@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from channels.testing import HttpCommunicator
 from django.test import override_settings
 
-from realtime import local
+from realtime import lifetime
 from realtime.hubs import Hub
 from realtime.routing import hub_routes
 from tests.servers import free_port
@@ -86,7 +86,7 @@ async def test_negotiate_asks_the_process_channel_whether_the_layer_fails(settin
     """What the probes know (tests/unit/test_layer_probes.py), negotiate answers: 503 until a later probe arrives."""
     settings.REALTIME = {"LAYER_CHECK_INTERVAL": 0}  # no probe of its own in between: this test plays them
     assert (await negotiate())[0] == 200
-    channel = local.table().channel
+    channel = lifetime.process_channel()
     channel._maybe_lost()  # what a failed receive or probe send does
     status, body, _ = await negotiate()
     assert (status, body) == (503, PREFIX + "its channel layer is failing; retry later")

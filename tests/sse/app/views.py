@@ -14,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from realtime import local
 from realtime.auth import JWTQueryAuthentication
 from realtime.eventstream import EventStreamView, ServerSentEvent, TopicStreamView, topics
 from realtime.permissions import BasePermission, IsAdminUser, IsAuthenticated
@@ -46,12 +45,11 @@ class Demo(EventStreamView):
 
 
 def status(request: HttpRequest) -> JsonResponse:
-    """What this process holds open: demo streams, topic feeds and layer listeners."""
+    """What this process holds open: demo streams and topic feeds."""
     return JsonResponse(
         {
             "demo": {tag: count for tag, count in OPEN.items() if count},
             "feeds": sorted(topic for feeds in topics._feeds.values() for topic in feeds),
-            "listeners": sum(len(table.listeners) for table in local._tables.values()),
         }
     )
 

@@ -1,0 +1,106 @@
+"""Every message ``realtime`` sends over the channel layer, built here and only here.
+
+A message is a dict whose ``type`` is one of the kinds below. The process channel that receives it hands it
+to the handler the owning module registered for that kind (``lifetime.route``): frames and aborts to the
+connection table, client results to ``clients``, group changes to ``groups``, POST bodies, polls and
+deletes to the HTTP transports, topic events to the event streams. A request carries ``reply_channel`` (added
+by ``lifetime``); its answer is a :func:`result`. Hub messages that cross the layer inside a message are packed
+with MessagePack, which keeps bytes and datetimes intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .protocol.base import Frame
+from .protocol.messages import CompletionMessage, HubMessage, InvocationMessage
+from .protocol.msgpack import MessagePackHubProtocol
+
+Event = dict[str, Any]
+
+FRAME = "realtime.frame"
+"""Finished frames for the local members of layer ``group`` (minus ``exclude``)."""
+INVOKE = "realtime.invoke"
+"""Ask the owner of ``connection_id`` for a client result (``message``: the packed invocation)."""
+RESULT = "realtime.result"
+"""The answer to a request."""
+GROUP = "realtime.group"
+"""Ask the owner of ``connection_id`` to add it to (``add``) or remove it from hub group ``name``."""
+TRANSPORT_DATA = "realtime.transport.data"
+"""A POST body for the owner of the HTTP connection ``token``: acknowledged at once (``ack``), answered with
+``status`` once the owner took it in."""
+POLL = "realtime.poll"
+"""A long poll for the owner of ``token``; answered with ``status`` and ``body``."""
+DELETE = "realtime.delete"
+"""End the long-polling connection ``token``; answered with ``status``."""
+TOPIC = "realtime.topic"
+"""An event published to ``topic`` (layer ``group``): its ``id``, ``event`` type and ``data``."""
+PROBE = "realtime.probe"
+"""A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
+
+_wire = MessagePackHubProtocol(max_message_size=None)
+
+
+def frame(group: str, frames: Mapping[str, Frame], exclude: list[str]) -> Event:
+    """Deliver ``frames`` (one per hub protocol) to the members of ``group`` but ``exclude``."""
+    event: Event = {"type": FRAME, "group": group, "frames": frames}
+    if exclude:
+        event["exclude"] = exclude
+    return event
+
+
+def invoke(connection_id: str, message: InvocationMessage, timeout: float) -> Event:
+    """Ask for a client result of ``connection_id`` within ``timeout`` seconds."""
+    return {"type": INVOKE, "connection_id": connection_id, "message": pack(message), "timeout": timeout}
+
+
+def group_change(
+    connection_id: str, name: str, *, add: bool, metadata: Mapping[str, Any] | None = None
+) -> Event:
+    """Add ``connection_id`` to (or remove it from) hub group ``name``, with presence ``metadata``."""
+    event: Event = {"type": GROUP, "connection_id": connection_id, "name": name, "add": add}
+    if metadata:
+        event["metadata"] = dict(metadata)
+    return event
+
+
+def transport_data(token: str, data: bytes) -> Event:
+    """A POST body for the owner of ``token``."""
+    return {"type": TRANSPORT_DATA, "token": token, "data": data}
+
+
+def poll(token: str, timeout: float) -> Event:
+    """A long poll for the owner of ``token``, answered within ``timeout`` seconds."""
+    return {"type": POLL, "token": token, "timeout": timeout}
+
+
+def delete(token: str) -> Event:
+    """End the long-polling connection ``token``."""
+    return {"type": DELETE, "token": token}
+
+
+def topic(name: str, group: str, event_id: int, event: str | None, data: str) -> Event:
+    """Event ``event_id`` (SSE type ``event``, JSON ``data``) of topic ``name``, for the processes in ``group``."""
+    return {"type": TOPIC, "topic": name, "group": group, "id": event_id, "event": event, "data": data}
+
+
+def probe(seq: int) -> Event:
+    """Probe number ``seq``."""
+    return {"type": PROBE, "seq": seq}
+
+
+def result(**fields: Any) -> Event:
+    """The answer to a request."""
+    return {"type": RESULT, **fields}
+
+
+def pack(message: InvocationMessage | CompletionMessage) -> bytes:
+    """Encode a hub message for a trip inside a layer message."""
+    return bytes(_wire.write(message))
+
+
+def unpack(data: bytes) -> HubMessage:
+    """Decode what :func:`pack` encoded."""
+    (message,) = _wire.decoder().feed(data)
+    return message

@@ -1,0 +1,108 @@
+"""Admitting transport requests, and claiming, refreshing and releasing the connection tokens they carry.
+
+Every request of an endpoint (negotiate, the WebSocket upgrade, SSE, polls, POST sends, DELETE) passes
+:func:`admit`: the Origin allow-list, then the endpoint's authorization. A transport request that names
+a connection token finds its registry entry with :func:`lookup` (this endpoint's, this request's user's)
+and the first one claims it with :func:`claim`: its transport, and this process as the owner that the
+other processes route the connection's requests to. This process refreshes the entries it owns until
+the connection ends and :func:`release` forgets them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .. import lifetime, loops
+from ..auth import scope_user
+from ..conf import realtime_settings
+from ..endpoints import Endpoint
+from ..origins import origin_allowed
+from ..registry import Entry, registry
+from ..types import Scope
+
+logger = logging.getLogger("realtime.transports")
+
+HOUSEKEEPING_INTERVAL = 10.0
+NO_CONNECTION = "No Connection with that ID"
+
+
+class Refusal(Exception):
+    """A transport request refused with an HTTP status and a ``text/plain`` body (none for 401)."""
+
+    def __init__(self, status: int, body: str = "") -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+
+async def admit(endpoint: Endpoint, scope: Scope) -> None:
+    """Pass the Origin allow-list and the endpoint's authorization, or raise :class:`Refusal`."""
+    if not origin_allowed(scope):
+        raise Refusal(403, "Origin not allowed.")
+    status = await endpoint.authorize(scope)
+    if status is not None:
+        raise Refusal(status)
+
+
+def require(endpoint: Endpoint, transport: str) -> None:
+    """Refuse ``transport`` when ``endpoint`` does not offer it."""
+    if transport not in endpoint.transports:
+        raise Refusal(404, f"{transport} transport not supported by this end point type")
+
+
+async def lookup(endpoint: Endpoint, scope: Scope, token: str) -> Entry:
+    """The registry entry of ``token`` for ``endpoint`` and this request's user, or a :class:`Refusal`."""
+    entry = await registry().lookup(token)
+    if entry is None or entry.endpoint != endpoint.name:
+        raise Refusal(404, NO_CONNECTION)
+    if scope_user(scope)[1] != entry.user_id:
+        raise Refusal(403)
+    return entry
+
+
+async def claim(endpoint: Endpoint, scope: Scope, token: str, transport: str) -> Entry | None:
+    """Claim ``token`` for ``transport`` with this process as its owner.
+
+    Returns the claimed entry, or ``None`` when the connection already uses ``transport`` (a second
+    WebSocket or SSE request is then refused with 409; a later poll goes to the owner). Raises
+    :class:`Refusal` for an unknown token (404), another user's (403), or another transport (400).
+    """
+    entry = await lookup(endpoint, scope, token)
+    if entry.transport and entry.transport != transport:
+        raise Refusal(400, "Cannot change transports mid-connection")
+    if entry.transport:
+        return None
+    claimed = await registry().claim(token, transport, await lifetime.process_channel().start())
+    if claimed is None:
+        raise Refusal(404, NO_CONNECTION)
+    if claimed.entry.transport != transport:
+        raise Refusal(400, "Cannot change transports mid-connection")
+    if not claimed.claimed:
+        return None
+    _owned.get()[token] = claimed.entry
+    loops.services().start("registry-refresh", _refresh_owned)
+    return claimed.entry
+
+
+async def release(token: str) -> None:
+    """Forget ``token``: its connection ended."""
+    owned = _owned.current()
+    if owned is not None:
+        owned.pop(token, None)
+    await registry().release(token)
+
+
+_owned: loops.PerLoop[dict[str, Entry]] = loops.PerLoop(dict)
+"""The registry entries of every connection this process owns, by token."""
+
+
+async def _refresh_owned() -> None:
+    """Keep the entries this process owns alive (and write them back if the registry lost them)."""
+    interval = min(HOUSEKEEPING_INTERVAL, float(realtime_settings.REGISTRY_TTL) / 3)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await registry().refresh(dict(_owned.get()))
+        except Exception:
+            logger.exception("realtime: refreshing the registry entries of this process failed; will retry")
