@@ -9,9 +9,9 @@ through :meth:`HubConnection.send_frame` (awaitable, used by the connection's ow
 one outbox drained by one writer at a time, so frames never interleave and a slow client never stalls
 anyone else: past ``MAX_OUTBOUND_BYTES`` queued, the connection is closed with an error.
 
-Timers are one ``call_later`` handle per connection that re-arms itself: it enforces the handshake
-timeout, sends a Ping when nothing was written for ``KEEP_ALIVE_INTERVAL`` and closes the connection
-when nothing was read for ``CLIENT_TIMEOUT``, except while the server itself stopped reading
+The process's keep-alive clock (``realtime.keepalive``) ticks every connection: :meth:`HubConnection.tick`
+enforces the handshake timeout, sends a Ping when nothing was written for ``KEEP_ALIVE_INTERVAL`` and closes
+the connection when nothing was read for ``CLIENT_TIMEOUT``, except while the server itself stopped reading
 (``reading_paused``: every invocation slot busy, see ``realtime.slots``), as ASP.NET does. A write that
 fails means the transport is gone: the connection counts as closing from then on, which also wakes a
 receive path that waits for a slot, so it reads the transport's end.
@@ -29,6 +29,9 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.core.signals import setting_changed
+
+from . import keepalive
 from .conf import hub_option, realtime_settings
 from .eager import start_eagerly
 from .exceptions import ClientResultError
@@ -71,6 +74,19 @@ def take_part(participant: Participant) -> None:
         participants.append(participant)
 
 
+_timeouts: dict[type, tuple[float, float, float]] = {}
+setting_changed.connect(lambda **kwargs: _timeouts.clear(), weak=False)
+
+
+def timeouts_of(hub: type[Hub]) -> tuple[float, float, float]:
+    """``(HANDSHAKE_TIMEOUT, KEEP_ALIVE_INTERVAL, CLIENT_TIMEOUT)`` of ``hub``, one tuple per hub."""
+    found = _timeouts.get(hub)
+    if found is None:
+        names = ("HANDSHAKE_TIMEOUT", "KEEP_ALIVE_INTERVAL", "CLIENT_TIMEOUT")
+        found = _timeouts[hub] = tuple(float(hub_option(hub, name)) for name in names)  # type: ignore[assignment]
+    return found
+
+
 class State(enum.Enum):
     """Where a connection is in its life."""
 
@@ -106,11 +122,9 @@ class HubConnection:
         "_writing",
         "_pending_results",
         "_background",
-        "_loop",
         "_opened",
         "last_sent",
         "last_received",
-        "_timer",
         "_timeouts",
         "_ending",
     )
@@ -148,14 +162,8 @@ class HubConnection:
         self._writing = False
         self._pending_results: dict[str, asyncio.Future[Any]] = {}
         self._background: set[asyncio.Task[Any]] | None = None
-        self._loop = asyncio.get_running_loop()
         self._opened = self.last_sent = self.last_received = time.monotonic()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timeouts = (
-            float(hub_option(hub, "HANDSHAKE_TIMEOUT")),
-            float(hub_option(hub, "KEEP_ALIVE_INTERVAL")),
-            float(hub_option(hub, "CLIENT_TIMEOUT")),
-        )
+        self._timeouts = timeouts_of(hub)
         self._ending: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
@@ -246,7 +254,7 @@ class HubConnection:
     def ending(self) -> asyncio.Future[None]:
         """A future that is done once the connection is no longer connected (closing or closed)."""
         if self._ending is None:
-            self._ending = self._loop.create_future()
+            self._ending = asyncio.get_running_loop().create_future()
             if self.state in (State.CLOSING, State.CLOSED):
                 self._ending.set_result(None)
         return self._ending
@@ -256,39 +264,20 @@ class HubConnection:
             self._ending.set_result(None)
 
     def start_timers(self) -> None:
-        """Arm the handshake timeout (called when the transport opens)."""
-        self._arm(self._timeouts[0])
+        """Start ticking on the process's keep-alive clock (called when the transport opens)."""
+        keepalive.watch(self, min(self._timeouts))
 
     def handshake_done(self, protocol: HubProtocol) -> None:
-        """Switch to ``protocol`` and start keep-alive and client-timeout clocks."""
+        """Switch to ``protocol``: from now on the keep-alive and client-timeout duties apply."""
         self.protocol = protocol
         self.state = State.CONNECTED
         self.last_received = time.monotonic()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._arm(self._next_tick(time.monotonic()))
 
-    def _next_tick(self, now: float) -> float:
-        """Seconds until the next clock duty: a Ping, the client timeout, or the token's expiry."""
-        _, keep_alive, client_timeout = self._timeouts
-        delays = [3600.0]
-        if self.transport.keep_alive:
-            delays += [keep_alive - (now - self.last_sent), client_timeout - (now - self.last_received)]
-        if self.expires is not None:
-            delays.append(self.expires - time.time())
-        return min(delays)
-
-    def _arm(self, delay: float) -> None:
-        self._timer = self._loop.call_later(max(delay, 0.0), self._tick)
-
-    def _tick(self) -> None:
-        now = time.monotonic()
+    def tick(self, now: float) -> None:
+        """Do the clock duties due at ``now`` (``time.monotonic()``); called by the keep-alive clock."""
         handshake_timeout, keep_alive, client_timeout = self._timeouts
         if self.state is State.HANDSHAKING:
-            left = handshake_timeout - (now - self._opened)
-            if left > 0:
-                self._arm(left)
-            else:
+            if now - self._opened >= handshake_timeout:
                 self.spawn(self.fail_handshake(errors.HANDSHAKE_CANCELED))
             return
         if self.state is not State.CONNECTED:
@@ -296,24 +285,15 @@ class HubConnection:
         if self.expires is not None and time.time() >= self.expires:
             logger.info("realtime: the access token of %s expired; closing", self.connection_id)
             self.spawn(self.abort(errors.CLOSE_TOKEN_EXPIRED, allow_reconnect=True))
+        elif not self.transport.keep_alive:
             return
-        if not self.transport.keep_alive:
-            self._arm(self._next_tick(now))
-            return
-        if now - self.last_received >= client_timeout and not self.reading_paused:
+        elif now - self.last_received >= client_timeout and not self.reading_paused:
             logger.info("realtime: %s sent nothing for %.1f s; closing", self.connection_id, client_timeout)
-            self.spawn(
-                self.abort(
-                    "Connection closed with an error. Client timeout elapsed without receiving a message.",
-                    allow_reconnect=True,
-                )
-            )
-            return
-        if now - self.last_sent >= keep_alive:
+            self.spawn(self.abort(errors.CLOSE_CLIENT_TIMEOUT, allow_reconnect=True))
+        elif now - self.last_sent >= keep_alive:
             assert self.protocol is not None
             self.enqueue_frame(self.protocol.write(PingMessage()))
             self.last_sent = now
-        self._arm(self._next_tick(now))
 
     async def fail_handshake(self, error: str) -> None:
         """Answer the handshake with ``error`` and end the transport."""
@@ -356,8 +336,7 @@ class HubConnection:
         """Stop timers and owned tasks, fail pending client results (called once, at disconnect)."""
         self.state = State.CLOSED
         self._ended()
-        if self._timer is not None:
-            self._timer.cancel()
+        keepalive.unwatch(self)
         current = asyncio.current_task()
         tasks = [task for task in self._background or () if task is not current]
         for task in tasks:
@@ -381,7 +360,7 @@ class HubConnection:
         if len(self._pending_results) >= limit:
             raise ClientResultError(f"Connection '{self.connection_id}' already has {limit} client results pending.")
         invocation_id = f"s{next(_result_ids)}"
-        future: asyncio.Future[Any] = self._loop.create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending_results[invocation_id] = future
         try:
             await self.send(InvocationMessage(target=target, arguments=arguments, invocation_id=invocation_id))

@@ -15,6 +15,7 @@ HANDSHAKE_CANCELED = "Handshake was canceled."
 STREAMING_ERROR = "An error occurred on the server while streaming results."
 CLOSE_ERROR = "Connection closed with an error."
 CLOSE_TOKEN_EXPIRED = "Connection closed with an error. Authentication token expired."
+CLOSE_CLIENT_TIMEOUT = "Connection closed with an error. Client timeout elapsed without receiving a message."
 CLOSE_MESSAGES_LOST = (
     "Connection closed with an error. Messages to this connection may have been lost while the server's "
     "channel layer was failing; reconnect to resume."
