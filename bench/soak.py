@@ -63,8 +63,8 @@ class Plan:
     send_rate: float = 10.0  # messages/s to the stable groups, both senders together
     sample_interval: float = 10.0
     ramp: float = 10.0  # churners start spread over this many seconds
-    think: tuple[float, float] = (2.0, 10.0)  # seconds between a churner's operations
-    pause: tuple[float, float] = (1.0, 8.0)  # seconds between a churner's sessions
+    think: tuple[float, float] = (3.0, 15.0)  # seconds between a churner's operations
+    pause: tuple[float, float] = (2.0, 10.0)  # seconds between a churner's sessions
     ops_per_session: tuple[int, int] = (1, 8)
     transport_weights: tuple[int, int, int] = (8, 1, 1)  # websockets, sse, longpolling
     testhub_share: float = 0.15  # of churn sessions: on /testhub (Echo, Stream, InfiniteStream, StreamingConcat)
@@ -116,15 +116,18 @@ class Server(BenchServer):
 class Ledger:
     """Every message sent to the stable groups and, per stable member, how often each arrived."""
 
-    def __init__(self, capacity: int, member_groups: list[tuple[int, ...]]) -> None:
+    def __init__(self, capacity: int, layout: list[dict[str, Any]]) -> None:
         self.capacity = capacity
-        self.member_groups = member_groups
+        self.member_groups: list[tuple[int, ...]] = [member["groups"] for member in layout]
+        self.member_transport: list[str] = [member["transport"] for member in layout]
+        member_groups = self.member_groups
         self.group_size = Counter(group for groups in member_groups for group in groups)
         self.group_of: list[int] = []
         self.confirmed = bytearray(capacity)
         self.received = [bytearray(capacity) for _ in member_groups]
         self.unique = self.duplicates = self.misdelivered = self.presence_events = 0
-        self.latencies: list[float] = []  # of the current sample window
+        self.latencies: dict[str, list[float]] = {}  # by transport, of the current sample window
+        self.completions: list[float] = []  # the senders' SendToGroup round trips, of the current sample window
         self.changed = asyncio.Event()
 
     def next_message(self, group: int) -> tuple[int, str]:
@@ -153,7 +156,7 @@ class Ledger:
             self.duplicates += 1
         else:
             self.unique += 1
-            self.latencies.append(arrived - float(sent))
+            self.latencies.setdefault(self.member_transport[member], []).append(arrived - float(sent))
             self.changed.set()
 
     def expected_of_sent(self) -> int:
@@ -173,29 +176,35 @@ class Ledger:
         return True
 
     def figures(self, members: list[dict[str, Any]]) -> dict[str, Any]:
-        """Expected / received / lost / duplicated over the confirmed messages (Completion without error)."""
-        confirmed = [index for index in range(len(self.group_of)) if self.confirmed[index]]
-        expected = received = 0
+        """Expected / received / lost over the confirmed messages (their Completion came back without error),
+        what arrived of the unconfirmed ones, duplicates and deliveries to non-members."""
+        expected = received = unconfirmed_expected = unconfirmed_received = 0
         missing: list[dict[str, Any]] = []
-        for index in confirmed:
-            group = self.group_of[index]
+        for index, group in enumerate(self.group_of):
             for member, groups in enumerate(self.member_groups):
-                if group in groups:
-                    expected += 1
-                    if self.received[member][index]:
-                        received += 1
-                    elif len(missing) < 20:
-                        missing.append({"message": index, "group": group, **members[member]})
-        unconfirmed = len(self.group_of) - len(confirmed)
+                if group not in groups:
+                    continue
+                arrived = bool(self.received[member][index])
+                if not self.confirmed[index]:
+                    unconfirmed_expected += 1
+                    unconfirmed_received += arrived
+                    continue
+                expected += 1
+                received += arrived
+                if not arrived and len(missing) < 20:
+                    missing.append({"message": index, "group": group, **members[member]})
+        confirmed = sum(self.confirmed)
         return {
             "messages_sent": len(self.group_of),
-            "messages_confirmed": len(confirmed),
-            "messages_unconfirmed": unconfirmed,
+            "messages_confirmed": confirmed,
+            "messages_unconfirmed": len(self.group_of) - confirmed,
             "expected": expected,
             "received": received,
             "lost": expected - received,
             "duplicated": self.duplicates,
             "misdelivered": self.misdelivered,
+            "unconfirmed_expected": unconfirmed_expected,
+            "unconfirmed_received": unconfirmed_received,
             "presence_events_at_stable_members": self.presence_events,
             "first_missing": missing,
         }
@@ -241,7 +250,9 @@ async def send_steadily(
 
     async def send(sender: SoakClient, message_id: int, group: int, text: str) -> None:
         try:
+            started = now()
             await sender.invoke("SendToGroup", [stable_group(group), text])
+            ledger.completions.append(now() - started)
             ledger.confirmed[message_id] = 1
         except Exception as exc:
             errors[f"sender SendToGroup: {type(exc).__name__}"] += 1
@@ -492,7 +503,8 @@ class Sampler:
             tables[name] = stats.get("table", {})
         info = await asyncio.to_thread(self.redis_figures)
         metrics.update(info.pop("metrics"))
-        latencies, self.ledger.latencies = sorted(self.ledger.latencies), []
+        latencies, self.ledger.latencies = self.ledger.latencies, {}
+        completions, self.ledger.completions = self.ledger.completions, []
         return {
             "t": round(now() - self.started, 1),
             "metrics": metrics,
@@ -501,10 +513,11 @@ class Sampler:
             **self.cpu_window(),
             "open_connections": self.live.by_transport(),
             "stable_deliveries": {
-                "count": len(latencies),
-                "p50_ms": ms(percentile(latencies, 50)),
-                "p99_ms": ms(percentile(latencies, 99)),
+                "all": latency_figures([value for values in latencies.values() for value in values]),
+                **{transport: latency_figures(values) for transport, values in sorted(latencies.items())},
             },
+            "sender_completions": latency_figures(completions),
+            "redis_clients_by_command": info["commands"],
             "churn_sessions": sum(self.churn.sessions_by_port.values()),
             "churn_errors": sum(self.churn.errors.values()),
         }
@@ -522,7 +535,8 @@ class Sampler:
             "redis.used_memory_kib": client.info("memory")["used_memory"] // 1024,
             "redis.clients": client.info("clients")["connected_clients"],
         }
-        return {"metrics": metrics, "kinds": dict(kinds.most_common(20))}
+        commands = Counter(str(entry.get("cmd")) for entry in client.client_list())
+        return {"metrics": metrics, "kinds": dict(kinds.most_common(20)), "commands": dict(commands.most_common(10))}
 
 
 def every_process_cpu() -> dict[int, float]:
@@ -545,6 +559,17 @@ def command_line(pid: int) -> str:
 def key_kind(key: str) -> str:
     """A Redis key's name with the parts that vary (ids, group and process names) replaced by ``*``."""
     return ":".join(part if re.fullmatch(r"[a-z]{1,8}", part) else "*" for part in key.split(":"))
+
+
+def latency_figures(latencies: list[float]) -> dict[str, Any]:
+    """Count, p50, p99 and max of delivery latencies (ms)."""
+    latencies = sorted(latencies)
+    return {
+        "count": len(latencies),
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p99_ms": ms(percentile(latencies, 99)),
+        "max_ms": ms(latencies[-1] if latencies else None),
+    }
 
 
 def ms(value: float | None) -> float | None:
@@ -584,21 +609,41 @@ def trends(series: list[dict[str, Any]], plan: Plan, sessions_per_min: dict[str,
             "mean": round(mean, 1),
             "threshold_per_min": round(threshold, 2),
             "flat": abs(per_min) <= threshold,
+            "verdict": verdict(per_min, error, threshold),
             "per_1000_sessions": round(per_min / sessions * 1000, 2) if sessions else None,
             "samples": len(points),
         }
     return found
 
 
-def server_log_errors(server: Server) -> dict[str, Any]:
-    """What a server logged at WARNING or above, and the exceptions it printed, by distinct message."""
+def verdict(per_min: float, error: float, threshold: float) -> str:
+    """``flat`` within the threshold; above it ``falling``, ``GROWING`` when the rise is more than two standard
+    errors from zero, else ``noisy`` (the samples scatter too much to tell)."""
+    if abs(per_min) <= threshold:
+        return "flat"
+    if per_min < 0:
+        return "falling"
+    return "GROWING" if math.isfinite(error) and per_min > 2 * error else "noisy"
+
+
+ACCESS_LINE = re.compile(r'^\S+ - - \[[^\]]*\] "')  # daphne's access log
+LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
+LOG_DETAIL = ("INFO ", "DEBUG ", "task: ", "future: ", "Traceback", "File ", "During handling", "The above exception")
+
+
+def log_text(text: str) -> str:
+    """A log line with what differs per occurrence (numbers, addresses, task and connection reprs) masked."""
+    text = re.sub(r"<Task .*?>> ", "<Task> ", re.sub(r"\s+", " ", text))
+    return re.sub(r"0x[0-9a-f]+|\d+", "N", re.sub(r"<(\w+)[^<>]*>", r"<\1>", text))[:200]
+
+
+def server_log_errors(server: Server) -> dict[str, int]:
+    """What a server printed besides access lines and INFO: warnings, errors and exception lines, by text."""
     found: Counter[str] = Counter()
     for line in server.output().splitlines():
-        record = re.match(r"\S+ \S+ (WARNING|ERROR|CRITICAL) +(.*)", line)
-        if record:
-            found[f"{record[1]} {record[2][:200]}"] += 1
-        elif re.match(r"[A-Za-z_.]+(Error|Exception): ", line):
-            found[line[:200]] += 1
+        text = LOG_PREFIX.sub("", line).strip()
+        if text and not ACCESS_LINE.match(line) and not line[:1].isspace() and not text.startswith(LOG_DETAIL):
+            found[log_text(text)] += 1
     return dict(found.most_common(15))
 
 
@@ -657,7 +702,7 @@ async def soak(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
 async def drive(servers: list[Server], redis_server: PrivateRedis, plan: Plan) -> dict[str, Any]:
     ports = [server.port for server in servers]
     layout = stable_layout(plan)
-    ledger = Ledger(math.ceil(plan.duration * plan.send_rate) + 1, [member["groups"] for member in layout])
+    ledger = Ledger(math.ceil(plan.duration * plan.send_rate) + 1, layout)
     live = Live()
     churn = Churn(plan, ports, live)
     send_errors: Counter[str] = Counter()
@@ -690,15 +735,16 @@ async def drive(servers: list[Server], redis_server: PrivateRedis, plan: Plan) -
     sending = asyncio.create_task(send_steadily(senders, ledger, plan, deadline, send_errors))
     series = [baseline]
     for index in range(1, int(plan.duration / plan.sample_interval) + 1):
-        await asyncio.sleep(max(0.0, started + index * plan.sample_interval - now()))
-        series.append(await sampler.sample())
+        due = started + index * plan.sample_interval
+        await asyncio.sleep(max(0.0, due - now()))
+        series.append({**await sampler.sample(), "client_late_ms": round((now() - due) * 1000)})
         last = series[-1]
         log(
             f"  t={last['t']:>5.0f} s  open {sum(last['open_connections'].values()):>5}  "
             f"sessions {last['churn_sessions']:>6}  errors {last['churn_errors']:>3}  "
             f"rss {last['metrics']['server1.rss_kib'] // 1024}/{last['metrics']['server2.rss_kib'] // 1024} MiB  "
             f"tasks {last['metrics']['server1.tasks']}/{last['metrics']['server2.tasks']}  "
-            f"keys {last['metrics']['redis.keys']}  p99 {last['stable_deliveries']['p99_ms']} ms"
+            f"keys {last['metrics']['redis.keys']}  p99 {last['stable_deliveries']['all']['p99_ms']} ms"
         )
     async with asyncio.timeout(STEP_TIMEOUT * 3 + plan.think[1]):  # each churner ends its current session
         await asyncio.gather(sending, *churners)
@@ -742,7 +788,8 @@ def table(report: dict[str, Any]) -> str:
         f"{plan['duration']:g} s, sampled every {plan['sample_interval']:g} s",
         "",
         f"Slopes over the second half (t >= {plan['duration'] / 2:g} s), per minute; flat = |slope| <= "
-        f"{FLAT_PCT_PER_MIN:g} % of the mean per minute",
+        f"{FLAT_PCT_PER_MIN:g} % of the mean per minute; above it: falling, GROWING (rise > 2 standard errors) "
+        "or noisy",
         f"{'metric':<26} {'start':>11} {'mean 2nd half':>13} {'end':>11} {'drained':>11} {'slope/min':>11} "
         f"{'± se':>9} {'threshold':>10} {'/1k sessions':>12}  verdict",
     ]
@@ -752,7 +799,7 @@ def table(report: dict[str, Any]) -> str:
             f"{name:<26} {series[0]['metrics'][name]:>11,} {trend['mean']:>13,.0f} {series[-1]['metrics'][name]:>11,} "
             f"{report['drained']['metrics'][name]:>11,} {trend['slope_per_min']:>11,.2f} "
             f"{fmt(trend['stderr_per_min']):>9} {trend['threshold_per_min']:>10,.1f} "
-            f"{fmt(trend['per_1000_sessions']):>12}  {'flat' if trend['flat'] else 'NOT flat'}"
+            f"{fmt(trend['per_1000_sessions']):>12}  {trend['verdict']}"
         )
     d = report["deliveries"]
     churn = report["churn"]
@@ -760,7 +807,8 @@ def table(report: dict[str, Any]) -> str:
         "",
         f"Stable members: {d['messages_confirmed']:,} messages confirmed ({d['messages_unconfirmed']} unconfirmed), "
         f"deliveries expected {d['expected']:,}, received {d['received']:,}, lost {d['lost']:,}, "
-        f"duplicated {d['duplicated']:,}, misdelivered {d['misdelivered']:,}; "
+        f"duplicated {d['duplicated']:,}, misdelivered {d['misdelivered']:,}; of the unconfirmed messages "
+        f"{d['unconfirmed_received']:,} of {d['unconfirmed_expected']:,} deliveries arrived; "
         f"{d['presence_events_at_stable_members']:,} PresenceChanged events seen",
         f"Churn: {churn['sessions']:,} sessions in {churn['seconds']:g} s ({churn['sessions_per_min']:,.0f}/min); "
         "operations: " + ", ".join(f"{name} {count:,}" for name, count in churn["operations"].items()),
@@ -776,9 +824,13 @@ def table(report: dict[str, Any]) -> str:
                 for name in cpu[0]
             )
         )
-    p99 = [s["stable_deliveries"]["p99_ms"] for s in series if s["stable_deliveries"]["p99_ms"] is not None]
-    if p99:
-        lines.append(f"Delivery latency to stable members, p99 per sample: min {min(p99)} ms, max {max(p99)} ms")
+    for transport in ("all", *TRANSPORTS):
+        found = p99_summary([sample["stable_deliveries"].get(transport) for sample in series])
+        if found:
+            lines.append(f"Delivery latency to stable members ({transport}), p99 per sample: {found}")
+    found = p99_summary([sample.get("sender_completions") for sample in series])
+    if found:
+        lines.append(f"Senders' SendToGroup round trip, p99 per sample: {found}")
     errors = report["errors"]
     logs = report["server_logs"]
     problems = [f"{count} × {name}" for name, count in {**errors["churn"], **errors["senders"]}.items()]
@@ -787,6 +839,12 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"{name} log: " + ("; ".join(f"{count} × {text}" for text, count in found.items()) or "clean"))
     lines.append(f"\ntotal {report['elapsed_seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def p99_summary(windows: list[dict[str, Any] | None]) -> str:
+    """Median, min and max of the per-sample p99 latencies (ms), or '' when there are none."""
+    p99 = sorted(window["p99_ms"] for window in windows if window and window["p99_ms"] is not None)
+    return f"median {p99[len(p99) // 2]:,} ms, min {p99[0]:,} ms, max {p99[-1]:,} ms" if p99 else ""
 
 
 def fmt(value: Any) -> str:

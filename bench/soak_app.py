@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import threading
+from collections import Counter
 from typing import Any
 
 from tests.conformance.asgi import application as conformance
@@ -37,6 +38,7 @@ def stats() -> dict[str, Any]:
             "claimed": len(table.claimed),
             "groups": len(table.members),
             "listeners": len(table.listeners),
+            "by_state": dict(Counter(f"{c.state.value} {c.transport.name}" for c in table.connections.values())),
         }
     return found
 
