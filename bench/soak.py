@@ -224,7 +224,8 @@ def stable_layout(plan: Plan) -> list[dict[str, Any]]:
             )
         )
         transport = {8: "sse", 9: "longpolling"}.get(index % 10, "websockets")
-        members.append({"member": index, "process": index % 2, "transport": transport, "groups": groups})
+        process = (index + index // 10) % 2  # every transport on both processes
+        members.append({"member": index, "process": process, "transport": transport, "groups": groups})
     return members
 
 
@@ -638,7 +639,8 @@ def log_text(text: str) -> str:
 
 
 def server_log_errors(server: Server) -> dict[str, int]:
-    """What a server printed besides access lines and INFO: warnings, errors and exception lines, by text."""
+    """What a server logged besides access lines and its own INFO lines (realtime logs at INFO here), by text
+    with numbers masked."""
     found: Counter[str] = Counter()
     for line in server.output().splitlines():
         text = LOG_PREFIX.sub("", line).strip()
@@ -676,6 +678,7 @@ async def settle(servers: list[Server], sender: SoakClient, plan: Plan, ledger: 
 async def soak(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     with PrivateRedis() as redis_server, tempfile.TemporaryDirectory(prefix="realtime-soak-") as tmp:
         env = {
+            "REALTIME_LOG_LEVEL": "INFO",  # connections the server closes (client timeout, slow client) say why
             "REDIS_URL": redis_server.url,
             "CHANNEL_LAYER": args.layer,
             "PRESENCE_TTL": str(plan.presence_ttl),
@@ -754,19 +757,29 @@ async def drive(servers: list[Server], redis_server: PrivateRedis, plan: Plan) -
     after = await sampler.sample()
     stop.set()
     await pinger
+    member_labels = [{"member": m["member"], "process": m["process"] + 1, "transport": m["transport"]} for m in layout]
+    dropped = [
+        {**label, "t": round(client.ended[0] - started, 1), "reason": client.ended[1]}
+        for label, client in zip([*member_labels, {"sender": 1}, {"sender": 2}], [*members, *senders], strict=True)
+        if client.ended is not None
+    ]
     async with asyncio.timeout(60):
         await asyncio.gather(*(client.close() for client in [*members, *senders]), return_exceptions=True)
     sessions_per_min = {
         f"server{index + 1}": churn.sessions_by_port[port] / churn_seconds * 60 for index, port in enumerate(ports)
     }
     sessions_per_min["redis"] = sum(sessions_per_min.values())
-    member_labels = [{"member": m["member"], "process": m["process"] + 1, "transport": m["transport"]} for m in layout]
     return {
         "series": series,
         "trends": trends(series, plan, sessions_per_min),
         "baseline": baseline,
         "drained": {**after, **drained},
-        "deliveries": {**ledger.figures(member_labels), "all_arrived_within_grace": complete},
+        "deliveries": {
+            **ledger.figures(member_labels),
+            "all_arrived_within_grace": complete,
+            "stable_connections_ended_by_server": len(dropped),
+            "ended_by_server": dropped[:30],
+        },
         "churn": {
             "seconds": round(churn_seconds, 1),
             "sessions": sum(churn.sessions_by_port.values()),
@@ -809,7 +822,9 @@ def table(report: dict[str, Any]) -> str:
         f"deliveries expected {d['expected']:,}, received {d['received']:,}, lost {d['lost']:,}, "
         f"duplicated {d['duplicated']:,}, misdelivered {d['misdelivered']:,}; of the unconfirmed messages "
         f"{d['unconfirmed_received']:,} of {d['unconfirmed_expected']:,} deliveries arrived; "
-        f"{d['presence_events_at_stable_members']:,} PresenceChanged events seen",
+        f"{d['presence_events_at_stable_members']:,} PresenceChanged events seen; "
+        f"{d['stable_connections_ended_by_server']} stable member or sender connections ended by the server"
+        + "".join(f"\n  t={e['t']} s {e.get('transport', 'sender')}: {e['reason']}" for e in d["ended_by_server"][:10]),
         f"Churn: {churn['sessions']:,} sessions in {churn['seconds']:g} s ({churn['sessions_per_min']:,.0f}/min); "
         "operations: " + ", ".join(f"{name} {count:,}" for name, count in churn["operations"].items()),
         f"After churn stopped: drained in {report['drained']['seconds']} s, left over: "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -26,11 +27,14 @@ class SoakClient(HubClient):
         super().__init__(port, None, path=path)
         self.on_invocation = on_invocation
         self.streams: dict[str, asyncio.Queue[tuple[str, Any]]] = {}
+        self.ended: tuple[float, str] | None = None
+        """When (``perf_counter``) and why the connection ended on its own (not by ``close`` or ``abort``)."""
 
     def on_data(self, data: str, arrived: float) -> None:
         if not self.handshake.done():
             if not data.startswith("{}" + RS):
                 self.handshake.set_exception(RuntimeError(f"bad {self.transport} handshake reply: {data[:200]!r}"))
+                self.handshake.exception()  # open() raises it; nobody else needs to hear of it
                 return
             self.handshake.set_result(None)
             data = data[3:]
@@ -58,9 +62,17 @@ class SoakClient(HubClient):
             self.reader_failed(RuntimeError(f"server sent Close: {message.get('error')}"))
 
     def reader_failed(self, exc: BaseException) -> None:
+        if self.ended is None:
+            self.ended = (time.perf_counter(), self.end_reason(exc))
+        waiting = [future for future in [self.handshake, *self.pending.values()] if not future.done()]
         super().reader_failed(exc)
+        for future in waiting:
+            future.exception()  # whoever awaits it still gets it; an abandoned one is not logged
         for queue in self.streams.values():
             queue.put_nowait(("end", f"reader ended: {exc!r}"))
+
+    def end_reason(self, exc: BaseException) -> str:
+        return repr(exc)[:200]
 
     def next_id(self) -> str:
         self.sequence += 1
@@ -121,6 +133,11 @@ class SoakClient(HubClient):
 
 
 class SoakWebSocket(SoakClient, WebSocketClient):
+    def end_reason(self, exc: BaseException) -> str:
+        ws = getattr(self, "ws", None)
+        code = f"close code {ws.close_code} {ws.close_reason!r}: " if ws is not None else ""
+        return f"{code}{exc!r}"[:200]
+
     def _sockets(self) -> list[Any]:
         return [getattr(self, "ws", None)]
 
