@@ -94,7 +94,19 @@ class Server(BenchServer):
 
     app = "bench.soak_app:application"
     settings = None
-    cleared = ("REDIS_URL", "CHANNEL_LAYER", "PRESENCE_TTL", "REGISTRY_TTL", "CONFORMANCE_DB")
+    # The conformance settings read these from the environment; the run sets its own, never inherits them.
+    cleared = (
+        "REDIS_URL",
+        "CHANNEL_LAYER",
+        "CONFORMANCE_DB",
+        "CONFORMANCE_DATABASE_URL",
+        "REGISTRY_BACKEND",
+        "REGISTRY_TTL",
+        "PRESENCE_TTL",
+        "PRESENCE_LIVENESS_INTERVAL",
+        "PRESENCE_LIVENESS_TTL",
+        "REALTIME_LOG_LEVEL",
+    )
 
     async def stats(self) -> dict[str, Any]:
         """RSS and open descriptors from ``/proc``; tasks, blocks and realtime's table from the stats route."""

@@ -30,7 +30,7 @@ def stats() -> dict[str, Any]:
         "threads": threading.active_count(),
     }
     # A private look into realtime's table, to tell a leak in realtime from one in the server.
-    table = local._tables.get(asyncio.get_running_loop())
+    table = local._tables.current()  # this loop's table, None before the first connection
     if table is not None:
         found["table"] = {
             "connections": len(table.connections),
