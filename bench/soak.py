@@ -223,18 +223,12 @@ class Ledger:
 
 
 def stable_layout(plan: Plan) -> list[dict[str, Any]]:
-    """Stable member ``i``: its process (alternating), transport (1 in 10 SSE, 1 in 10 long polling) and groups."""
+    """Stable member ``i``: its process, transport (1 in 10 SSE, 1 in 10 long polling) and groups."""
     members = []
     for index in range(plan.stable):
         first = index % plan.groups
-        groups = tuple(
-            sorted(
-                {
-                    (first + step * (1 + (index // plan.groups) % (plan.groups - 1))) % plan.groups
-                    for step in range(plan.groups_per_member)
-                }
-            )
-        )
+        stride = 1 + (index // plan.groups) % (plan.groups - 1)  # 1 .. groups-1: the groups pair up differently
+        groups = tuple(sorted({(first + step * stride) % plan.groups for step in range(plan.groups_per_member)}))
         transport = {8: "sse", 9: "longpolling"}.get(index % 10, "websockets")
         process = (index + index // 10) % 2  # every transport on both processes
         members.append({"member": index, "process": process, "transport": transport, "groups": groups})
@@ -242,10 +236,12 @@ def stable_layout(plan: Plan) -> list[dict[str, Any]]:
 
 
 def stable_group(index: int) -> str:
+    """The name of stable group ``index``."""
     return f"stable-{index}"
 
 
 async def open_member(transport: str, port: int, post_port: int, path: str, on_invocation: Any) -> SoakClient:
+    """An open client that stays (a stable member or a sender)."""
     client = new_client(transport, port, path, on_invocation, post_port)
     try:
         await client.open()
@@ -263,9 +259,9 @@ async def send_steadily(
 
     async def send(sender: SoakClient, message_id: int, group: int, text: str) -> None:
         try:
-            started = now()
+            sent = now()
             await sender.invoke("SendToGroup", [stable_group(group), text])
-            ledger.completions.append(now() - started)
+            ledger.completions.append(now() - sent)
             ledger.confirmed[message_id] = 1
         except Exception as exc:
             errors[f"sender SendToGroup: {type(exc).__name__}"] += 1
