@@ -358,8 +358,9 @@ class HubClient(ABC):
 
     transport = ""
 
-    def __init__(self, port: int, deliveries: Deliveries | None) -> None:
+    def __init__(self, port: int, deliveries: Deliveries | None, *, path: str = HUB_PATH) -> None:
         self.port = port
+        self.path = path
         self.deliveries = deliveries
         self.pending: dict[str, asyncio.Future[Any]] = {}
         self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -441,7 +442,7 @@ class WebSocketClient(HubClient):
     transport = "websockets"
 
     async def open(self) -> None:
-        self.ws = await open_websocket(f"ws://127.0.0.1:{self.port}{HUB_PATH}")
+        self.ws = await open_websocket(f"ws://127.0.0.1:{self.port}{self.path}")
         self.handshake.set_result(None)  # open_websocket checked the reply
         self.reader = asyncio.create_task(self._run_reader(self._read))
 
@@ -460,15 +461,15 @@ class WebSocketClient(HubClient):
 class HttpClient(HubClient):
     """What SSE and long polling share: negotiate, and POST sends on their own keep-alive connection."""
 
-    def __init__(self, port: int, deliveries: Deliveries | None) -> None:
-        super().__init__(port, deliveries)
+    def __init__(self, port: int, deliveries: Deliveries | None, *, path: str = HUB_PATH) -> None:
+        super().__init__(port, deliveries, path=path)
         self.poster = HttpConnection(port)
         self.post_lock = asyncio.Lock()
         self.token = ""
 
     async def negotiate(self) -> None:
         async with self.post_lock:
-            status, body = await self.poster.request("POST", f"{HUB_PATH}/negotiate?negotiateVersion=1")
+            status, body = await self.poster.request("POST", f"{self.path}/negotiate?negotiateVersion=1")
         if status != 200:
             raise RuntimeError(f"negotiate answered {status}: {body[:200]!r}")
         self.token = json.loads(body)["connectionToken"]
@@ -476,7 +477,7 @@ class HttpClient(HubClient):
     async def send(self, text: str) -> None:
         async with self.post_lock:
             status, body = await self.poster.request(
-                "POST", f"{HUB_PATH}?id={self.token}", text.encode(), ("Content-Type: text/plain;charset=UTF-8",)
+                "POST", f"{self.path}?id={self.token}", text.encode(), ("Content-Type: text/plain;charset=UTF-8",)
             )
         if status != 200:
             raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
@@ -497,7 +498,7 @@ class SseClient(HttpClient):
             await self.negotiate()
             self.stream = HttpConnection(self.port)
             status, self.stream_headers = await self.stream.start(
-                "GET", f"{HUB_PATH}?id={self.token}", headers=("Accept: text/event-stream",)
+                "GET", f"{self.path}?id={self.token}", headers=("Accept: text/event-stream",)
             )
             if status != 200:
                 raise RuntimeError(f"SSE GET answered {status}")
@@ -538,7 +539,7 @@ class LongPollingClient(HttpClient):
             await self._handshake()
 
     def _poll(self) -> Awaitable[tuple[int, bytes]]:
-        return self.poller.request("GET", f"{HUB_PATH}?id={self.token}&_={int(time.time() * 1000)}")
+        return self.poller.request("GET", f"{self.path}?id={self.token}&_={int(time.time() * 1000)}")
 
     async def _read(self) -> None:
         while True:
@@ -554,7 +555,7 @@ class LongPollingClient(HttpClient):
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(5), self.post_lock:
-                await self.poster.request("DELETE", f"{HUB_PATH}?id={self.token}")
+                await self.poster.request("DELETE", f"{self.path}?id={self.token}")
         await self._stop_reader()
         await self.poller.close()
         await self.poster.close()
