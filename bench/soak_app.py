@@ -23,21 +23,23 @@ STATS_PATH = "/_soak/stats"
 def stats() -> dict[str, Any]:
     """What this process holds right now (read on the server's event loop)."""
     from realtime import local
+    from realtime.eventstream import topics
+    from realtime.transports import claim, owner
 
     found: dict[str, Any] = {
         "tasks": len(asyncio.all_tasks()),
         "allocated_blocks": sys.getallocatedblocks(),
         "threads": threading.active_count(),
     }
-    # A private look into realtime's table, to tell a leak in realtime from one in the server.
+    # A private look into realtime's per-loop state, to tell a leak in realtime from one in the server.
     table = local._tables.current()  # this loop's table, None before the first connection
     if table is not None:
         found["table"] = {
             "connections": len(table.connections),
-            "http_owners": len(table.owners),
-            "claimed": len(table.claimed),
+            "http_owners": len(owner._owners.current() or {}),
+            "claimed": len(claim._owned.current() or {}),
             "groups": len(table.members),
-            "listeners": len(table.listeners),
+            "listeners": len(topics._feeds.current() or {}),
             "by_state": dict(Counter(f"{c.state.value} {c.transport.name}" for c in table.connections.values())),
         }
     return found

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "LAYER_CHECK_INTERVAL": 1.0,
     "POLL_TIMEOUT": 90.0,
     "REDIS_URL": None,
+    "REDIS_MAX_CONNECTIONS": 20,
     "HUB_FILTERS": [],
     "DEFAULT_PERMISSION_CLASSES": ["realtime.permissions.AllowAny"],
     "JWT_QUERY_PARAM": "access_token",

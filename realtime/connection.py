@@ -273,8 +273,14 @@ class HubConnection:
         self.state = State.CONNECTED
         self.last_received = time.monotonic()
 
-    def tick(self, now: float) -> None:
-        """Do the clock duties due at ``now`` (``time.monotonic()``); called by the keep-alive clock."""
+    def tick(self, now: float, stalled: float = 0.0) -> None:
+        """Do the clock duties due at ``now`` (``time.monotonic()``); called by the keep-alive clock.
+
+        ``stalled``: seconds the process just stood still, which do not count as the client's silence.
+        """
+        if stalled:
+            self._opened += stalled
+            self.last_received += stalled
         handshake_timeout, keep_alive, client_timeout = self._timeouts
         if self.state is State.HANDSHAKING:
             if now - self._opened >= handshake_timeout:

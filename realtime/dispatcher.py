@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 
-from . import local
+from . import local, loops
 from .auth import scope_user
 from .conf import hub_option
 from .connection import HubConnection, State, current_invocation, participants
@@ -398,7 +398,12 @@ class HubDispatcher:
         so the method always sees its cancellation (``InfiniteStream`` of scenario 6 reacts to it).
         """
         step = asyncio.ensure_future(generator.__anext__())
-        await asyncio.sleep(0)  # the step runs first: the method body is entered
+        try:
+            await asyncio.sleep(0)  # the step runs first: the method body is entered
+        except asyncio.CancelledError:  # the connection ended right now: stop the step, let the method clean up
+            step.cancel()
+            await asyncio.gather(step, return_exceptions=True)
+            raise
         running = self._running_streams.get(invocation_id)
         if running is not None:
             running.started(step)
@@ -476,27 +481,38 @@ class HubDispatcher:
     # -- end -------------------------------------------------------------------------------------
 
     async def closed(self, exception: Exception | None = None) -> None:
-        """The transport ended: stop every task, run ``on_disconnected``, drop memberships and presence. Idempotent."""
-        connection = self.connection
-        if connection.state is State.CLOSED:
+        """The transport ended: stop every task, run ``on_disconnected``, drop memberships and presence. Idempotent.
+
+        The work runs as a task of the loop's services, shielded: a server that cancels the transport's task
+        meanwhile (Daphne after ``application_close_timeout``) cannot leave the connection half-ended, still in
+        the table and its groups.
+        """
+        if self.connection.state is State.CLOSED:
             return
-        connection.state = State.CLOSED
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await connection.cleanup()
-        if self._connected:
-            try:
-                await self._call_hook("on_disconnected", exception or self._error)
-            except Exception:
-                logger.exception("realtime: on_disconnected of %s failed", connection.connection_id)
-            finally:
+        self.connection.state = State.CLOSED
+        await asyncio.shield(loops.services().spawn(self._end(exception)))
+
+    async def _end(self, exception: Exception | None) -> None:
+        connection = self.connection
+        try:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await connection.cleanup()
+            if self._connected:
                 try:
-                    for participant in reversed(participants):
+                    await self._call_hook("on_disconnected", exception or self._error)
+                except Exception:
+                    logger.exception("realtime: on_disconnected of %s failed", connection.connection_id)
+                for participant in reversed(participants):
+                    try:
                         await participant.disconnected(connection)
-                finally:
-                    local.table().remove(connection)
+                    except Exception:
+                        logger.exception("realtime: ending %s in %r failed", connection.connection_id, participant)
+        finally:
+            if self._connected:
+                local.table().remove(connection)
 
 
 class _RunningStream:

@@ -68,11 +68,12 @@ class Services:
         if running is None or running.done():
             self._named[name] = asyncio.create_task(factory(), name=f"realtime-{name}")
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coroutine`` as a short task owned here (answers to layer requests)."""
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coroutine`` as a short task owned here (answers to layer requests, the end of a connection)."""
         task = asyncio.ensure_future(coroutine)
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
+        return task
 
     def on_close(self, closer: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Await ``closer()`` when the services close, after the tasks have stopped."""

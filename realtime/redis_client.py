@@ -7,12 +7,18 @@ from typing import Any
 from .conf import realtime_settings
 from .loops import PerLoop
 
+POOL_TIMEOUT = 20.0
+"""Seconds a call waits for a free connection of the pool before it fails."""
+
 
 def open_redis(backend: str) -> Any:
     """A ``redis.asyncio`` client for ``REALTIME["REDIS_URL"]``, bound to the running event loop.
 
-    Callers keep one per event loop (a client's connections belong to the loop that opened them). A Redis
-    host that stops answering fails a connect after 5 s instead of the OS's minutes (the URL's own
+    Callers keep one per event loop (a client's connections belong to the loop that opened them). Its pool
+    holds at most ``REDIS_MAX_CONNECTIONS`` connections and makes further calls wait for one: redis-py's
+    default pool opens a connection per concurrent call and keeps them all, so a burst (hundreds of
+    clients reconnecting at once) left hundreds of open connections behind. A Redis host that stops
+    answering fails a connect after 5 s instead of the OS's minutes (the URL's own
     ``?socket_connect_timeout=`` wins).
     """
     import redis.asyncio
@@ -20,7 +26,14 @@ def open_redis(backend: str) -> Any:
     url = realtime_settings.REDIS_URL
     if not url:
         raise RuntimeError(f'{backend} needs REALTIME["REDIS_URL"], e.g. "redis://127.0.0.1:6379/0".')
-    return redis.asyncio.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url,
+        max_connections=int(realtime_settings.REDIS_MAX_CONNECTIONS),
+        timeout=POOL_TIMEOUT,
+        decode_responses=True,
+        socket_connect_timeout=5,
+    )
+    return redis.asyncio.Redis.from_pool(pool)  # closing the client closes its pool
 
 
 class LoopClients(PerLoop[Any]):

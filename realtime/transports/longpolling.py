@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
-from .. import events, lifetime, loops
+from .. import events, keepalive, lifetime, loops
 from ..conf import realtime_settings
 from .claim import NO_CONNECTION
 from .owner import HttpOwner, owner_of
@@ -41,14 +42,16 @@ class LongPollingTransport(HttpOwner):
         self._generation = 0
         self._active_polls = 0
         self._closed = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None
+        """When the last poll ended (``time.monotonic()``), while none is active."""
         self._ending: asyncio.Task[None] | None = None
         self.limit = int(realtime_settings.MAX_OUTBOUND_BYTES)
 
     def start(self) -> None:
         """Start the handler and the disconnect clock (the first poll was just answered)."""
         super().start()
-        self._arm()
+        self._idle_since = time.monotonic()
+        keepalive.watch(self, float(realtime_settings.DISCONNECT_TIMEOUT))
 
     async def send(self, frame: str | bytes) -> None:
         """Add a frame to the mailbox and wake the waiting poll."""
@@ -74,7 +77,7 @@ class LongPollingTransport(HttpOwner):
         self._generation += 1
         generation = self._generation
         self._active_polls += 1
-        self._disarm()
+        self._idle_since = None
         self._wake.set()  # an older poll sees it was superseded
         try:
             async with asyncio.timeout(timeout):
@@ -84,7 +87,7 @@ class LongPollingTransport(HttpOwner):
         finally:
             self._active_polls -= 1
             if not self._active_polls:
-                self._arm()
+                self._idle_since = time.monotonic()
 
     async def _next(self, generation: int) -> tuple[int, bytes]:
         while True:
@@ -106,25 +109,24 @@ class LongPollingTransport(HttpOwner):
         self._closed = True
         self._generation += 1
         self._wake.set()
+        self._idle_since = None
+        keepalive.unwatch(self)
         await self.finish(None)
 
-    def _arm(self) -> None:
-        self._disarm()
-        delay = float(realtime_settings.DISCONNECT_TIMEOUT)
-        self._timer = asyncio.get_running_loop().call_later(delay, self._expired)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expired(self) -> None:
-        self._end(None if self._closed else TimeoutError("No poll arrived within DISCONNECT_TIMEOUT."))
+    def tick(self, now: float, stalled: float) -> None:
+        """The keep-alive clock's duty: end the connection after ``DISCONNECT_TIMEOUT`` without a poll (time the
+        process stood still does not count)."""
+        if self._idle_since is None:
+            return
+        self._idle_since += stalled
+        if now - self._idle_since >= float(realtime_settings.DISCONNECT_TIMEOUT):
+            self._end(None if self._closed else TimeoutError("No poll arrived within DISCONNECT_TIMEOUT."))
 
     def _end(self, exception: Exception | None) -> None:
         if self._ending is None:
             self._closed = True
-            self._disarm()
+            self._idle_since = None
+            keepalive.unwatch(self)
             self._ending = asyncio.ensure_future(self.finish(exception))
 
 

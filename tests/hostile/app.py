@@ -19,15 +19,19 @@ from django.urls import re_path
 from realtime.hubs import Hub
 from realtime.routing import hub_routes
 
+_forever = [0, 0]
+
 
 class BoundsHub(Hub):
     """Methods that hold what a connection may hold: a slot, streams, uploads, groups, client results.
 
     Every bound keeps its default. Pings go every second, so a server that stopped reading a client (all
-    its slots busy) learns within seconds that the client is gone: its writes fail.
+    its slots busy) learns within seconds that the client is gone: its writes fail; and the client timeout
+    is 3 s, so a test can stop the process for longer than that.
     """
 
     keep_alive_interval = 1.0
+    client_timeout = 3.0
 
     async def on_disconnected(self, exception: Exception | None) -> None:
         await self.clients.group("watchers").asend("Left", self.context.connection_id)
@@ -46,9 +50,17 @@ class BoundsHub(Hub):
         return message
 
     async def Forever(self) -> AsyncIterator[int]:  # noqa: N802
-        """A server stream that yields once, then waits until cancelled."""
-        yield 0
-        await asyncio.Event().wait()
+        """A server stream that yields once, then waits until cancelled (counted in ``Streams``)."""
+        _forever[0] += 1
+        try:
+            yield 0
+            await asyncio.Event().wait()
+        finally:
+            _forever[1] += 1
+
+    async def Streams(self) -> int:  # noqa: N802
+        """How many ``Forever`` streams started and ended in this process: ``[started, ended]``."""
+        return list(_forever)  # type: ignore[return-value]
 
     async def Upload(self, stream: AsyncIterator[Any]) -> int:  # noqa: N802
         """Count the items of an upload stream (which a hostile client never completes)."""

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 
-from realtime import lifetime
+from realtime import lifetime, sync
 from realtime.celery import areport_progress, progress_message, report_progress, task_id_of
 from realtime.clients import current_sender, sender
 from realtime.context import get_hub_context
@@ -445,7 +445,7 @@ def test_sync_pushes_close_their_layer_connections(backend):
             with override_settings(CHANNEL_LAYERS=layers):
                 from channels.layers import get_channel_layer
 
-                assert lifetime.uses_private_loop()
+                assert sync.uses_private_loop()
                 for index in range(10):
                     get_hub_context(PushHub).clients.group("g").send("M", index)
                 assert vars(get_channel_layer())["_layers"] == {}

@@ -26,7 +26,7 @@ from django.urls import path
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
-from realtime import lifetime, names
+from realtime import events, lifetime, names
 from realtime.conf import forget_backend
 from realtime.eventstream import (
     EventStreamResponse,
@@ -161,9 +161,7 @@ async def test_crossed_lost_and_repeated_layer_messages_are_repaired():
     group = names.topic("t")
 
     async def send(event_id: int, data: str) -> None:
-        await lifetime.send_to_group(
-            group, {"type": lifetime.TOPIC, "group": group, "id": event_id, "event": None, "data": data}
-        )
+        await lifetime.send_to_group(group, events.topic("t", group, event_id, None, data))
 
     a = await history().append("t", None, '"a"')
     b = await history().append("t", None, '"b"')

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime import lifetime
+from realtime import sync
 from realtime.conf import realtime_settings
 from realtime.context import get_hub_context
 from realtime.exceptions import BroadcastError
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         alias = realtime_settings.CHANNEL_LAYER
         backend = getattr(settings, "CHANNEL_LAYERS", {}).get(alias, {}).get("BACKEND", "")
-        if backend.endswith(".InMemoryChannelLayer") and lifetime.uses_private_loop():
+        if backend.endswith(".InMemoryChannelLayer") and sync.uses_private_loop():
             raise CommandError(
                 f"CHANNEL_LAYERS[{alias!r}] is the in-memory layer, which reaches only its own process, and no "
                 "server runs in this one: nobody would get the message. Configure a channels_redis layer "
