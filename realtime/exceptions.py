@@ -44,6 +44,9 @@ class LocalProtocolError(ProtocolError):
 class RemoteProtocolError(ProtocolError):
     """The peer sent something malformed or out of order."""
 
+    wire_name = "InvalidDataException"
+    """The type name clients see in a Close message, as ASP.NET reports protocol errors."""
+
 
 class HandshakeError(RemoteProtocolError):
     """The handshake request is malformed, names an unknown protocol or version, or timed out."""

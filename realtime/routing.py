@@ -21,11 +21,17 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, re_path
 
-from .dispatcher import hub_endpoint
-from .endpoints import ConnectionHandler, Endpoint
+from .auth import scope_user
+from .conf import hub_option
+from .connection import HubConnection
+from .dispatcher import HubDispatcher
+from .endpoints import ConnectionHandler, ConnectionInfo, Endpoint, Handler
 from .hubs import Hub
+from .permissions import ConnectionRequest, allowed
+from .request import RequestInfo
 from .transports.http import EndpointHttpApp
 from .transports.websocket import WebsocketApp
+from .types import Scope, Transport
 
 
 def caseless(path: str) -> str:
@@ -85,3 +91,34 @@ def endpoint_routes(
         http.append(re_path(rf"^{base}(?:/{caseless('negotiate')})?$", http_app))
         websocket.append(re_path(rf"^{base}$", websocket_app))
     return http, websocket
+
+
+def hub_endpoint(hub: type[Hub]) -> Endpoint:
+    """The :class:`Endpoint` serving ``hub``: a :class:`HubConnection` and its dispatcher per connection."""
+    def create(transport: Transport, info: ConnectionInfo) -> Handler:
+        connection = HubConnection(
+            hub,
+            transport,
+            connection_id=info.connection_id,
+            user=info.user,
+            user_id=info.user_id,
+            request=info.request,
+            expires=info.expires,
+            claims=info.claims,
+        )
+        return HubDispatcher(connection)
+
+    async def authorize(scope: Scope) -> int | None:
+        user, user_id = scope_user(scope)
+        request = ConnectionRequest(user, user_id, RequestInfo.from_scope(scope), auth=scope.get("auth_claims"))
+        if await allowed(hub.get_permission_classes(), request, hub):
+            return None
+        return 403 if getattr(user, "is_authenticated", False) else 401
+
+    return Endpoint(
+        hub.hub_name(),
+        tuple(hub_option(hub, "TRANSPORTS")),
+        create,
+        authorize,
+        min_negotiate_version=int(hub_option(hub, "MIN_NEGOTIATE_VERSION")),
+    )

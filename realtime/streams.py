@@ -1,4 +1,5 @@
-"""Client-to-server ("upload") streams: one bounded buffer per stream id, read as an async iterator."""
+"""Streams: client-to-server ("upload") streams, one bounded buffer per stream id read as an async iterator;
+and running server-to-client streams, which a CancelInvocation may stop."""
 
 from __future__ import annotations
 
@@ -98,3 +99,38 @@ class StreamTracker:
             # must stop counting against the connection's buffer limit
             self.buffered -= sum(size for _, size in stream._items)
             stream._items.clear()
+
+
+class ServerStream:
+    """A running server-to-client stream: its invocation task, and a cancel that waits until the method started.
+
+    A CancelInvocation that arrives before the method body was entered is applied only once it runs, so the
+    method always sees its cancellation (``InfiniteStream`` of conformance scenario 6 reacts to it).
+    """
+
+    __slots__ = ("task", "_step", "_cancelled")
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self.task = task
+        self._step: asyncio.Future[Any] | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the stream now if its method runs, else as soon as it starts."""
+        self._cancelled = True
+        if self._step is not None:
+            self.task.cancel()
+
+    async def first_item(self, generator: AsyncIterator[Any]) -> Any:
+        """Enter the stream method and return its first item (``StopAsyncIteration`` for an empty stream)."""
+        step = asyncio.ensure_future(anext(generator))
+        try:
+            await asyncio.sleep(0)  # the step runs first: the method body is entered
+        except asyncio.CancelledError:  # the connection ended right now: stop the step, let the method clean up
+            step.cancel()
+            await asyncio.gather(step, return_exceptions=True)
+            raise
+        self._step = step
+        if self._cancelled:
+            step.cancel()
+        return await step

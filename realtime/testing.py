@@ -17,7 +17,6 @@ from typing import Any
 
 from channels.testing import WebsocketCommunicator
 
-from .dispatcher import hub_endpoint
 from .exceptions import HubError
 from .hubs import Hub
 from .protocol import handshake
@@ -34,6 +33,7 @@ from .protocol.messages import (
     StreamItemMessage,
 )
 from .protocol.msgpack import MessagePackHubProtocol
+from .routing import hub_endpoint
 from .transports.websocket import WebsocketApp
 
 

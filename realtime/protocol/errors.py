@@ -30,10 +30,9 @@ def with_suffix(prefix: str, exc_type_name: str | None = None, message: str | No
 
 
 def wire_type_name(exc: BaseException) -> str:
-    """The type name clients see: ``wire_name`` for a ``HubError`` (``HubException``), else the class name."""
-    if isinstance(exc, HubError):
-        return type(exc).wire_name
-    return type(exc).__name__
+    """The type name clients see: the exception's ``wire_name`` (``HubException`` for a ``HubError``, ASP.NET's
+    names for binding and protocol errors), else its class name."""
+    return getattr(exc, "wire_name", None) or type(exc).__name__
 
 
 def exception_parts(exc: BaseException, *, detailed: bool) -> tuple[str | None, str | None]:

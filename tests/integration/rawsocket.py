@@ -7,8 +7,8 @@ from typing import Any
 
 from channels.testing import WebsocketCommunicator
 
-from realtime.dispatcher import hub_endpoint
 from realtime.hubs import Hub
+from realtime.routing import hub_endpoint
 from realtime.transports.websocket import WebsocketApp
 
 RS = "\x1e"

@@ -13,9 +13,9 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from realtime import local
-from realtime.dispatcher import hub_endpoint
 from realtime.hubs import Hub
 from realtime.registry import Entry, RedisRegistry
+from realtime.routing import hub_endpoint
 from realtime.testing import HubCommunicator
 from realtime.transports.websocket import WebsocketApp
 from tests.servers import redis_server

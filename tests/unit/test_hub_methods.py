@@ -194,9 +194,9 @@ async def test_subclass_can_hide_a_base_method_with_a_non_method():
 @pytest.fixture
 def unknown_log(caplog, monkeypatch):
     """The warnings of ``realtime.dispatcher``, with its once-per-name memory cleared for this test."""
-    from realtime import dispatcher
+    from realtime import invocations
 
-    monkeypatch.setattr(dispatcher, "_unknown_logged", {})
+    monkeypatch.setattr(invocations, "_unknown_logged", {})
     caplog.set_level("WARNING", logger="realtime.dispatcher")
     return lambda: [r.getMessage() for r in caplog.records if r.name == "realtime.dispatcher"]
 
@@ -243,7 +243,7 @@ async def test_an_unknown_method_is_logged_once_per_hub_and_name(unknown_log):
 
 
 async def test_a_client_calling_ever_new_names_cannot_flood_the_log(unknown_log):
-    from realtime.dispatcher import SHOWN_NAME_LENGTH, UNKNOWN_LOGGED_PER_HUB
+    from realtime.invocations import SHOWN_NAME_LENGTH, UNKNOWN_LOGGED_PER_HUB
 
     async with HubCommunicator(ExposureHub) as client:
         for n in range(UNKNOWN_LOGGED_PER_HUB + 20):

@@ -1,0 +1,357 @@
+"""Hub method calls of one connection: admitting them, running them, answering them.
+
+Theory of operation
+-------------------
+The dispatcher hands every Invocation and StreamInvocation to :meth:`Invocations.admit` on the receive path.
+It is resolved and bound there, and a refusal is answered at once, without a task. What is admitted becomes
+its own task. A plain invocation waits for one of the connection's slots (``realtime.slots``): while
+``MAX_QUEUED_INVOCATIONS`` already wait, ``admit`` itself waits, which stops the transport's reading (or
+closes the connection where the server cannot be paused). Server streams and methods with upload streams
+take no slot; ``MAX_STREAMS`` and ``MAX_UPLOAD_STREAMS`` bound them instead. Each call goes through the
+hub's permission classes and filters; its outcome becomes a Completion (or stream items), with the error
+texts of protocol.md §7.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from channels.db import database_sync_to_async
+from django.core.exceptions import PermissionDenied
+
+from .conf import hub_option
+from .connection import HubConnection, State, current_invocation
+from .exceptions import HubError, LimitExceeded
+from .filters import InvocationContext, chain, hub_filters
+from .methods import ArgumentError, HubMethod
+from .permissions import ConnectionRequest, allowed
+from .protocol import errors
+from .protocol.messages import CompletionMessage, InvocationMessage, StreamInvocationMessage, StreamItemMessage
+from .slots import InvocationSlots, Slot
+from .streams import ServerStream, StreamTracker, UploadStream
+
+if TYPE_CHECKING:
+    from .hubs import Hub
+
+logger = logging.getLogger("realtime.dispatcher")
+
+UNKNOWN_LOGGED_PER_HUB = 100
+"""Unknown method names logged per hub; a client that calls ever new names cannot fill the log or the memory."""
+SHOWN_NAME_LENGTH = 100
+"""Characters of an unknown method name that are logged (and remembered)."""
+_unknown_logged: dict[str, set[str]] = {}
+
+
+def log_unknown_method(hub: type[Hub], target: str) -> None:
+    """Tell the server log, once per hub and name, that a client called a name ``hub`` does not expose, and what
+    was probably meant. The client only gets ``Unknown hub method 'X'`` (protocol contract)."""
+    shown = target if len(target) <= SHOWN_NAME_LENGTH else target[:SHOWN_NAME_LENGTH] + "..."
+    seen = _unknown_logged.setdefault(hub.hub_name(), set())
+    if shown in seen or len(seen) > UNKNOWN_LOGGED_PER_HUB:
+        return
+    seen.add(shown)
+    if len(seen) > UNKNOWN_LOGGED_PER_HUB:
+        logger.warning("realtime: %s: clients called more unknown method names; no more are logged", hub.hub_name())
+        return
+    hint = hub.unknown_method_hint(target) if len(target) <= SHOWN_NAME_LENGTH else "no hub method has so long a name"
+    logger.warning("realtime: a client called %r, which is not a hub method of %s: %s.", shown, hub.hub_name(), hint)
+
+
+class Invocations:
+    """The hub method calls of one :class:`HubConnection`: slots, upload and server streams, tasks."""
+
+    __slots__ = (
+        "connection",
+        "hub",
+        "detailed_errors",
+        "filters",
+        "streams",
+        "max_streams",
+        "max_upload_streams",
+        "_slots",
+        "_running_streams",
+        "_tasks",
+    )
+
+    def __init__(self, connection: HubConnection) -> None:
+        self.connection = connection
+        self.hub: type[Hub] = connection.hub
+        self.detailed_errors = bool(hub_option(self.hub, "DETAILED_ERRORS"))
+        self.filters = hub_filters(self.hub)
+        capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
+        self.streams = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
+        self.max_streams = int(hub_option(self.hub, "MAX_STREAMS"))
+        self.max_upload_streams = int(hub_option(self.hub, "MAX_UPLOAD_STREAMS"))
+        self._slots: InvocationSlots | None = None  # created with the first invocation
+        self._running_streams: dict[str, ServerStream] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def cancel(self, invocation_id: str) -> None:
+        """A CancelInvocation: stop that server stream (cancels of anything else are ignored)."""
+        running = self._running_streams.pop(invocation_id, None)
+        if running is not None:
+            running.cancel()
+
+    async def stop(self) -> None:
+        """Cancel and await every call still running (the connection ended)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def admit(self, message: InvocationMessage | StreamInvocationMessage) -> None:
+        """Start an invocation, or refuse it now; may first wait for room among the queued ones."""
+        try:
+            method = self._method(message)
+        except _Refused as refused:
+            self._refuse(message, refused.text)
+            return
+        streams = self.streams.open(message.stream_ids or [])
+        try:
+            arguments = self._bind(message, method, streams)
+        except _Refused as refused:
+            self.streams.close(streams)
+            self._refuse(message, refused.text)
+            return
+        slot: Slot | None = None
+        if not (method.is_stream or streams):
+            slots = self._invocation_slots()
+            if slots.full:
+                await self._wait_for_room(slots)
+                if self.connection.state is not State.CONNECTED:
+                    return
+            slot = slots.admit()
+        task = asyncio.create_task(self._invoke(message, method, arguments, streams, slot))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if isinstance(message, StreamInvocationMessage):
+            invocation_id = message.invocation_id
+            self._running_streams[invocation_id] = ServerStream(task)
+            task.add_done_callback(lambda _: self._running_streams.pop(invocation_id, None))
+
+    async def _wait_for_room(self, slots: InvocationSlots) -> None:
+        """Stop reading until another invocation may wait for a slot (or the connection ends).
+
+        Raises ``LimitExceeded`` when the transport cannot stop the client (the connection then closes).
+        """
+        connection = self.connection
+        if not connection.transport.can_pause:
+            raise LimitExceeded(
+                f"More than {slots.limit} invocations waited for a free slot (MAX_QUEUED_INVOCATIONS), and this "
+                "server cannot pause a client."
+            )
+        connection.reading_paused = True
+        room = asyncio.ensure_future(slots.room())
+        try:
+            await asyncio.wait({room, connection.ending()}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            room.cancel()
+            connection.reading_paused = False
+            connection.last_received = time.monotonic()
+
+    def _refuse(self, message: InvocationMessage | StreamInvocationMessage, text: str) -> None:
+        """Answer an invocation refused before it ran (nothing for a non-blocking one)."""
+        if message.invocation_id is not None:
+            connection = self.connection
+            connection.enqueue_frame(connection.encode(CompletionMessage.with_error(message.invocation_id, text)))
+
+    async def _invoke(
+        self,
+        message: InvocationMessage | StreamInvocationMessage,
+        method: HubMethod,
+        arguments: list[Any],
+        streams: list[UploadStream],
+        slot: Slot | None,
+    ) -> None:
+        current_invocation.set(asyncio.current_task())
+        try:
+            if method.is_stream:
+                await self._run_stream(message, method, arguments)
+            else:
+                await self._run_call(message, method, arguments, slot)
+        finally:
+            self.streams.close(streams)
+
+    def _method(self, message: InvocationMessage | StreamInvocationMessage) -> HubMethod:
+        """The hub method ``message`` may run, or ``_Refused`` with the Completion error."""
+        target = message.target
+        method = self.hub.hub_methods.get(target)
+        if method is None:
+            log_unknown_method(self.hub, target)
+            raise _Refused(errors.unknown_method(target))
+        wants_stream = isinstance(message, StreamInvocationMessage)
+        if method.is_stream and not wants_stream:
+            raise _Refused(errors.streaming_method_with_invocation(target))
+        if wants_stream and not method.is_stream:
+            raise _Refused(errors.non_streaming_method_with_stream_invocation(target))
+        stream_ids = message.stream_ids or []
+        if len(stream_ids) != len(method.stream_positions):
+            raise _Refused(errors.stream_count_mismatch(target, len(stream_ids), len(method.stream_positions)))
+        if wants_stream:
+            if message.invocation_id in self._running_streams:
+                raise _Refused(errors.invocation_id_in_use(message.invocation_id))
+            if len(self._running_streams) >= self.max_streams:
+                raise _Refused(errors.too_many_streams(target, self.max_streams))
+        if stream_ids and len(self.streams) + len(stream_ids) > self.max_upload_streams:
+            raise _Refused(errors.too_many_upload_streams(target, self.max_upload_streams))
+        return method
+
+    def _bind(
+        self, message: InvocationMessage | StreamInvocationMessage, method: HubMethod, streams: list[UploadStream]
+    ) -> list[Any]:
+        try:
+            return method.bind(message.arguments, streams)
+        except ArgumentError as exc:
+            raise _Refused(errors.binding_failure(message.target, *self.detail(exc))) from exc
+
+    async def _run_call(
+        self,
+        message: InvocationMessage | StreamInvocationMessage,
+        method: HubMethod,
+        arguments: list[Any],
+        slot: Slot | None,
+    ) -> None:
+        try:
+            async with slot or contextlib.nullcontext():
+                result = await self._call(method, arguments)
+        except PermissionDenied:
+            await self._complete(message, CompletionMessage.with_error, errors.unauthorized(message.target))
+            return
+        except Exception as exc:
+            self._log_failure(message, exc)
+            await self._complete(
+                message, CompletionMessage.with_error, errors.invocation_error(message.target, *self.detail(exc))
+            )
+            return
+        if method.is_void:
+            await self._complete(message, CompletionMessage.void)
+        else:
+            await self._complete(message, CompletionMessage.with_result, result)
+
+    async def _run_stream(
+        self, message: InvocationMessage | StreamInvocationMessage, method: HubMethod, arguments: list[Any]
+    ) -> None:
+        invocation_id = message.invocation_id
+        assert invocation_id is not None
+        send = self.connection.send
+        try:
+            generator = await self._call(method, arguments)
+        except PermissionDenied:
+            await send(CompletionMessage.with_error(invocation_id, errors.unauthorized(message.target)))
+            return
+        except Exception as exc:
+            self._log_failure(message, exc)
+            error = errors.invocation_error(message.target, *self.detail(exc))
+            await send(CompletionMessage.with_error(invocation_id, error))
+            return
+        try:
+            try:
+                first = await self._first_item(invocation_id, generator)
+            except StopAsyncIteration:
+                await send(CompletionMessage.void(invocation_id))
+                return
+            except Exception as exc:
+                self._log_failure(message, exc)
+                await send(
+                    CompletionMessage.with_error(
+                        invocation_id, errors.invocation_error(message.target, *self.detail(exc))
+                    )
+                )
+                return
+            try:
+                await send(StreamItemMessage(invocation_id=invocation_id, item=first))
+                async for item in generator:
+                    await send(StreamItemMessage(invocation_id=invocation_id, item=item))
+            except Exception as exc:
+                self._log_failure(message, exc)
+                await send(CompletionMessage.with_error(invocation_id, errors.streaming_error(*self.detail(exc))))
+                return
+            await send(CompletionMessage.void(invocation_id))
+        finally:
+            await generator.aclose()
+
+    async def _first_item(self, invocation_id: str, generator: Any) -> Any:
+        """The stream's first item; a stream cancelled (and forgotten) before it started ends at once."""
+        running = self._running_streams.get(invocation_id)
+        if running is None:
+            running = ServerStream(asyncio.current_task())  # type: ignore[arg-type]
+            running.cancel()
+        return await running.first_item(generator)
+
+    async def _complete(self, message: InvocationMessage | StreamInvocationMessage, build: Any, *args: Any) -> None:
+        """Send the Completion of a blocking invocation (nothing for a non-blocking one)."""
+        if message.invocation_id is None:
+            return
+        completion = build(message.invocation_id, *args)
+        try:
+            frame = self.connection.encode(completion)
+        except (TypeError, ValueError) as exc:
+            logger.error("realtime: result of %r cannot be serialized: %s", message.target, exc)
+            completion = CompletionMessage.with_error(
+                message.invocation_id, errors.invocation_error(message.target, *self.detail(exc))
+            )
+            frame = self.connection.encode(completion)
+        await self.connection.send_frame(frame)
+
+    def _invocation_slots(self) -> InvocationSlots:
+        """The connection's ``MAX_PARALLEL_INVOCATIONS`` slots (made with its first plain invocation)."""
+        if self._slots is None:
+            parallel = int(hub_option(self.hub, "MAX_PARALLEL_INVOCATIONS"))
+            self._slots = InvocationSlots(parallel, int(hub_option(self.hub, "MAX_QUEUED_INVOCATIONS")))
+        return self._slots
+
+    def _hub_instance(self) -> Hub:
+        return self.hub(self.connection)
+
+    async def _call(self, method: HubMethod, arguments: list[Any]) -> Any:
+        """Check the method's permissions, then call it through the hub filters (a stream: create it)."""
+        hub = self._hub_instance()
+        if method.permission_classes:
+            connection = self.connection
+            request = ConnectionRequest(
+                connection.user,
+                connection.user_id,
+                connection.request,
+                auth=connection.claims or None,
+                hub_method=method.name,
+                arguments=arguments,
+            )
+            if not await allowed(method.permission_classes, request, self.hub):
+                raise PermissionDenied(method.name)
+
+        async def call(context: InvocationContext) -> Any:
+            if method.is_stream:
+                return method.func(context.hub, *context.arguments)
+            if method.is_async:
+                return await method.func(context.hub, *context.arguments)
+            return await database_sync_to_async(method.func)(context.hub, *context.arguments)
+
+        return await chain(self.filters, "invoke", call)(InvocationContext(hub, method.name, arguments))
+
+    async def call_hook(self, name: str, *args: Any) -> None:
+        """Run ``on_connected``/``on_disconnected`` through the hub filters."""
+        hook = chain(self.filters, name, lambda hub, *rest: getattr(hub, name)(*rest))
+        await hook(self._hub_instance(), *args)
+
+    def detail(self, exc: BaseException) -> tuple[str | None, str | None]:
+        """The (type, message) suffix clients may see: always for HubError, else with detailed errors."""
+        return errors.exception_parts(exc, detailed=self.detailed_errors)
+
+    def _log_failure(self, message: InvocationMessage | StreamInvocationMessage, exc: Exception) -> None:
+        if isinstance(exc, HubError):
+            logger.info("realtime: %s raised %s: %s", message.target, errors.wire_type_name(exc), exc)
+        else:
+            logger.exception("realtime: hub method %r failed", message.target)
+
+
+
+class _Refused(Exception):
+    """An invocation refused before it ran; ``text`` is the Completion error."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
