@@ -1,0 +1,12 @@
+"""Django system checks for ``realtime`` (ids ``realtime.E0xx`` / ``realtime.W0xx``), registered on import.
+
+:mod:`.configuration`: the channel layer, the ASGI application and the ``REALTIME`` settings;
+:mod:`.hubs`: hub methods that clients cannot reach; :mod:`.deploy`: what ``check --deploy`` adds.
+"""
+
+from __future__ import annotations
+
+from . import configuration, deploy, hubs
+from .hubs import HUBS_MODULE, known_hubs
+
+__all__ = ["HUBS_MODULE", "configuration", "deploy", "hubs", "known_hubs"]

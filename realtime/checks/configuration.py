@@ -1,0 +1,165 @@
+"""Checks of the configuration: the channel layer, the ASGI application and the ``REALTIME`` settings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+from ..conf import DEFAULTS, RENAMED, realtime_settings
+from ..links import doc_url
+
+
+@register()
+def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """A channel layer must exist: hubs route everything through it."""
+    alias = realtime_settings.CHANNEL_LAYER
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if alias not in layers:
+        return [
+            Error(
+                f"CHANNEL_LAYERS has no {alias!r} layer, and realtime needs one.",
+                hint='Add CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}} '
+                "for one process, or channels_redis.pubsub.RedisPubSubChannelLayer for several "
+                f"({doc_url('deployment.md')}).",
+                id="realtime.E001",
+            )
+        ]
+    return _check_redis_timeout(layers[alias])
+
+
+def _check_redis_timeout(config: dict[str, Any]) -> list[Any]:
+    """redis-py 8 times out idle ``RedisChannelLayer`` consumers after 5 s unless ``socket_timeout`` is set."""
+    if not str(config.get("BACKEND", "")).endswith("core.RedisChannelLayer"):
+        return []
+    try:
+        import redis
+    except ImportError:
+        return []
+    if int(redis.__version__.split(".")[0]) < 8:
+        return []
+    hosts = (config.get("CONFIG") or {}).get("hosts") or []
+    if hosts and all(isinstance(h, dict) and "socket_timeout" in h for h in hosts):
+        return []
+    return [
+        Warning(
+            f"redis-py {redis.__version__} drops idle RedisChannelLayer consumers after 5 s.",
+            hint='Give every host a socket timeout: "hosts": [{"address": REDIS_URL, "socket_timeout": None}], '
+            'or pin "redis<8".',
+            id="realtime.W003",
+        )
+    ]
+
+
+@register()
+def check_asgi_application(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Hubs need an ASGI server: ``ASGI_APPLICATION`` must name the app that routes them."""
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        return [
+            Error(
+                "ASGI_APPLICATION is not set; hubs are served only by an ASGI application.",
+                hint='Set ASGI_APPLICATION = "yourproject.asgi.application" and route hubs there '
+                "with realtime.routing.hub_routes().",
+                id="realtime.E002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Unknown ``REALTIME`` keys and timing values that cannot work together."""
+    user = getattr(settings, "REALTIME", None) or {}
+    problems: list[Any] = [
+        Error(
+            f"REALTIME[{key!r}] is not a realtime setting.",
+            hint=f"It is now called {RENAMED[key]!r}." if key in RENAMED else f"Known settings: {', '.join(DEFAULTS)}.",
+            id="realtime.E004",
+        )
+        for key in user
+        if key not in DEFAULTS
+    ]
+    keep_alive = float(user.get("KEEP_ALIVE_INTERVAL", DEFAULTS["KEEP_ALIVE_INTERVAL"]))
+    client_timeout = float(user.get("CLIENT_TIMEOUT", DEFAULTS["CLIENT_TIMEOUT"]))
+    if keep_alive > client_timeout / 2:
+        problems.append(
+            Warning(
+                f"KEEP_ALIVE_INTERVAL ({keep_alive} s) is above half of CLIENT_TIMEOUT ({client_timeout} s): "
+                "clients using the same values will time out connections that are alive.",
+                hint="Keep CLIENT_TIMEOUT at least twice KEEP_ALIVE_INTERVAL (SignalR: 15 s and 30 s).",
+                id="realtime.W005",
+            )
+        )
+    backend = user.get("PRESENCE_BACKEND", DEFAULTS["PRESENCE_BACKEND"])
+    if str(getattr(backend, "__name__", backend)).endswith("RedisPresence") and not user.get("REDIS_URL"):
+        problems.append(
+            Error(
+                "PRESENCE_BACKEND is RedisPresence but REDIS_URL is not set.",
+                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
+                id="realtime.E006",
+            )
+        )
+    registry = user.get("REGISTRY_BACKEND", DEFAULTS["REGISTRY_BACKEND"])
+    if str(getattr(registry, "__name__", registry)).endswith("RedisRegistry") and not user.get("REDIS_URL"):
+        problems.append(
+            Error(
+                "REGISTRY_BACKEND is RedisRegistry but REDIS_URL is not set: every negotiate would fail.",
+                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
+                id="realtime.E010",
+            )
+        )
+    if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
+        problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
+    return problems + _check_presence_liveness(user)
+
+
+def _check_presence_liveness(user: dict[str, Any]) -> list[Any]:
+    """A process must beat (``PRESENCE_LIVENESS_INTERVAL``) well within its liveness (``PRESENCE_LIVENESS_TTL``)."""
+    interval = float(user.get("PRESENCE_LIVENESS_INTERVAL", DEFAULTS["PRESENCE_LIVENESS_INTERVAL"]))
+    liveness = float(user.get("PRESENCE_LIVENESS_TTL", DEFAULTS["PRESENCE_LIVENESS_TTL"]))
+    if interval <= 0 or liveness <= interval:
+        return [
+            Error(
+                f"PRESENCE_LIVENESS_TTL ({liveness} s) must be above PRESENCE_LIVENESS_INTERVAL ({interval} s), "
+                "both positive: live processes would be given up for dead between their beats.",
+                hint="Keep PRESENCE_LIVENESS_TTL several times PRESENCE_LIVENESS_INTERVAL (defaults: 10 s and 2 s).",
+                id="realtime.E008",
+            )
+        ]
+    if liveness < 2 * interval:
+        return [
+            Warning(
+                f"PRESENCE_LIVENESS_TTL ({liveness} s) is below twice PRESENCE_LIVENESS_INTERVAL ({interval} s): "
+                "one late beat gets a live process given up for dead (its connections announced as left, then "
+                "joined again).",
+                hint="Keep PRESENCE_LIVENESS_TTL several times PRESENCE_LIVENESS_INTERVAL (defaults: 10 s and 2 s).",
+                id="realtime.W009",
+            )
+        ]
+    return []
+
+
+@register()
+def check_sse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """SSE topic settings: the history backend, its sizes and the topic pattern (``realtime.eventstream``)."""
+    user = getattr(settings, "REALTIME", None) or {}
+    problems: list[Any] = []
+    backend = str(user.get("SSE_HISTORY_BACKEND", DEFAULTS["SSE_HISTORY_BACKEND"]))
+    if backend.endswith("RedisHistory") and not user.get("REDIS_URL"):
+        problems.append(
+            Error(
+                "SSE_HISTORY_BACKEND is RedisHistory but REDIS_URL is not set.",
+                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
+                id="realtime.E020",
+            )
+        )
+    for key in ("SSE_HISTORY_SIZE", "SSE_HISTORY_TTL", "SSE_MAX_EVENT_SIZE"):
+        if float(user.get(key, DEFAULTS[key])) < 1:
+            problems.append(Error(f"REALTIME[{key!r}] must be at least 1.", id="realtime.E022"))
+    try:
+        re.compile(str(user.get("SSE_TOPIC_PATTERN", DEFAULTS["SSE_TOPIC_PATTERN"])))
+    except re.error as exc:
+        problems.append(Error(f"REALTIME['SSE_TOPIC_PATTERN'] is not a regular expression: {exc}.", id="realtime.E023"))
+    return problems
