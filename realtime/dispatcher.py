@@ -45,6 +45,7 @@ YIELD_EVERY = 32
 (Daphne's, uvicorn's) hands over queued frames without suspending, so one client that floods, or one frame
 that carries thousands of messages, would otherwise hold the loop that serves every other connection."""
 
+
 class HubDispatcher:
     """Handshake, message handling and invocation tasks for one :class:`HubConnection`."""
 
@@ -193,5 +194,3 @@ class HubDispatcher:
         finally:
             if self._connected:
                 local.table().remove(connection)
-
-

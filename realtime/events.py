@@ -55,9 +55,7 @@ def invoke(connection_id: str, message: InvocationMessage, timeout: float) -> Ev
     return {"type": INVOKE, "connection_id": connection_id, "message": pack(message), "timeout": timeout}
 
 
-def group_change(
-    connection_id: str, name: str, *, add: bool, metadata: Mapping[str, Any] | None = None
-) -> Event:
+def group_change(connection_id: str, name: str, *, add: bool, metadata: Mapping[str, Any] | None = None) -> Event:
     """Add ``connection_id`` to (or remove it from) hub group ``name``, with presence ``metadata``."""
     event: Event = {"type": GROUP, "connection_id": connection_id, "name": name, "add": add}
     if metadata:

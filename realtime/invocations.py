@@ -348,7 +348,6 @@ class Invocations:
             logger.exception("realtime: hub method %r failed", message.target)
 
 
-
 class _Refused(Exception):
     """An invocation refused before it ran; ``text`` is the Completion error."""
 

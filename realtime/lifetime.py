@@ -16,10 +16,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from channels.exceptions import ChannelFull
-from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 
-from . import events, links, loops, names
+from . import events, loops, names
 from .conf import realtime_settings
 from .events import Event
 
@@ -87,27 +87,6 @@ async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     if home is None or home is asyncio.get_running_loop():
         return await coroutine
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, home))
-
-
-_warned_isolated = False
-
-
-def warn_if_isolated() -> None:
-    """Log once when a push from outside a server goes to the in-memory layer, which reaches no server.
-
-    A Celery worker, a script or a WSGI process on ``InMemoryChannelLayer`` pushes into a layer that only
-    its own process reads: every recipient is in another process, so nobody gets the message.
-    """
-    global _warned_isolated
-    if not _warned_isolated and isinstance(layer(), InMemoryChannelLayer):
-        _warned_isolated = True
-        logger.warning(
-            "realtime: a push from a process that runs no server (a Celery worker, a script, a WSGI server) "
-            "went to CHANNEL_LAYERS[%r], the in-memory layer, which reaches only this process: no client gets "
-            "it. Share a channels_redis layer with the servers (%s).",
-            realtime_settings.CHANNEL_LAYER,
-            links.doc_url("deployment.md"),
-        )
 
 
 async def release_loop() -> None:

@@ -95,6 +95,7 @@ def endpoint_routes(
 
 def hub_endpoint(hub: type[Hub]) -> Endpoint:
     """The :class:`Endpoint` serving ``hub``: a :class:`HubConnection` and its dispatcher per connection."""
+
     def create(transport: Transport, info: ConnectionInfo) -> Handler:
         connection = HubConnection(
             hub,

@@ -9,13 +9,18 @@ call runs in a short-lived event loop whose channel layer connections are closed
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
+from channels.layers import InMemoryChannelLayer
 
-from . import lifetime
+from . import lifetime, links
+from .conf import realtime_settings
+
+logger = logging.getLogger("realtime.push")
 
 
 def sync_call_loop() -> str:
@@ -67,7 +72,7 @@ def run_sync(coroutine_function: Callable[..., Coroutine[Any, Any, Any]], *args:
     if where == "home" and home is not None:
         # call_soon_threadsafe creates the task in a copy of this thread's context: context vars follow
         return asyncio.run_coroutine_threadsafe(coroutine_function(*args, **kwargs), home).result()
-    lifetime.warn_if_isolated()
+    warn_if_isolated()
 
     async def releasing() -> Any:
         try:
@@ -76,3 +81,24 @@ def run_sync(coroutine_function: Callable[..., Coroutine[Any, Any, Any]], *args:
             await lifetime.release_loop()
 
     return async_to_sync(releasing, force_new_loop=True)()
+
+
+_warned_isolated = False
+
+
+def warn_if_isolated() -> None:
+    """Log once when a push from outside a server goes to the in-memory layer, which reaches no server.
+
+    A Celery worker, a script or a WSGI process on ``InMemoryChannelLayer`` pushes into a layer that only
+    its own process reads: every recipient is in another process, so nobody gets the message.
+    """
+    global _warned_isolated
+    if not _warned_isolated and isinstance(lifetime.layer(), InMemoryChannelLayer):
+        _warned_isolated = True
+        logger.warning(
+            "realtime: a push from a process that runs no server (a Celery worker, a script, a WSGI server) "
+            "went to CHANNEL_LAYERS[%r], the in-memory layer, which reaches only this process: no client gets "
+            "it. Share a channels_redis layer with the servers (%s).",
+            realtime_settings.CHANNEL_LAYER,
+            links.doc_url("deployment.md"),
+        )

@@ -187,5 +187,3 @@ class EventStreamResponse(StreamingHttpResponse):
 
     def __iter__(self) -> Any:
         raise ImproperlyConfigured(WSGI_ERROR)
-
-

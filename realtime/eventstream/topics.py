@@ -368,8 +368,6 @@ class TopicStream:
         self._release()
 
 
-
-
 def _on_topic_event(event: events.Event) -> None:
     feed = (_feeds.current() or {}).get(event["topic"])
     if feed is not None:

@@ -188,4 +188,3 @@ class TopicStreamView(EventStreamView):
         if callable(self.topics):
             return bool(self.topics(topic))
         return topic in self.topics
-

@@ -422,8 +422,8 @@ def test_realtime_send_refuses_the_in_memory_layer_without_a_server():
 
 def test_sync_pushes_to_the_in_memory_layer_without_a_server_are_logged(caplog, monkeypatch):
     """A Celery worker on the in-memory layer would push to nobody: said once, in the log, not silently."""
-    monkeypatch.setattr(lifetime, "_warned_isolated", False)
-    with caplog.at_level(logging.WARNING, logger="realtime.lifetime"):
+    monkeypatch.setattr(sync, "_warned_isolated", False)
+    with caplog.at_level(logging.WARNING, logger="realtime.push"):
         get_hub_context(PushHub).clients.all.send("M", 1)
         get_hub_context(PushHub).clients.all.send("M", 2)
     warnings = [r.getMessage() for r in caplog.records if "reaches only this process" in r.getMessage()]
