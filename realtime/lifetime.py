@@ -10,13 +10,15 @@ its kind registered with :func:`route` (the kinds and their shapes: ``realtime.e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from channels.exceptions import ChannelFull
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, channel_layers, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 
 from . import events, loops, names
@@ -53,8 +55,15 @@ def on_gap(listener: Callable[[], None]) -> Callable[[], None]:
     return lambda: _gap_listeners.remove(listener) if listener in _gap_listeners else None
 
 
+_call_layer: ContextVar[BaseChannelLayer | None] = ContextVar("realtime_call_layer", default=None)
+"""The layer instance of a sync call outside a server (:func:`own_layer`); unset everywhere else."""
+
+
 def layer() -> BaseChannelLayer:
     """The channel layer named by ``REALTIME["CHANNEL_LAYER"]``; fails loudly when none is configured."""
+    own = _call_layer.get()
+    if own is not None:
+        return own
     alias = realtime_settings.CHANNEL_LAYER
     found = get_channel_layer(alias)
     if found is None:
@@ -89,28 +98,32 @@ async def _on_home_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, home))
 
 
-async def release_loop() -> None:
-    """Close the channel layer connections that the running (short-lived) loop opened.
+@contextlib.asynccontextmanager
+async def own_layer() -> AsyncIterator[None]:
+    """Give the layer calls made inside (in this context) a channel layer instance of their own, closed at exit.
 
-    channels_redis keeps one connection pool per event loop, and a sync push outside a server makes a
-    loop for each call. Closing that loop's pools here, while it still runs, leaves no connection open
-    between pushes and none to be collected after its loop closed (Celery's "Event loop is closed"),
-    whatever the layer does on ``loop.close()``. Other loops' pools are left alone.
+    For sync pushes outside a server, each in a short-lived loop: channels_redis keeps connection pools per
+    layer instance and event loop, so a fresh instance (channels' ``make_backend``) holds only this call's
+    connections, and its public close leaves none open between pushes nor any for a closed loop to trip over
+    (Celery's "Event loop is closed"). The in-memory layer holds no connections and is shared as it is.
     """
-    found = get_channel_layer(realtime_settings.CHANNEL_LAYER)
-    if found is None:
+    shared = layer()
+    if isinstance(shared, InMemoryChannelLayer):
+        yield
         return
-    loop = asyncio.get_running_loop()
-    state = vars(found)  # not getattr: RedisPubSubChannelLayer forwards unknown names to a new per-loop layer
+    fresh = channel_layers.make_backend(realtime_settings.CHANNEL_LAYER)
+    token = _call_layer.set(fresh)
     try:
-        cleaners = [task for task in state.get("receive_cleaners") or () if task.get_loop() is loop]
-        if cleaners:
-            await asyncio.wait(cleaners)
-        per_loop = (state.get("_layers") or {}).pop(loop, None)
-        if per_loop is not None:
-            await per_loop.flush()
-    except Exception:  # never mask the outcome of the call itself
-        logger.warning("realtime: closing the channel layer connections of a finished loop failed", exc_info=True)
+        yield
+    finally:
+        _call_layer.reset(token)
+        try:
+            if hasattr(type(fresh), "close_pools"):  # RedisChannelLayer: its flush() would delete every message
+                await fresh.close_pools()
+            else:  # RedisPubSubChannelLayer: flush() closes this loop's connections of this instance
+                await fresh.flush()
+        except Exception:  # never mask the outcome of the call itself
+            logger.warning("realtime: closing a sync call's channel layer connections failed", exc_info=True)
 
 
 async def send_to_group(group: str, event: Event) -> None:

@@ -74,13 +74,11 @@ def run_sync(coroutine_function: Callable[..., Coroutine[Any, Any, Any]], *args:
         return asyncio.run_coroutine_threadsafe(coroutine_function(*args, **kwargs), home).result()
     warn_if_isolated()
 
-    async def releasing() -> Any:
-        try:
+    async def in_own_layer() -> Any:
+        async with lifetime.own_layer():
             return await coroutine_function(*args, **kwargs)
-        finally:
-            await lifetime.release_loop()
 
-    return async_to_sync(releasing, force_new_loop=True)()
+    return async_to_sync(in_own_layer, force_new_loop=True)()
 
 
 _warned_isolated = False

@@ -443,21 +443,17 @@ def test_sync_pushes_close_their_layer_connections(backend):
         counter = redis.Redis.from_url(url)
         try:
             with override_settings(CHANNEL_LAYERS=layers):
-                from channels.layers import get_channel_layer
-
                 assert sync.uses_private_loop()
                 for index in range(10):
                     get_hub_context(PushHub).clients.group("g").send("M", index)
-                assert vars(get_channel_layer())["_layers"] == {}
                 assert len(counter.client_list()) == 1  # this counter only
 
-                async def release_while_running() -> int:
-                    await get_channel_layer().group_send("realtime.x", {"type": "x"})
-                    assert asyncio.get_running_loop() in vars(get_channel_layer())["_layers"]
-                    await lifetime.release_loop()
-                    assert vars(get_channel_layer())["_layers"] == {}
-                    return len(await asyncio.to_thread(counter.client_list))
+                async def connections_while_and_after() -> tuple[int, int]:
+                    async with lifetime.own_layer():
+                        await lifetime.layer().group_send("realtime.x", {"type": "x"})
+                        during = len(await asyncio.to_thread(counter.client_list))
+                    return during, len(await asyncio.to_thread(counter.client_list))
 
-                assert asyncio.run(release_while_running()) == 1
+                assert asyncio.run(connections_while_and_after()) == (2, 1)
         finally:
             counter.close()
