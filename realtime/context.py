@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from .clients import HubClients
 from .groups import GroupManager
+from .hubs import Hub
 from .presence import HubPresence
-
-if TYPE_CHECKING:
-    from .hubs import Hub
 
 
 class HubContext:
@@ -26,11 +25,6 @@ class HubContext:
 
 def resolve_hub(hub: type[Hub] | str) -> type[Hub]:
     """``hub`` itself, or the class its import path names; ``TypeError`` unless it is a ``Hub`` subclass."""
-    from django.core.exceptions import ImproperlyConfigured
-    from django.utils.module_loading import import_string
-
-    from .hubs import Hub
-
     found: object = hub
     if isinstance(hub, str):
         try:
