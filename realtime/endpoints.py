@@ -16,18 +16,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from .auth import scope_user
 from .conf import realtime_settings
 from .request import RequestInfo
 from .types import Scope, Transport
 
-if TYPE_CHECKING:
-    pass
 
-
-class Handler(Protocol):
+class ConnectionHandlerLike(Protocol):
     """What a transport drives: ``open`` once, ``receive`` per chunk, ``closed`` once at the end."""
 
     def open(self) -> None: ...
@@ -69,7 +66,7 @@ class Endpoint:
 
     name: str
     transports: tuple[str, ...]
-    create: Callable[[Transport, ConnectionInfo], Handler]
+    create: Callable[[Transport, ConnectionInfo], ConnectionHandlerLike]
     authorize: Callable[[Scope], Awaitable[int | None]] = allow_all
     """Checked on negotiate and every transport request: ``None`` to allow, else the HTTP status."""
     min_negotiate_version: int = 0

@@ -25,7 +25,7 @@ from .auth import scope_user
 from .conf import hub_option
 from .connection import HubConnection
 from .dispatcher import HubDispatcher
-from .endpoints import ConnectionHandler, ConnectionInfo, Endpoint, Handler
+from .endpoints import ConnectionHandler, ConnectionHandlerLike, ConnectionInfo, Endpoint
 from .hubs import Hub
 from .permissions import ConnectionRequest, allowed
 from .request import RequestInfo
@@ -96,7 +96,7 @@ def endpoint_routes(
 def hub_endpoint(hub: type[Hub]) -> Endpoint:
     """The :class:`Endpoint` serving ``hub``: a :class:`HubConnection` and its dispatcher per connection."""
 
-    def create(transport: Transport, info: ConnectionInfo) -> Handler:
+    def create(transport: Transport, info: ConnectionInfo) -> ConnectionHandlerLike:
         connection = HubConnection(
             hub,
             transport,

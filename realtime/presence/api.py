@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..clients import run_sync
-from .base import GROUP, HUB, USER, PresenceEntry, PresenceError, PresenceUser, Scope, check_group_name
+from .base import GROUP, HUB, USER, PresenceEntry, PresenceError, PresenceScope, PresenceUser, check_group_name
 from .tracker import store, tracks
 
 if TYPE_CHECKING:
@@ -30,12 +30,12 @@ class HubPresence:
     def __init__(self, hub: type[Hub]) -> None:
         self.hub = hub
 
-    def _scope(self, group: str | None, kind: str = GROUP) -> Scope:
+    def _scope(self, group: str | None, kind: str = GROUP) -> PresenceScope:
         if not tracks(self.hub):
             raise PresenceError(f"{self.hub.__qualname__} does not track presence: set track_presence = True.")
         if group is None:
-            return Scope(self.hub.hub_name(), HUB, "")
-        return Scope(self.hub.hub_name(), kind, check_group_name(group) if kind == GROUP else str(group))
+            return PresenceScope(self.hub.hub_name(), HUB, "")
+        return PresenceScope(self.hub.hub_name(), kind, check_group_name(group) if kind == GROUP else str(group))
 
     async def members(self, group: str | None = None) -> list[PresenceEntry]:
         """The entries of ``group`` (or of the hub), oldest connection first."""

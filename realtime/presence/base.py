@@ -22,11 +22,11 @@ from ..exceptions import HubError
 from ..protocol.values import json_default
 
 GROUP = "group"
-"""Scope kind of a hub group (the only kind whose changes are announced)."""
+"""PresenceScope kind of a hub group (the only kind whose changes are announced)."""
 HUB = "hub"
-"""Scope kind of every tracked connection of a hub (``name`` is empty)."""
+"""PresenceScope kind of every tracked connection of a hub (``name`` is empty)."""
 USER = "user"
-"""Scope kind of the connections of one user (``name`` is the user identifier)."""
+"""PresenceScope kind of the connections of one user (``name`` is the user identifier)."""
 
 
 class PresenceError(HubError):
@@ -36,7 +36,7 @@ class PresenceError(HubError):
     """
 
 
-class Scope(NamedTuple):
+class PresenceScope(NamedTuple):
     """Where entries live: ``kind`` (``group``, ``hub`` or ``user``) ``name`` of hub ``hub`` (its import path)."""
 
     hub: str
@@ -120,7 +120,7 @@ class PresenceBackend(abc.ABC):
         self,
         process: str,
         connection_id: str,
-        entries: Sequence[tuple[Scope, PresenceEntry]],
+        entries: Sequence[tuple[PresenceScope, PresenceEntry]],
         ttl: float,
         liveness: float | None = None,
     ) -> list[bool]:
@@ -131,11 +131,11 @@ class PresenceBackend(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def leave(self, process: str, connection_id: str, scopes: Sequence[Scope]) -> list[bool]:
+    async def leave(self, process: str, connection_id: str, scopes: Sequence[PresenceScope]) -> list[bool]:
         """Remove the connection from each scope; per scope, ``True`` if it was there."""
 
     @abc.abstractmethod
-    async def refresh(self, process: str, items: Sequence[tuple[Scope, str]], ttl: float) -> list[int]:
+    async def refresh(self, process: str, items: Sequence[tuple[PresenceScope, str]], ttl: float) -> list[int]:
         """Push the expiry of each live ``(scope, connection_id)`` to now + ``ttl``.
 
         Returns the indexes of the items that were missing (swept, or lost by a restarted store): the caller
@@ -151,22 +151,22 @@ class PresenceBackend(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
+    async def sweep(self, process: str) -> list[tuple[PresenceScope, PresenceEntry]]:
         """Remove the entries of other processes whose liveness expired, and return them (each to one caller only).
 
         A backend without other processes removes the expired entries instead (their owner lost track of them).
         """
 
     @abc.abstractmethod
-    async def members(self, scope: Scope) -> list[PresenceEntry]:
+    async def members(self, scope: PresenceScope) -> list[PresenceEntry]:
         """The live (unexpired) entries of ``scope``, in no particular order; ``[]`` for an unknown scope."""
 
     @abc.abstractmethod
-    async def connection_ids(self, scope: Scope) -> list[str]:
+    async def connection_ids(self, scope: PresenceScope) -> list[str]:
         """The connection ids of the live entries of ``scope``, in no particular order."""
 
     @abc.abstractmethod
-    async def count(self, scope: Scope) -> int:
+    async def count(self, scope: PresenceScope) -> int:
         """How many live entries ``scope`` has (cheap: no entry is read)."""
 
     @abc.abstractmethod

@@ -11,14 +11,14 @@ import threading
 import time
 from collections.abc import Sequence
 
-from .base import PresenceBackend, PresenceEntry, Scope
+from .base import PresenceBackend, PresenceEntry, PresenceScope
 
 
 class MemoryPresence(PresenceBackend):
     """Presence entries in this process's memory; nothing is shared with other processes."""
 
     def __init__(self) -> None:
-        self._scopes: dict[Scope, dict[str, tuple[PresenceEntry, float, str]]] = {}
+        self._scopes: dict[PresenceScope, dict[str, tuple[PresenceEntry, float, str]]] = {}
         """Per scope: connection id → (entry, expiry on the monotonic clock, owning process)."""
         self._earliest = float("inf")
         """No entry expires before this (the sweep skips its scan until then)."""
@@ -28,7 +28,7 @@ class MemoryPresence(PresenceBackend):
         self,
         process: str,
         connection_id: str,
-        entries: Sequence[tuple[Scope, PresenceEntry]],
+        entries: Sequence[tuple[PresenceScope, PresenceEntry]],
         ttl: float,
         liveness: float | None = None,
     ) -> list[bool]:
@@ -43,7 +43,7 @@ class MemoryPresence(PresenceBackend):
                 members[connection_id] = (entry, expiry, process)
         return added
 
-    async def leave(self, process: str, connection_id: str, scopes: Sequence[Scope]) -> list[bool]:
+    async def leave(self, process: str, connection_id: str, scopes: Sequence[PresenceScope]) -> list[bool]:
         """Remove the connection from each scope; per scope, ``True`` if it was there."""
         removed = []
         with self._lock:
@@ -54,7 +54,7 @@ class MemoryPresence(PresenceBackend):
                     del self._scopes[scope]
         return removed
 
-    async def refresh(self, process: str, items: Sequence[tuple[Scope, str]], ttl: float) -> list[int]:
+    async def refresh(self, process: str, items: Sequence[tuple[PresenceScope, str]], ttl: float) -> list[int]:
         """Push the expiry of each live item forward; returns the indexes of the missing ones."""
         expiry = time.monotonic() + ttl
         missing = []
@@ -72,7 +72,7 @@ class MemoryPresence(PresenceBackend):
         """Nothing to record: this process is the only one, and alive. Never given up for dead: ``False``."""
         return False
 
-    async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
+    async def sweep(self, process: str) -> list[tuple[PresenceScope, PresenceEntry]]:
         """Remove every expired entry (this process has no peers; expired means its owner lost track).
 
         Scans the entries only once the earliest expiry has passed, so calling it often costs nothing.
@@ -95,20 +95,20 @@ class MemoryPresence(PresenceBackend):
             self._earliest = earliest
         return removed
 
-    def _live(self, scope: Scope) -> list[PresenceEntry]:
+    def _live(self, scope: PresenceScope) -> list[PresenceEntry]:
         now = time.monotonic()
         with self._lock:
             return [entry for entry, expiry, _ in self._scopes.get(scope, {}).values() if expiry > now]
 
-    async def members(self, scope: Scope) -> list[PresenceEntry]:
+    async def members(self, scope: PresenceScope) -> list[PresenceEntry]:
         """The live entries of ``scope``."""
         return self._live(scope)
 
-    async def connection_ids(self, scope: Scope) -> list[str]:
+    async def connection_ids(self, scope: PresenceScope) -> list[str]:
         """The connection ids of the live entries of ``scope``."""
         return [entry.connection_id for entry in self._live(scope)]
 
-    async def count(self, scope: Scope) -> int:
+    async def count(self, scope: PresenceScope) -> int:
         """How many live entries ``scope`` has (no list is built)."""
         now = time.monotonic()
         with self._lock:

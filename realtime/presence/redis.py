@@ -27,7 +27,7 @@ from typing import Any
 
 from ..loops import PerLoop
 from ..redis_client import LoopClients
-from .base import PresenceBackend, PresenceEntry, Scope
+from .base import PresenceBackend, PresenceEntry, PresenceScope
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
@@ -204,7 +204,7 @@ def _digest(*parts: str) -> str:
     return hashlib.blake2b("\0".join(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def scope_id(scope: Scope) -> str:
+def scope_id(scope: PresenceScope) -> str:
     """The digest naming ``scope``'s keys."""
     return _digest(scope.hub, scope.kind, scope.name)
 
@@ -250,7 +250,7 @@ class RedisPresence(PresenceBackend):
         self,
         process: str,
         connection_id: str,
-        entries: Sequence[tuple[Scope, PresenceEntry]],
+        entries: Sequence[tuple[PresenceScope, PresenceEntry]],
         ttl: float,
         liveness: float | None = None,
     ) -> list[bool]:
@@ -263,7 +263,7 @@ class RedisPresence(PresenceBackend):
             args += [scope_id(scope), entry.dumps(), name, kind]
         return [bool(added) for added in await self._scripts()["join"](args=args)]
 
-    async def leave(self, process: str, connection_id: str, scopes: Sequence[Scope]) -> list[bool]:
+    async def leave(self, process: str, connection_id: str, scopes: Sequence[PresenceScope]) -> list[bool]:
         """Remove the connection from each scope; per scope, ``True`` if it was there."""
         if not scopes:
             return []
@@ -272,7 +272,7 @@ class RedisPresence(PresenceBackend):
             args += [scope_id(scope), kind_id(scope.hub, scope.kind)]
         return [bool(removed) for removed in await self._scripts()["leave"](args=args)]
 
-    async def refresh(self, process: str, items: Sequence[tuple[Scope, str]], ttl: float) -> list[int]:
+    async def refresh(self, process: str, items: Sequence[tuple[PresenceScope, str]], ttl: float) -> list[int]:
         """Push the expiry of each live item forward in one round trip; returns the indexes of the missing ones."""
         if not items:
             return []
@@ -291,31 +291,31 @@ class RedisPresence(PresenceBackend):
         """Push ``process``'s liveness to now + ``ttl`` (one ``ZADD``); ``True`` if it had expired or was gone."""
         return bool(await self._scripts()["alive"](args=[self.prefix, process, int(ttl * 1000)]))
 
-    async def sweep(self, process: str) -> list[tuple[Scope, PresenceEntry]]:
+    async def sweep(self, process: str) -> list[tuple[PresenceScope, PresenceEntry]]:
         """Remove the entries of processes whose liveness expired (not ``process``) and return them."""
         scripts = self._scripts()
-        removed: list[tuple[Scope, PresenceEntry]] = []
+        removed: list[tuple[PresenceScope, PresenceEntry]] = []
         for dead in await scripts["dead"](args=[self.prefix, process]):
             for _ in range(self.max_reap_calls):
                 done, flat = await scripts["reap"](args=[self.prefix, dead, self.reap_batch])
                 for name, connection_id, entry in zip(flat[::3], flat[1::3], flat[2::3], strict=True):
                     if name:
                         data = json.loads(name)
-                        removed.append((Scope(data["h"], data["k"], data["n"]), _entry(connection_id, entry)))
+                        removed.append((PresenceScope(data["h"], data["k"], data["n"]), _entry(connection_id, entry)))
                 if done:
                     break
         return removed
 
-    async def members(self, scope: Scope) -> list[PresenceEntry]:
+    async def members(self, scope: PresenceScope) -> list[PresenceEntry]:
         """The live entries of ``scope``: one round trip and one JSON document, whatever the size."""
         text = await self._scripts()["members"](args=[self.prefix, scope_id(scope)])
         return [PresenceEntry.from_dict(data) for data in json.loads(text)]
 
-    async def connection_ids(self, scope: Scope) -> list[str]:
+    async def connection_ids(self, scope: PresenceScope) -> list[str]:
         """The connection ids of the live entries of ``scope`` (no entry is read)."""
         return json.loads(await self._scripts()["ids"](args=[self.prefix, scope_id(scope)]))
 
-    async def count(self, scope: Scope) -> int:
+    async def count(self, scope: PresenceScope) -> int:
         """How many live entries ``scope`` has (one ``ZCOUNT``)."""
         return int(await self._scripts()["count"](args=[self.prefix, scope_id(scope)]))
 

@@ -35,7 +35,7 @@ from .base import (
     USER,
     PresenceBackend,
     PresenceEntry,
-    Scope,
+    PresenceScope,
     check_group_name,
     normalize_metadata,
 )
@@ -86,16 +86,16 @@ class Tracked:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
 
-    def scopes(self) -> list[tuple[Scope, PresenceEntry]]:
+    def scopes(self) -> list[tuple[PresenceScope, PresenceEntry]]:
         """Every scope the connection has an entry in, with that entry."""
         name = self.hub.hub_name()
-        found = [(Scope(name, HUB, ""), self.entry)]
+        found = [(PresenceScope(name, HUB, ""), self.entry)]
         if self.entry.user_id is not None:
-            found.append((Scope(name, USER, self.entry.user_id), self.entry))
-        found += [(Scope(name, GROUP, group), entry) for group, entry in self.groups.items()]
+            found.append((PresenceScope(name, USER, self.entry.user_id), self.entry))
+        found += [(PresenceScope(name, GROUP, group), entry) for group, entry in self.groups.items()]
         return found
 
-    def current(self, scope: Scope) -> PresenceEntry | None:
+    def current(self, scope: PresenceScope) -> PresenceEntry | None:
         """The entry the connection should have in ``scope`` now, or ``None``."""
         return self.groups.get(scope.name) if scope.kind == GROUP else self.entry
 
@@ -106,7 +106,7 @@ class Tracker:
     def __init__(self) -> None:
         self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.connections: dict[str, Tracked] = {}
-        self._retry: deque[tuple[type[Hub], str, list[Scope]]] = deque(maxlen=MAX_RETRIES)
+        self._retry: deque[tuple[type[Hub], str, list[PresenceScope]]] = deque(maxlen=MAX_RETRIES)
         self._hubs: dict[str, type[Hub] | None] = {}
         self.refreshed = time.monotonic()
         """When the last refresh of this process's entries started (monotonic clock)."""
@@ -158,7 +158,9 @@ class Tracker:
             if tracked.groups.get(group) == entry:
                 return
             tracked.groups[group] = entry
-            added = await self._write(tracked, connection_id, [(Scope(tracked.hub.hub_name(), GROUP, group), entry)])
+            added = await self._write(
+                tracked, connection_id, [(PresenceScope(tracked.hub.hub_name(), GROUP, group), entry)]
+            )
             if added[0]:
                 await self.announce(tracked.hub, group, joined=[connection_id])
 
@@ -170,7 +172,7 @@ class Tracker:
         async with tracked.lock:
             if tracked.groups.pop(group, None) is None:
                 return
-            removed = await self._remove(tracked, connection_id, [Scope(tracked.hub.hub_name(), GROUP, group)])
+            removed = await self._remove(tracked, connection_id, [PresenceScope(tracked.hub.hub_name(), GROUP, group)])
             if removed[0]:
                 await self.announce(tracked.hub, group, left=[connection_id])
 
@@ -190,7 +192,7 @@ class Tracker:
     # -- store access -----------------------------------------------------------------------------
 
     async def _write(
-        self, tracked: Tracked, connection_id: str, entries: list[tuple[Scope, PresenceEntry]]
+        self, tracked: Tracked, connection_id: str, entries: list[tuple[PresenceScope, PresenceEntry]]
     ) -> list[bool]:
         try:
             return await store().join(self.process, connection_id, entries, ttl(), liveness_ttl())
@@ -200,7 +202,7 @@ class Tracker:
             )
             return [False] * len(entries)
 
-    async def _remove(self, tracked: Tracked, connection_id: str, scopes: list[Scope]) -> list[bool]:
+    async def _remove(self, tracked: Tracked, connection_id: str, scopes: list[PresenceScope]) -> list[bool]:
         try:
             return await store().leave(self.process, connection_id, scopes)
         except Exception:
@@ -256,7 +258,7 @@ class Tracker:
             async with tracked.lock:  # still connected: keep what it joined again since
                 await self._retry_removal(hub, connection_id, [s for s in scopes if tracked.current(s) is None])
 
-    async def _retry_removal(self, hub: type[Hub], connection_id: str, scopes: list[Scope]) -> None:
+    async def _retry_removal(self, hub: type[Hub], connection_id: str, scopes: list[PresenceScope]) -> None:
         try:
             removed = await store().leave(self.process, connection_id, scopes)
         except Exception:
@@ -268,7 +270,7 @@ class Tracker:
 
     async def _refresh(self) -> None:
         items = [(scope, cid) for cid, tracked in list(self.connections.items()) for scope, _ in tracked.scopes()]
-        missing: dict[str, list[Scope]] = defaultdict(list)
+        missing: dict[str, list[PresenceScope]] = defaultdict(list)
         for index in await store().refresh(self.process, items, ttl()):
             missing[items[index][1]].append(items[index][0])
         for connection_id, scopes in missing.items():

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import events, lifetime, loops
 from ..conf import realtime_settings
-from ..endpoints import ConnectionInfo, Endpoint, Handler
+from ..endpoints import ConnectionHandlerLike, ConnectionInfo, Endpoint
 from . import claim
 
 logger = logging.getLogger("realtime.transports")
@@ -38,7 +38,7 @@ class HttpOwner(ABC):
     def __init__(self, endpoint: Endpoint, info: ConnectionInfo, token: str) -> None:
         self.token = token
         self.info = info
-        self.handler: Handler = endpoint.create(self, info)
+        self.handler: ConnectionHandlerLike = endpoint.create(self, info)
         self._inbox: deque[tuple[bytes, asyncio.Future[int]]] = deque()
         self._inbox_bytes = 0
         self._wake = asyncio.Event()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..endpoints import ConnectionInfo, Endpoint, Handler
+from ..endpoints import ConnectionHandlerLike, ConnectionInfo, Endpoint
 from ..registry import new_id
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
@@ -104,7 +104,7 @@ class WebsocketApp:
             await send({"type": "websocket.close", "code": 1008})
 
 
-async def _serve(handler: Handler, transport: WebsocketTransport, receive: Receive) -> None:
+async def _serve(handler: ConnectionHandlerLike, transport: WebsocketTransport, receive: Receive) -> None:
     """Feed every frame to ``handler`` until the socket ends; then tell it how (clean or not)."""
     handler.open()
     error: Exception | None = None

@@ -198,8 +198,10 @@ async def test_server_streams(server_kind):
         async with Watch(server) as watch:
             for start in range(0, 30_000, 500):
                 await socket.send(
-                    "".join(frame({"type": 4, "invocationId": str(i), "target": "Forever", "arguments": []})
-                            for i in range(start, start + 500))
+                    "".join(
+                        frame({"type": 4, "invocationId": str(i), "target": "Forever", "arguments": []})
+                        for i in range(start, start + 500)
+                    )
                 )
             received = await messages(socket, lambda m: m.get("type") == 3 and m.get("invocationId") == "29999")
         refused = [m for m in received if m.get("type") == 3]

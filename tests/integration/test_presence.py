@@ -20,7 +20,7 @@ from realtime.context import get_hub_context
 from realtime.exceptions import GroupError, HubError
 from realtime.hubs import Hub
 from realtime.presence import PresenceError, PresenceUser
-from realtime.presence.base import GROUP, PresenceEntry, Scope
+from realtime.presence.base import GROUP, PresenceEntry, PresenceScope
 from realtime.testing import HubCommunicator
 from tests.servers import redis_server
 
@@ -246,7 +246,7 @@ async def test_heartbeat_sweeps_dead_entries_and_restores_lost_ones():
         a = await alice.invoke("Id")
         await alice.invoke("Join", group)
         await diff(alice)
-        scope = Scope(PresenceHub.hub_name(), GROUP, group)
+        scope = PresenceScope(PresenceHub.hub_name(), GROUP, group)
         await store.join("crashed-process", "ghost", [(scope, PresenceEntry("ghost", None, time.time()))], 0.05)
         await asyncio.sleep(0.1)
         tracker = presence.tracker()
@@ -284,7 +284,7 @@ async def test_a_process_given_up_for_dead_writes_its_entries_back_at_its_next_b
             assert await diff(alice) == {"group": group, "joined": [a], "left": []}
             assert await alice.invoke("Ids", group) == [a]
             await alice.disconnect()
-            assert await store.count(Scope(PresenceHub.hub_name(), GROUP, group)) == 0
+            assert await store.count(PresenceScope(PresenceHub.hub_name(), GROUP, group)) == 0
 
 
 async def test_failed_removal_is_retried(monkeypatch):

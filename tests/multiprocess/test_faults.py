@@ -98,8 +98,10 @@ async def test_redis_restart(tmp_path, layer):
                 close = await client.receive_close(timeout=30)
                 assert close.get("allowReconnect") is True, close
                 assert "may have been lost" in close["error"], close
-            print(f"Redis outage: both processes asked their clients to reconnect {time.monotonic() - restarted:.1f} s "
-                  "after Redis came back.")
+            print(
+                f"Redis outage: both processes asked their clients to reconnect {time.monotonic() - restarted:.1f} s "
+                "after Redis came back."
+            )
 
             alice = await RawHubClient.open(ws(first, "chathub"))
             bob = await RawHubClient.open(ws(second, "chathub"))

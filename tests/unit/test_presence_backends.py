@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import redis.asyncio
 
-from realtime.presence.base import GROUP, HUB, USER, PresenceEntry, PresenceError, Scope, normalize_metadata
+from realtime.presence.base import GROUP, HUB, USER, PresenceEntry, PresenceError, PresenceScope, normalize_metadata
 from realtime.presence.memory import MemoryPresence
 from realtime.presence.redis import RedisPresence
 from tests.servers import redis_server
@@ -18,9 +18,9 @@ from tests.servers import redis_server
 pytestmark = pytest.mark.timeout(60)
 
 HUBNAME = "tests.unit.PresenceHub"
-ROOM = Scope(HUBNAME, GROUP, "room")
-HALL = Scope(HUBNAME, GROUP, "hall")
-ALL = Scope(HUBNAME, HUB, "")
+ROOM = PresenceScope(HUBNAME, GROUP, "room")
+HALL = PresenceScope(HUBNAME, GROUP, "hall")
+ALL = PresenceScope(HUBNAME, HUB, "")
 
 
 def entry(connection_id: str, user: str | None = None, **metadata) -> PresenceEntry:
@@ -79,7 +79,7 @@ async def test_join_list_count_leave(backend):
 
 
 async def test_unknown_scopes_are_empty(backend):
-    nowhere = Scope(HUBNAME, GROUP, "no such group")
+    nowhere = PresenceScope(HUBNAME, GROUP, "no such group")
     assert await backend.members(nowhere) == []
     assert await backend.connection_ids(nowhere) == []
     assert await backend.count(nowhere) == 0
@@ -100,7 +100,9 @@ async def test_expired_entries_are_not_listed_and_refresh_keeps_them(backend):
 
 
 async def test_sweep_returns_dead_entries_once(backend):
-    await backend.join("dead", "a", [(ROOM, entry("a", "u1")), (Scope(HUBNAME, USER, "u1"), entry("a", "u1"))], 0.2)
+    await backend.join(
+        "dead", "a", [(ROOM, entry("a", "u1")), (PresenceScope(HUBNAME, USER, "u1"), entry("a", "u1"))], 0.2
+    )
     await backend.join("dead", "b", [(ROOM, entry("b")), (HALL, entry("b"))], 0.2)
     await backend.join("alive", "c", [(ROOM, entry("c"))], 30)
     assert await backend.sweep("alive") == []
@@ -182,7 +184,7 @@ async def redis_backend(settings, redis_url, raw):
 
 
 async def test_redis_leaves_no_keys_behind(redis_backend, raw):
-    user = Scope(HUBNAME, USER, "u1")
+    user = PresenceScope(HUBNAME, USER, "u1")
     await redis_backend.join("gone", "a", [(ROOM, entry("a", "u1")), (user, entry("a", "u1")), (ALL, entry("a"))], 0.2)
     await redis_backend.join("p1", "b", [(ROOM, entry("b")), (HALL, entry("b"))], 10)
     await redis_backend.leave("p1", "b", [ROOM, HALL])
@@ -216,7 +218,7 @@ async def test_redis_revived_process_is_not_reaped(redis_backend, raw):
 
 async def test_redis_liveness_not_entry_expiry_decides_death(redis_backend, raw):
     """Entries live 30 s, but their process's liveness expired: the next sweep takes them and cleans up."""
-    user = Scope(HUBNAME, USER, "u1")
+    user = PresenceScope(HUBNAME, USER, "u1")
     await redis_backend.join("dead", "a", [(ROOM, entry("a", "u1")), (user, entry("a", "u1"))], 30, liveness=0)
     await redis_backend.join("dead", "b", [(HALL, entry("b"))], 30, liveness=0)
     await redis_backend.join("live", "c", [(ROOM, entry("c"))], 30, liveness=30)
@@ -264,7 +266,7 @@ async def _all_calls(raw) -> int:
 
 
 async def test_redis_names_are_stored_with_scopes(redis_backend, raw):
-    await redis_backend.join("p1", "a", [(Scope(HUBNAME, GROUP, "ü ünïcode: *"), entry("a"))], 10)
+    await redis_backend.join("p1", "a", [(PresenceScope(HUBNAME, GROUP, "ü ünïcode: *"), entry("a"))], 10)
     assert await redis_backend.names(HUBNAME, GROUP) == {"ü ünïcode: *": 1}
     names = await raw.hgetall("realtime:presence:n")
     assert [json.loads(v)["n"] for v in names.values()] == ["ü ünïcode: *"]
