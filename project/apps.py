@@ -6,7 +6,7 @@ class DemoConfig(AppConfig):
     label = "project"
 
     def ready(self) -> None:
-        from realtime.model_events import broadcast_model
+        from realtime import broadcast_model
 
         from .hubs import ChatHub
         from .models import Item

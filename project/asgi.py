@@ -11,8 +11,7 @@ django_asgi_app = get_asgi_application()  # before importing anything that touch
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from realtime.auth import JWTAuthMiddlewareStack  # noqa: E402
-from realtime.routing import hub_routes  # noqa: E402
+from realtime import JWTAuthMiddlewareStack, hub_routes  # noqa: E402
 
 from .hubs import ChatHub  # noqa: E402
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from realtime.exceptions import HubError
-from realtime.hubs import Hub
-from realtime.permissions import IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
+
+from realtime import Hub, HubError
 
 ROOM_NAME = re.compile(r"^[\w-]{1,30}$")
 

@@ -2,7 +2,7 @@ import time
 
 from celery import shared_task
 
-from realtime.celery import report_progress
+from realtime import report_progress
 
 
 @shared_task(bind=True)

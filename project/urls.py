@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from realtime.eventstream import TopicStreamView
+from realtime import TopicStreamView
 
 from . import views
 

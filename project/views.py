@@ -12,10 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from realtime.auth import request_user
-from realtime.context import get_hub_context
-from realtime.eventstream import publish
-from realtime.middleware import connection_id_of
+from realtime import connection_id_of, get_hub_context, publish, request_user
 
 from .hubs import ChatHub
 from .models import Item

@@ -27,7 +27,9 @@ _EXPORTS = {
     "sender": "realtime.clients",
     "broadcast_model": "realtime.model_events",
     "broadcasters_for": "realtime.model_events",
+    "ModelBroadcaster": "realtime.model_events",
     "ConnectionIdMiddleware": "realtime.middleware",
+    "connection_id_of": "realtime.middleware",
     "report_progress": "realtime.celery",
     "areport_progress": "realtime.celery",
     # authentication
@@ -35,6 +37,7 @@ _EXPORTS = {
     "JWTAuthMiddlewareStack": "realtime.auth",
     "JWTQueryAuthentication": "realtime.auth",
     "request_user": "realtime.auth",
+    "ConnectionRequest": "realtime.permissions",
     # event streams (Server-Sent Events views)
     "EventStreamResponse": "realtime.eventstream",
     "EventStreamView": "realtime.eventstream",
@@ -62,6 +65,7 @@ __all__ = [
     "ClientResultError",
     "ConnectionHandler",
     "ConnectionIdMiddleware",
+    "ConnectionRequest",
     "EventStreamResponse",
     "EventStreamView",
     "GroupError",
@@ -73,6 +77,7 @@ __all__ = [
     "JWTAuthMiddleware",
     "JWTAuthMiddlewareStack",
     "JWTQueryAuthentication",
+    "ModelBroadcaster",
     "PresenceEntry",
     "PresenceError",
     "PresenceUser",
@@ -83,6 +88,7 @@ __all__ = [
     "areport_progress",
     "broadcast_model",
     "broadcasters_for",
+    "connection_id_of",
     "connection_routes",
     "get_hub_context",
     "hub_method",
@@ -124,8 +130,9 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from realtime.exceptions import BroadcastError, ClientResultError, GroupError, HubError, RealtimeError
     from realtime.filters import HubFilter, InvocationContext
     from realtime.hubs import Hub, hub_method
-    from realtime.middleware import ConnectionIdMiddleware
-    from realtime.model_events import broadcast_model, broadcasters_for
+    from realtime.middleware import ConnectionIdMiddleware, connection_id_of
+    from realtime.model_events import ModelBroadcaster, broadcast_model, broadcasters_for
+    from realtime.permissions import ConnectionRequest
     from realtime.presence import PresenceEntry, PresenceError, PresenceUser
     from realtime.routing import connection_routes, hub_routes
     from realtime.testing import HubCommunicator

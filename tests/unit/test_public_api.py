@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -34,3 +35,17 @@ def test_unknown_names_raise_attribute_error():
         assert "has no attribute 'NoSuchThing'" in str(exc)
     else:
         raise AssertionError("no AttributeError")
+
+
+def test_the_readme_opens_with_the_whole_public_api():
+    """The README's first section is the table of every exported name, and names nothing else in its Use column."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    first_section = readme.split("\n## ")[1]
+    assert first_section.startswith("The public API\n")
+    used = {
+        name.split(".")[0]
+        for row in first_section.splitlines()
+        if row.startswith("| ") and not row.startswith(("| To ", "| ---"))
+        for name in re.findall(r"`([A-Za-z_.]+)`", row.split(" | ")[1])
+    }
+    assert used == set(realtime._EXPORTS)
