@@ -24,7 +24,6 @@ import math
 import os
 import platform
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests.servers import free_port, server_command, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -110,23 +111,6 @@ def ratio(a: float | None, b: float | None) -> float | None:
 # -- the server process -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_command(server: str, port: int, app: str = APP) -> list[str]:
-    if server == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", app]
-    if server == "uvicorn":
-        return [
-            sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--lifespan", "off", "--log-level", "warning", app,
-        ]  # fmt: skip
-    raise ValueError(f"unknown server {server!r}")
-
-
 def client_runner(no_uvloop: bool) -> tuple[Callable[..., Any], str]:
     """How the bench client runs its event loop: ``uvloop.run`` when installed (unless refused), else
     ``asyncio.run``; and the loop's name for the report."""
@@ -170,7 +154,11 @@ class Server:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                server_command(self.kind, self.port, self.app), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                server_command(self.kind, self.port, self.app, log_level="warning"),
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     def __enter__(self) -> Server:
@@ -222,14 +210,8 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop(self.process)
 
 
 class Meter:

@@ -31,6 +31,7 @@ from .conf import realtime_settings
 from .exceptions import InvalidToken
 from .request import RequestInfo
 from .types import Receive, Scope, Send
+from .users import scope_user
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -38,21 +39,6 @@ if TYPE_CHECKING:
     from rest_framework_simplejwt.tokens import Token
 
 logger = logging.getLogger("realtime.auth")
-
-
-def default_user_id(user: Any) -> str | None:
-    """The default ``USER_ID_PROVIDER``: the primary key as a string, ``None`` for anonymous users."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return str(user.pk)
-
-
-def scope_user(scope: Scope) -> tuple[Any, str | None]:
-    """The user an authentication middleware put in ``scope`` and its identifier."""
-    user = scope.get("user")
-    if hasattr(user, "_wrapped") and hasattr(user, "_setup"):  # Channels' lazy UserLazyObject
-        user = user._wrapped if user._wrapped is not None else user
-    return user, realtime_settings.USER_ID_PROVIDER(user)
 
 
 def raw_token(scope: Scope) -> str | None:

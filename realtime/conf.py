@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "DISCONNECT_TIMEOUT": 15.0,
     "CLIENT_RESULT_TIMEOUT": 30.0,
     "DETAILED_ERRORS": False,
-    "USER_ID_PROVIDER": "realtime.auth.default_user_id",
+    "USER_ID_PROVIDER": "realtime.users.default_user_id",
     "REGISTRY_BACKEND": "realtime.registry.MemoryRegistry",
     "GROUP_REFRESH_INTERVAL": 3600.0,
     "LAYER_CHECK_INTERVAL": 1.0,

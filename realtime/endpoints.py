@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from .auth import scope_user
 from .conf import realtime_settings
 from .request import RequestInfo
 from .types import Scope, Transport
+from .users import scope_user
 
 
 class ConnectionHandlerLike(Protocol):

@@ -21,7 +21,6 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, re_path
 
-from .auth import scope_user
 from .conf import hub_option
 from .connection import HubConnection
 from .dispatcher import HubDispatcher
@@ -32,6 +31,7 @@ from .request import RequestInfo
 from .transports.http import EndpointHttpApp
 from .transports.websocket import WebsocketApp
 from .types import Scope, Transport
+from .users import scope_user
 
 
 def caseless(path: str) -> str:

@@ -37,17 +37,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_command(server: str, port: int, app: str = APP, *, access_log: bool = False) -> list[str]:
+def server_command(
+    server: str, port: int, app: str = APP, *, access_log: bool = False, log_level: str | None = None
+) -> list[str]:
     """The command line that serves ``app`` with ``server`` (``daphne`` or ``uvicorn``) on ``port``.
 
     Daphne writes its access log to stdout at its default verbosity, always; uvicorn's default access log
-    (``uvicorn.access``) is turned off unless ``access_log``.
+    (``uvicorn.access``) is turned off unless ``access_log``, and its lifespan too (Channels' router has none).
+    ``log_level`` sets uvicorn's (the bench: ``"warning"``).
     """
     if server == "daphne":
         return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", app]
     if server == "uvicorn":
-        quiet = [] if access_log else ["--no-access-log"]
-        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *quiet, app]
+        options = ["--lifespan", "off", *([] if access_log else ["--no-access-log"])]
+        options += ["--log-level", log_level] if log_level else []
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *options, app]
     raise ValueError(f"unknown server {server!r}")
 
 

@@ -14,12 +14,12 @@ import asyncio
 import logging
 
 from .. import lifetime, loops
-from ..auth import scope_user
 from ..conf import realtime_settings
 from ..endpoints import Endpoint
 from ..origins import origin_allowed
 from ..registry import Entry, registry
 from ..types import Scope
+from ..users import scope_user
 
 logger = logging.getLogger("realtime.transports")
 

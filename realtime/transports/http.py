@@ -14,13 +14,13 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from .. import events, lifetime
-from ..auth import scope_user
 from ..conf import realtime_settings
 from ..endpoints import ConnectionInfo, Endpoint
 from ..protocol import negotiate
 from ..registry import Entry, new_id, registry
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
+from ..users import scope_user
 from .claim import NO_CONNECTION, Refusal, admit, claim, lookup, require
 from .longpolling import LongPollingTransport
 from .owner import GONE, HANDLED, TOO_MANY, owner_of

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "foundation",
         {
             "types", "exceptions", "conf", "names", "links", "loops", "eager", "methods", "modelvalues", "slots",
-            "streams", "logging", "transactions", "request", "filters", "keepalive", "redis_client",
+            "streams", "logging", "transactions", "request", "users", "filters", "keepalive", "redis_client",
         },
     ),
     ("protocol", {"protocol"}),

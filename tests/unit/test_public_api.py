@@ -49,3 +49,33 @@ def test_the_readme_opens_with_the_whole_public_api():
         for name in re.findall(r"`([A-Za-z_.]+)`", row.split(" | ")[1])
     }
     assert used == set(realtime._EXPORTS)
+
+
+def test_hubs_work_in_a_project_without_django_contrib_auth():
+    """Routing and serving a hub needs neither ``django.contrib.auth`` nor simplejwt: only the JWT middleware does."""
+    code = """
+import asyncio, django
+from django.conf import settings
+settings.configure(
+    INSTALLED_APPS=["channels", "realtime"],
+    CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
+)
+django.setup()
+from realtime import Hub, HubCommunicator, hub_routes
+
+class EchoHub(Hub):
+    async def Echo(self, text: str) -> str:
+        return text
+
+async def main():
+    hub_routes({"echo": EchoHub})
+    async with HubCommunicator(EchoHub) as client:
+        print(await client.invoke("Echo", "hi"))
+
+asyncio.run(main())
+import sys
+print(sorted(m for m in sys.modules if m.startswith(("django.contrib.auth", "rest_framework_simplejwt"))))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["hi", "[]"]
