@@ -27,6 +27,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.signals import setting_changed
@@ -87,6 +88,12 @@ def timeouts_of(hub: type[Hub]) -> tuple[float, float, float]:
     return found
 
 
+NO_GROUPS: frozenset[str] = frozenset()
+"""The hub groups of a connection in none (shared: since Python 3.10 each ``frozenset()`` is a new 216-byte object)."""
+NO_CLAIMS: Mapping[str, Any] = MappingProxyType({})
+"""The claims of every connection opened without an access token (read-only, shared)."""
+
+
 class State(enum.Enum):
     """Where a connection is in its life."""
 
@@ -111,10 +118,10 @@ class HubConnection:
         "user",
         "user_id",
         "request",
-        "items",
+        "_items",
         "protocol",
         "state",
-        "layer_groups",
+        "hub_groups",
         "reading_paused",
         "max_outbound_bytes",
         "_outbox",
@@ -144,27 +151,35 @@ class HubConnection:
         self.hub = hub
         # when the access token the connection was opened with expires (UNIX time), or None
         self.expires = expires if expires is not None and realtime_settings.CLOSE_ON_TOKEN_EXPIRY else None
-        self.claims = claims or {}
+        self.claims: Mapping[str, Any] = claims or NO_CLAIMS
         self.transport = transport
         self.connection_id = connection_id
         self.user = user
         self.user_id = user_id
         self.request = request or RequestInfo()
-        self.items: dict[Any, Any] = {}
+        self._items: dict[Any, Any] | None = None
         self.protocol: HubProtocol | None = None
         self.state = State.HANDSHAKING
-        self.layer_groups: set[str] = set()
+        self.hub_groups: set[str] | frozenset[str] = NO_GROUPS
+        """Layer groups of the hub groups it is in (a set from its first join: idle connections hold none)."""
         self.reading_paused = False
         """True while the receive path waits for a slot (the client timeout is not enforced then)."""
         self.max_outbound_bytes: int = hub_option(hub, "MAX_OUTBOUND_BYTES")
         self._outbox: deque[Frame] | None = None
         self._outbox_bytes = 0
         self._writing = False
-        self._pending_results: dict[str, asyncio.Future[Any]] = {}
+        self._pending_results: dict[str, asyncio.Future[Any]] | None = None  # created with the first one
         self._background: set[asyncio.Task[Any]] | None = None
         self._opened = self.last_sent = self.last_received = time.monotonic()
         self._timeouts = timeouts_of(hub)
         self._ending: asyncio.Future[None] | None = None
+
+    @property
+    def items(self) -> dict[Any, Any]:
+        """Per-connection storage shared by every invocation (created on first use: idle connections hold none)."""
+        if self._items is None:
+            self._items = {}
+        return self._items
 
     def __repr__(self) -> str:
         return f"<HubConnection {self.connection_id} {self.hub.__name__} {self.state.value}>"
@@ -348,10 +363,10 @@ class HubConnection:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for future in self._pending_results.values():
+        for future in (self._pending_results or {}).values():
             if not future.done():
                 future.set_exception(ClientResultError("Connection closed before the client answered."))
-        self._pending_results.clear()
+        self._pending_results = None
 
     # -- client results ------------------------------------------------------------------------
 
@@ -363,6 +378,8 @@ class HubConnection:
         if self.state is not State.CONNECTED:
             raise ClientResultError(f"Connection '{self.connection_id}' is not connected.")
         limit = int(hub_option(self.hub, "MAX_PENDING_CLIENT_RESULTS"))
+        if self._pending_results is None:
+            self._pending_results = {}
         if len(self._pending_results) >= limit:
             raise ClientResultError(f"Connection '{self.connection_id}' already has {limit} client results pending.")
         invocation_id = f"s{next(_result_ids)}"
@@ -373,11 +390,12 @@ class HubConnection:
             async with asyncio.timeout(timeout):
                 return await future
         finally:
-            self._pending_results.pop(invocation_id, None)
+            if self._pending_results is not None:
+                self._pending_results.pop(invocation_id, None)
 
     def resolve_result(self, message: CompletionMessage) -> bool:
         """Complete a pending client result; ``False`` when ``message`` answers none."""
-        future = self._pending_results.pop(message.invocation_id, None)
+        future = self._pending_results.pop(message.invocation_id, None) if self._pending_results else None
         if future is None or future.done():
             return False
         if message.error is not None:

@@ -53,10 +53,14 @@ class HubFilter:
         await call_next(hub, exception)
 
 
+_NO_FILTERS: list[HubFilter] = []
+"""Shared by every connection of a hub without filters (never mutated)."""
+
+
 def hub_filters(hub: type[Hub]) -> list[HubFilter]:
     """Instances of the global filters, then the hub's own (``filters`` class attribute)."""
     classes = [*realtime_settings.HUB_FILTERS, *(getattr(hub, "filters", None) or [])]
-    return [cls() if isinstance(cls, type) else cls for cls in classes]
+    return [cls() if isinstance(cls, type) else cls for cls in classes] if classes else _NO_FILTERS
 
 
 def chain(filters: list[HubFilter], hook: str, last: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

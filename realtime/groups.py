@@ -91,9 +91,9 @@ async def _join(connection: HubConnection, layer_group: str) -> None:
 
     Counted and joined without an await in between, so concurrent joins cannot pass the bound together.
     """
-    if layer_group not in connection.layer_groups:
+    if layer_group not in connection.hub_groups:
         limit = int(hub_option(connection.hub, "MAX_GROUPS"))
-        if sum(1 for name in connection.layer_groups if names.is_hub_group(name)) >= limit:
+        if len(connection.hub_groups) >= limit:
             raise GroupError(f"Connection '{connection.connection_id}' is already in {limit} groups (MAX_GROUPS).")
     await local.table().join(connection, layer_group)
 

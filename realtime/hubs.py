@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import inspect
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -65,7 +66,7 @@ class HubCallerContext:
         return self._connection.user_id
 
     @property
-    def claims(self) -> dict[str, Any]:
+    def claims(self) -> Mapping[str, Any]:
         """The claims of the access token the connection was opened with (empty without a JWT)."""
         return self._connection.claims
 

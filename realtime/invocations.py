@@ -69,7 +69,7 @@ class Invocations:
         "hub",
         "detailed_errors",
         "filters",
-        "streams",
+        "_uploads",
         "max_streams",
         "max_upload_streams",
         "_slots",
@@ -82,23 +82,30 @@ class Invocations:
         self.hub: type[Hub] = connection.hub
         self.detailed_errors = bool(hub_option(self.hub, "DETAILED_ERRORS"))
         self.filters = hub_filters(self.hub)
-        capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
-        self.streams = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
+        self._uploads: StreamTracker | None = None  # created with the first upload stream
         self.max_streams = int(hub_option(self.hub, "MAX_STREAMS"))
         self.max_upload_streams = int(hub_option(self.hub, "MAX_UPLOAD_STREAMS"))
         self._slots: InvocationSlots | None = None  # created with the first invocation
-        self._running_streams: dict[str, ServerStream] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._running_streams: dict[str, ServerStream] | None = None  # created with the first stream
+        self._tasks: set[asyncio.Task[None]] | None = None  # created with the first invocation (idle costs nothing)
+
+    @property
+    def streams(self) -> StreamTracker:
+        """The client-to-server streams of this connection (their buffered bytes bounded)."""
+        if self._uploads is None:
+            capacity = int(hub_option(self.hub, "STREAM_BUFFER_CAPACITY"))
+            self._uploads = StreamTracker(limit=capacity * int(hub_option(self.hub, "MAX_MESSAGE_SIZE")))
+        return self._uploads
 
     def cancel(self, invocation_id: str) -> None:
         """A CancelInvocation: stop that server stream (cancels of anything else are ignored)."""
-        running = self._running_streams.pop(invocation_id, None)
+        running = self._running_streams.pop(invocation_id, None) if self._running_streams else None
         if running is not None:
             running.cancel()
 
     async def stop(self) -> None:
         """Cancel and await every call still running (the connection ended)."""
-        tasks = list(self._tasks)
+        tasks = list(self._tasks or ())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -110,11 +117,12 @@ class Invocations:
         except _Refused as refused:
             self._refuse(message, refused.text)
             return
-        streams = self.streams.open(message.stream_ids or [])
+        streams = self.streams.open(message.stream_ids) if message.stream_ids else []
         try:
             arguments = self._bind(message, method, streams)
         except _Refused as refused:
-            self.streams.close(streams)
+            if streams:
+                self.streams.close(streams)
             self._refuse(message, refused.text)
             return
         slot: Slot | None = None
@@ -126,12 +134,17 @@ class Invocations:
                     return
             slot = slots.admit()
         task = asyncio.create_task(self._invoke(message, method, arguments, streams, slot))
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if isinstance(message, StreamInvocationMessage):
             invocation_id = message.invocation_id
-            self._running_streams[invocation_id] = ServerStream(task)
-            task.add_done_callback(lambda _: self._running_streams.pop(invocation_id, None))
+            if self._running_streams is None:
+                self._running_streams = {}
+            running = self._running_streams
+            running[invocation_id] = ServerStream(task)
+            task.add_done_callback(lambda _: running.pop(invocation_id, None))
 
     async def _wait_for_room(self, slots: InvocationSlots) -> None:
         """Stop reading until another invocation may wait for a slot (or the connection ends).
@@ -174,7 +187,8 @@ class Invocations:
             else:
                 await self._run_call(message, method, arguments, slot)
         finally:
-            self.streams.close(streams)
+            if streams:
+                self.streams.close(streams)
 
     def _method(self, message: InvocationMessage | StreamInvocationMessage) -> HubMethod:
         """The hub method ``message`` may run, or ``_Refused`` with the Completion error."""
@@ -192,9 +206,9 @@ class Invocations:
         if len(stream_ids) != len(method.stream_positions):
             raise _Refused(errors.stream_count_mismatch(target, len(stream_ids), len(method.stream_positions)))
         if wants_stream:
-            if message.invocation_id in self._running_streams:
+            if message.invocation_id in (self._running_streams or ()):
                 raise _Refused(errors.invocation_id_in_use(message.invocation_id))
-            if len(self._running_streams) >= self.max_streams:
+            if len(self._running_streams or ()) >= self.max_streams:
                 raise _Refused(errors.too_many_streams(target, self.max_streams))
         if stream_ids and len(self.streams) + len(stream_ids) > self.max_upload_streams:
             raise _Refused(errors.too_many_upload_streams(target, self.max_upload_streams))
@@ -276,7 +290,7 @@ class Invocations:
 
     async def _first_item(self, invocation_id: str, generator: Any) -> Any:
         """The stream's first item; a stream cancelled (and forgotten) before it started ends at once."""
-        running = self._running_streams.get(invocation_id)
+        running = self._running_streams.get(invocation_id) if self._running_streams else None
         if running is None:
             running = ServerStream(asyncio.current_task())  # type: ignore[arg-type]
             running.cancel()

@@ -32,51 +32,71 @@ class LocalTable:
     async def add(self, connection: HubConnection) -> None:
         """Register a connection that finished its handshake and join its standard layer groups."""
         self.connections[connection.connection_id] = connection
-        hub = connection.hub.hub_name()
-        await self.join(connection, names.connection(connection.connection_id))
-        await self.join(connection, names.hub_all(hub))
-        if connection.user_id is not None:
-            await self.join(connection, names.user(hub, connection.user_id))
+        channel = lifetime.process_channel()
+        await channel.join(names.connection(connection.connection_id))  # delivered by id: no member set each
+        for group in _standard_groups(connection):
+            self.members.setdefault(group, set()).add(connection)
+            await channel.join(group)
 
     def remove(self, connection: HubConnection) -> None:
         """Forget a closed connection and its memberships."""
-        for group in list(connection.layer_groups):
+        for group in list(connection.hub_groups):
             self.leave(connection, group)
+        for group in _standard_groups(connection):
+            self._forget(connection, group)
         if self.connections.get(connection.connection_id) is connection:
             del self.connections[connection.connection_id]
+            lifetime.process_channel().leave(names.connection(connection.connection_id))
 
     async def join(self, connection: HubConnection, group: str) -> None:
-        """Add ``connection`` to layer ``group``; returns once the process channel is in it."""
-        if group in connection.layer_groups:
+        """Add ``connection`` to the layer group of a hub group; returns once the process channel is in it."""
+        if group in connection.hub_groups:
             return
+        if isinstance(connection.hub_groups, frozenset):
+            connection.hub_groups = set()
         self.members.setdefault(group, set()).add(connection)
-        connection.layer_groups.add(group)
+        connection.hub_groups.add(group)
         await lifetime.process_channel().join(group)
 
     def leave(self, connection: HubConnection, group: str) -> None:
-        """Remove ``connection`` from layer ``group``."""
-        if group not in connection.layer_groups:
-            return
-        connection.layer_groups.discard(group)
+        """Remove ``connection`` from the layer group of a hub group."""
+        groups = connection.hub_groups
+        if group in groups and isinstance(groups, set):
+            groups.discard(group)
+            self._forget(connection, group)
+
+    def _forget(self, connection: HubConnection, group: str) -> None:
         members = self.members.get(group)
-        if members is not None:
+        if members is not None and connection in members:
             members.discard(connection)
             if not members:
                 del self.members[group]
-        lifetime.process_channel().leave(group)
+            lifetime.process_channel().leave(group)
 
     def deliver(self, group: str, frames: Mapping[str, Frame], exclude: list[str] | None = None) -> int:
         """Hand ``frames`` to every local member of ``group`` except ``exclude``; returns the count."""
-        members = self.members.get(group)
-        if not members:
-            return 0
+        connection_id = names.connection_id_of(group)
+        if connection_id is not None:
+            owner = self.connections.get(connection_id)
+            recipients = (owner,) if owner is not None else ()
+        else:
+            recipients = tuple(self.members.get(group, ()))
         count = 0
-        for connection in list(members):
+        for connection in recipients:
             if exclude and connection.connection_id in exclude:
                 continue
             connection.deliver(frames)
             count += 1
         return count
+
+
+def _standard_groups(connection: HubConnection) -> list[str]:
+    """The layer groups every connection of its hub (and of its user) is in, besides its own."""
+    hub = connection.hub.hub_name()
+    groups = [names.hub_all(hub)]
+    if connection.user_id is not None:
+        groups.append(names.user(hub, connection.user_id))
+    return groups
 
 
 _tables: PerLoop[LocalTable] = PerLoop(LocalTable)

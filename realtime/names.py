@@ -1,12 +1,15 @@
 """Every channel-layer name ``realtime`` uses, built in one place.
 
 Layer names allow ASCII letters, digits, ``-``, ``_`` and ``.`` and must stay under 100 characters,
-so user-supplied parts (group names, user ids, hub names) are hashed.
+so user-supplied parts (group names, user ids, hub names) are hashed; connection ids, which realtime makes
+URL-safe, are used as they are.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 
 PREFIX = "realtime"
 
@@ -32,6 +35,7 @@ def own_channel(fresh: str) -> str:
     return f"{head}!{PREFIX}.{local}" if mark else fresh
 
 
+@functools.cache  # one string per hub, however many connections it has
 def hub_all(hub: str) -> str:
     """Layer group of every process that has a connection to ``hub``."""
     return f"{PREFIX}.all.{_digest(hub)}"
@@ -52,9 +56,25 @@ def user(hub: str, user_id: str) -> str:
     return f"{PREFIX}.usr.{_digest(hub + chr(0) + user_id)}"
 
 
+CONNECTION_PREFIX = f"{PREFIX}.con."
+_LAYER_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def connection(connection_id: str) -> str:
-    """Layer group of the one process that owns ``connection_id``."""
-    return f"{PREFIX}.con.{_digest(connection_id)}"
+    """Layer group of the one process that owns ``connection_id``.
+
+    The ids ``realtime`` makes (URL-safe base64) are valid in layer names as they are, so the group names its
+    connection (see :func:`connection_id_of`); any other string names no connection and is hashed, which keeps
+    the group name valid.
+    """
+    if _LAYER_SAFE_ID.fullmatch(connection_id):
+        return CONNECTION_PREFIX + connection_id
+    return f"{PREFIX}.cox.{_digest(connection_id)}"
+
+
+def connection_id_of(layer_group: str) -> str | None:
+    """The id of the connection whose :func:`connection` group ``layer_group`` is; ``None`` for other groups."""
+    return layer_group[len(CONNECTION_PREFIX) :] if layer_group.startswith(CONNECTION_PREFIX) else None
 
 
 def probe(channel: str) -> str:

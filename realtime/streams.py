@@ -55,6 +55,8 @@ class StreamTracker:
     misbehaving and gets ``RemoteProtocolError`` (the connection then closes with that error).
     """
 
+    __slots__ = ("limit", "buffered", "_streams")
+
     def __init__(self, *, limit: int) -> None:
         self.limit = limit
         self.buffered = 0

@@ -16,10 +16,15 @@ DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024
 
 
 class MessageDecoder(ABC):
-    """Stateful reader for one connection: keeps a trailing partial message between chunks."""
+    """Stateful reader for one connection: keeps a trailing partial message between chunks.
 
-    last_size: int = 0
-    """Encoded size in bytes of the message :meth:`messages` yielded last (framing excluded)."""
+    ``last_size``: the encoded size in bytes of the message :meth:`messages` yielded last (framing excluded).
+    """
+
+    __slots__ = ("last_size",)  # one per connection: no instance dict
+
+    def __init__(self) -> None:
+        self.last_size = 0
 
     @abstractmethod
     def messages(self, data: bytes | str) -> Iterator[HubMessage]:

@@ -164,21 +164,24 @@ def parse_message(raw: bytes) -> HubMessage | None:
 class JsonMessageDecoder(MessageDecoder):
     """Splits a JSON byte stream on ``0x1E``; discard it after it raised."""
 
+    __slots__ = ("max_message_size", "_buffer", "_scanned")
+
     def __init__(self, *, max_message_size: int | None) -> None:
+        super().__init__()
         self.max_message_size = max_message_size
-        self._buffer = bytearray()
+        self._buffer: bytearray | None = None  # an incomplete trailing message, if any (idle: none)
         self._scanned = 0  # bytes of _buffer known to hold no separator
 
     @property
     def pending(self) -> int:
         """Bytes of the incomplete trailing message."""
-        return len(self._buffer)
+        return len(self._buffer) if self._buffer is not None else 0
 
     def messages(self, data: bytes | str) -> Iterator[HubMessage]:
         """Every complete message in ``data`` plus the kept partial data; see :class:`MessageDecoder`."""
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")
-        buffer = self._buffer
+        buffer = self._buffer if self._buffer is not None else bytearray()
         buffer += data
         start = 0
         try:
@@ -190,6 +193,7 @@ class JsonMessageDecoder(MessageDecoder):
                     yield message
         finally:
             del buffer[:start]
+            self._buffer = buffer or None
             self._scanned = len(buffer)
         self._check_size(len(buffer))
 

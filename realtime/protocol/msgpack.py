@@ -190,14 +190,17 @@ def parse_message(body: bytes) -> HubMessage | None:
 class MessagePackMessageDecoder(MessageDecoder):
     """Splits a MessagePack byte stream on its varint length prefixes; discard it after it raised."""
 
+    __slots__ = ("max_message_size", "_buffer")
+
     def __init__(self, *, max_message_size: int | None) -> None:
+        super().__init__()
         self.max_message_size = max_message_size
-        self._buffer = bytearray()
+        self._buffer: bytearray | None = None  # an incomplete trailing message, if any (idle: none)
 
     @property
     def pending(self) -> int:
         """Bytes of the incomplete trailing message (prefix included)."""
-        return len(self._buffer)
+        return len(self._buffer) if self._buffer is not None else 0
 
     def messages(self, data: bytes | str) -> Iterator[HubMessage]:
         """Every complete message in ``data`` plus the kept partial data; see :class:`MessageDecoder`.
@@ -207,30 +210,31 @@ class MessagePackMessageDecoder(MessageDecoder):
         """
         if isinstance(data, str):
             raise RemoteProtocolError("The 'messagepack' protocol expects binary data, got text.")
-        buffer = self._buffer
+        buffer = self._buffer if self._buffer is not None else bytearray()
         buffer += data
         start = 0
         try:
-            while (found := self._next_body(start)) is not None:
+            while (found := self._next_body(buffer, start)) is not None:
                 body, start = found
                 if (message := parse_message(body)) is not None:
                     self.last_size = len(body)
                     yield message
         finally:
             del buffer[:start]
+            self._buffer = buffer or None
 
-    def _next_body(self, start: int) -> tuple[bytes, int] | None:
-        """``(body, end offset)`` of the message at ``start``, or ``None`` while it is incomplete."""
-        header = decode_length(self._buffer, start)
+    def _next_body(self, buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+        """``(body, end offset)`` of the message at ``start`` of ``buffer``, or ``None`` while it is incomplete."""
+        header = decode_length(buffer, start)
         if header is None:
             return None
         length, size = header
         if self.max_message_size is not None and length > self.max_message_size:
             raise MessageTooLarge(f"The maximum message size of {self.max_message_size}B was exceeded.")
         end = start + size + length
-        if end > len(self._buffer):
+        if end > len(buffer):
             return None
-        return bytes(self._buffer[start + size : end]), end
+        return bytes(buffer[start + size : end]), end
 
 
 # --- writing ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..endpoints import ConnectionHandlerLike, ConnectionInfo, Endpoint
+from ..endpoints import ConnectionInfo, Endpoint
 from ..registry import new_id
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
@@ -81,11 +81,27 @@ class WebsocketApp:
         await send({"type": "websocket.accept"})
         transport = WebsocketTransport(send, can_pause=pushes_back(receive))
         handler = self.endpoint.create(transport, ConnectionInfo.from_scope(scope, connection_id))
-        try:
-            await _serve(handler, transport, receive)
+        handler.open()
+        error: Exception | None = None
+        try:  # every frame to the handler until the socket ends (inline: one coroutine frame less per connection)
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    data = message.get("bytes")
+                    await handler.receive(data if data is not None else message.get("text") or "")
+                elif kind == "websocket.disconnect":
+                    code = message.get("code", 1005)
+                    if code not in CLEAN_CLOSE_CODES and not transport.closed:
+                        error = ConnectionError(f"WebSocket closed with status code {code}.")
+                    break
         finally:
-            if token:
-                await claim.release(token)
+            transport.closed = True
+            try:
+                await handler.closed(error)
+            finally:
+                if token:
+                    await claim.release(token)
 
     async def _claim(self, scope: Scope, token: str) -> str:
         entry = await claim.claim(self.endpoint, scope, token, NAME)
@@ -102,24 +118,3 @@ class WebsocketApp:
             await send({"type": "websocket.http.response.body", "body": refusal.body.encode()})
         else:
             await send({"type": "websocket.close", "code": 1008})
-
-
-async def _serve(handler: ConnectionHandlerLike, transport: WebsocketTransport, receive: Receive) -> None:
-    """Feed every frame to ``handler`` until the socket ends; then tell it how (clean or not)."""
-    handler.open()
-    error: Exception | None = None
-    try:
-        while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "websocket.receive":
-                data = message.get("bytes")
-                await handler.receive(data if data is not None else message.get("text") or "")
-            elif kind == "websocket.disconnect":
-                code = message.get("code", 1005)
-                if code not in CLEAN_CLOSE_CODES and not transport.closed:
-                    error = ConnectionError(f"WebSocket closed with status code {code}.")
-                break
-    finally:
-        transport.closed = True
-        await handler.closed(error)
