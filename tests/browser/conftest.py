@@ -85,8 +85,25 @@ def open_page(browser, server) -> Iterator[Callable]:
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
-class RestartableServer:
-    """The conformance server on a port of its own that :meth:`restart` stops and starts again."""
+class Restartable:
+    """A server process on a port of its own that :meth:`restart` stops and starts again."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class RestartableServer(Restartable):
+    """The conformance server, restartable on its port and database."""
 
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
@@ -104,14 +121,6 @@ class RestartableServer:
             )
         wait_for_http(f"{self.url}/generateJwtToken", self.process, log)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
 
 @pytest.fixture
 def restartable_server(tmp_path) -> Iterator[RestartableServer]:
@@ -123,7 +132,7 @@ def restartable_server(tmp_path) -> Iterator[RestartableServer]:
         running.stop()
 
 
-class DemoServer:
+class DemoServer(Restartable):
     """The demo project as ``scripts/demo`` runs it (migrate, then ``runserver``), on a fresh SQLite file;
     :meth:`restart` stops and starts it again on the same port and database."""
 
@@ -142,14 +151,6 @@ class DemoServer:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         wait_for_http(f"{self.url}/", self.process, self.log)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @contextlib.contextmanager
