@@ -22,15 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import enum
-import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
-
-from django.core.signals import setting_changed
+from typing import TYPE_CHECKING, Any
 
 from . import keepalive
 from .conf import hub_option, realtime_settings
@@ -38,8 +35,11 @@ from .eager import start_eagerly
 from .exceptions import ClientResultError
 from .protocol import errors, handshake
 from .protocol.base import Frame, HubProtocol
-from .protocol.messages import CloseMessage, CompletionMessage, HubMessage, InvocationMessage, PingMessage
+from .protocol.messages import AckMessage, CloseMessage, CompletionMessage, HubMessage, PingMessage, SequenceMessage
+from .protocol.stateful import SEQUENCED
 from .request import RequestInfo
+from .results import PendingResults
+from .resume import Resume, Unsequenced
 from .types import Transport
 
 if TYPE_CHECKING:
@@ -47,45 +47,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("realtime.connection")
 
-_result_ids = itertools.count(1)
-
 current_invocation: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
     "realtime_current_invocation", default=None
 )
 """The task running the current hub method call (so ``context.abort()`` can wait for its answer)."""
-
-
-class Participant(Protocol):
-    """Something above the connection that takes part in each hub connection's life (presence does)."""
-
-    async def connected(self, connection: HubConnection) -> None:
-        """After the handshake, before ``on_connected``."""
-
-    async def disconnected(self, connection: HubConnection) -> None:
-        """After ``on_disconnected``, before the connection leaves its groups."""
-
-
-participants: list[Participant] = []
-"""The participants in every hub connection's life, in the order they registered (:func:`take_part`)."""
-
-
-def take_part(participant: Participant) -> None:
-    """Register ``participant`` for every hub connection from now on (once; the module that defines it does)."""
-    if participant not in participants:
-        participants.append(participant)
-
-
-_timeouts: dict[type, tuple[float, float, float]] = {}
-setting_changed.connect(lambda **kwargs: _timeouts.clear(), weak=False)
-
-
-def timeouts_of(hub: type[Hub]) -> tuple[float, float, float]:
-    """``(HANDSHAKE_TIMEOUT, KEEP_ALIVE_INTERVAL, CLIENT_TIMEOUT)`` of ``hub``, one tuple per hub."""
-    found = _timeouts.get(hub)
-    if found is None:
-        names = ("HANDSHAKE_TIMEOUT", "KEEP_ALIVE_INTERVAL", "CLIENT_TIMEOUT")
-        found = _timeouts[hub] = tuple(float(hub_option(hub, name)) for name in names)  # type: ignore[assignment]
-    return found
 
 
 NO_GROUPS: frozenset[str] = frozenset()
@@ -127,7 +92,8 @@ class HubConnection:
         "_outbox",
         "_outbox_bytes",
         "_writing",
-        "_pending_results",
+        "_results",
+        "resume",
         "_background",
         "_opened",
         "last_sent",
@@ -168,10 +134,12 @@ class HubConnection:
         self._outbox: deque[Frame] | None = None
         self._outbox_bytes = 0
         self._writing = False
-        self._pending_results: dict[str, asyncio.Future[Any]] | None = None  # created with the first one
+        self._results: PendingResults | None = None  # created with the first client result
+        self.resume: Resume | None = None
+        """Stateful reconnect, when granted (``realtime.resume``)."""
         self._background: set[asyncio.Task[Any]] | None = None
         self._opened = self.last_sent = self.last_received = time.monotonic()
-        self._timeouts = timeouts_of(hub)
+        self._timeouts = keepalive.timeouts_of(hub)
         self._ending: asyncio.Future[None] | None = None
 
     @property
@@ -193,9 +161,10 @@ class HubConnection:
 
     async def send(self, message: HubMessage) -> None:
         """Encode and write one message, in order with everything else written to this connection."""
-        await self.send_frame(self.encode(message))
+        frame = self.encode(message)
+        await self.send_frame(frame if self.resume is None or message.type in SEQUENCED else Unsequenced(frame))
 
-    async def send_frame(self, frame: Frame) -> None:
+    async def send_frame(self, frame: Frame | Unsequenced) -> None:
         """Write a finished frame; returns once it is handed to the transport or queued behind a writer."""
         if self.state is State.CLOSED:
             return
@@ -209,13 +178,15 @@ class HubConnection:
         finally:
             self._writing = False
 
-    def enqueue_frame(self, frame: Frame) -> None:
-        """Queue a finished frame without waiting (fan-out path).
+    def enqueue_frame(self, frame: Frame, *, sequenced: bool = True) -> None:
+        """Queue a finished frame without waiting (fan-out path); ``sequenced``: an Invocation, not a Ping.
 
         The write starts at once; only a write that has to wait for the socket continues in a task.
         """
         if self.state is State.CLOSED:
             return
+        if not sequenced and self.resume is not None:
+            frame = Unsequenced(frame)
         if self._writing:
             self._queue(frame)
         else:
@@ -230,7 +201,7 @@ class HubConnection:
                 return
             self.enqueue_frame(frame)
 
-    def _queue(self, frame: Frame) -> None:
+    def _queue(self, frame: Frame | Unsequenced) -> None:
         if self._outbox is None:
             self._outbox = deque()
         self._outbox.append(frame)
@@ -252,15 +223,30 @@ class HubConnection:
             await self._write(frame)
         self._outbox = None  # idle connections keep no queue
 
-    async def _write(self, frame: Frame) -> None:
+    async def _write(self, item: Frame | Unsequenced) -> None:
         if self.state is State.CLOSED:
             return
+        resume = self.resume
+        if resume is None:
+            frame = item
+        elif isinstance(item, Unsequenced):
+            if not resume.attached:
+                return  # a Ping or Ack for a socket that is gone: nothing to replay
+            frame = item.frame
+        elif not await resume.keep(item, self.ending()) or not resume.attached:
+            return  # kept for the replay on the client's next socket (or the connection ended)
+        else:
+            frame = item
         self.last_sent = time.monotonic()
+        transport = self.transport
         try:
-            await self.transport.send(frame)
-        except Exception:  # the transport is gone; its disconnect event ends the connection
+            await transport.send(frame)  # type: ignore[arg-type]
+        except Exception:  # the transport is gone; its disconnect event ends (or detaches) the connection
             logger.debug("realtime: write to %s failed", self.connection_id, exc_info=True)
-            if self.state is State.CONNECTED:
+            if resume is not None:
+                if transport is self.transport:
+                    resume.detach()
+            elif self.state is State.CONNECTED:
                 self.state = State.CLOSING
                 self._ended()
 
@@ -303,6 +289,16 @@ class HubConnection:
             return
         if self.state is not State.CONNECTED:
             return
+        resume = self.resume
+        if resume is not None:
+            if resume.detached_at is not None:
+                if resume.expired(now) and resume.expire is not None:
+                    expire, resume.expire = resume.expire, None
+                    self.spawn(expire())
+                return
+            if (acked := resume.ack_due(now)) is not None:
+                assert self.protocol is not None
+                self.enqueue_frame(self.protocol.write(AckMessage(sequence_id=acked)), sequenced=False)
         if self.expires is not None and time.time() >= self.expires:
             logger.info("realtime: the access token of %s expired; closing", self.connection_id)
             self.spawn(self.abort(errors.CLOSE_TOKEN_EXPIRED, allow_reconnect=True))
@@ -313,7 +309,7 @@ class HubConnection:
             self.spawn(self.abort(errors.CLOSE_CLIENT_TIMEOUT, allow_reconnect=True))
         elif now - self.last_sent >= keep_alive:
             assert self.protocol is not None
-            self.enqueue_frame(self.protocol.write(PingMessage()))
+            self.enqueue_frame(self.protocol.write(PingMessage()), sequenced=False)
             self.last_sent = now
 
     async def fail_handshake(self, error: str) -> None:
@@ -336,6 +332,22 @@ class HubConnection:
             self._outbox = None
             await self._write(self.encode(CloseMessage(error=error, allow_reconnect=allow_reconnect)))
         await self.transport.close()
+
+    async def attach(self, transport: Transport) -> None:
+        """Go on over ``transport``, the client's new socket (stateful reconnect): close the old one if it still
+        looks open, then replay what the client has not acknowledged (:meth:`Resume.replay`)."""
+        resume = self.resume
+        assert resume is not None and self.protocol is not None
+        old, self.transport = self.transport, transport
+        self.last_received = self.last_sent = time.monotonic()
+        if old is not transport:
+            start_eagerly(old.close(), self.spawn)
+        sequence = self.protocol.write(SequenceMessage(sequence_id=resume.sent.first_unacked_id()))
+        replayed = await resume.replay(transport, sequence)
+        if transport is self.transport:  # no await since the replay's last check: nothing written is left out
+            resume.replaying = False
+            if not replayed:
+                resume.detach()
 
     async def close_transport(self) -> None:
         """End the transport without a Close message (the client asked to close)."""
@@ -363,10 +375,8 @@ class HubConnection:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for future in (self._pending_results or {}).values():
-            if not future.done():
-                future.set_exception(ClientResultError("Connection closed before the client answered."))
-        self._pending_results = None
+        if self._results is not None:
+            self._results.fail_all()
 
     # -- client results ------------------------------------------------------------------------
 
@@ -378,28 +388,12 @@ class HubConnection:
         if self.state is not State.CONNECTED:
             raise ClientResultError(f"Connection '{self.connection_id}' is not connected.")
         limit = int(hub_option(self.hub, "MAX_PENDING_CLIENT_RESULTS"))
-        if self._pending_results is None:
-            self._pending_results = {}
-        if len(self._pending_results) >= limit:
+        if self._results is None:
+            self._results = PendingResults()
+        if len(self._results) >= limit:
             raise ClientResultError(f"Connection '{self.connection_id}' already has {limit} client results pending.")
-        invocation_id = f"s{next(_result_ids)}"
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending_results[invocation_id] = future
-        try:
-            await self.send(InvocationMessage(target=target, arguments=arguments, invocation_id=invocation_id))
-            async with asyncio.timeout(timeout):
-                return await future
-        finally:
-            if self._pending_results is not None:
-                self._pending_results.pop(invocation_id, None)
+        return await self._results.invoke(self, target, arguments, timeout)
 
     def resolve_result(self, message: CompletionMessage) -> bool:
         """Complete a pending client result; ``False`` when ``message`` answers none."""
-        future = self._pending_results.pop(message.invocation_id, None) if self._pending_results else None
-        if future is None or future.done():
-            return False
-        if message.error is not None:
-            future.set_exception(ClientResultError(message.error))
-        else:
-            future.set_result(message.result)
-        return True
+        return self._results is not None and self._results.resolve(message)

@@ -19,21 +19,28 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import local, loops
-from .conf import hub_option
-from .connection import HubConnection, State, participants
+from .conf import hub_option, realtime_settings
+from .connection import HubConnection, State
 from .exceptions import HandshakeError, RemoteProtocolError
 from .invocations import Invocations
+from .participants import participants
 from .protocol import errors, handshake
 from .protocol.base import HubProtocol
 from .protocol.messages import (
+    AckMessage,
     CancelInvocationMessage,
     CloseMessage,
     CompletionMessage,
     HubMessage,
     InvocationMessage,
+    SequenceMessage,
     StreamInvocationMessage,
     StreamItemMessage,
 )
+from .protocol.stateful import SEQUENCED
+from .resume import Resume
+from .transports import claim
+from .types import Transport
 
 if TYPE_CHECKING:
     from .hubs import Hub
@@ -121,15 +128,21 @@ class HubDispatcher:
             await connection.fail_handshake(text)
             return b""
         self._handshake_buffer = b""
-        await self._accept(protocol)
+        await self._accept(protocol, request.version)
         return rest if connection.state is State.CONNECTED else b""
 
-    async def _accept(self, protocol: HubProtocol) -> None:
+    async def _accept(self, protocol: HubProtocol, version: int) -> None:
         connection = self.connection
         self._decoder = protocol.decoder()
         response = handshake.handshake_response()
         connection.handshake_done(protocol)
         await connection.send_frame(response if protocol.transfer_format == "Binary" else response.decode())
+        token = connection.transport.resume_token
+        if token and version >= 2:  # granted by negotiate, and asked for again by the handshake
+            size = int(hub_option(self.hub, "STATEFUL_RECONNECT_BUFFER_SIZE"))
+            connection.resume = Resume(token, buffer_size=size, window=float(realtime_settings.DISCONNECT_TIMEOUT))
+            connection.resume.expire = self._expire
+            claim.hold(token, self)
         await local.table().add(connection)
         self._connected = True
         try:
@@ -142,6 +155,15 @@ class HubDispatcher:
 
     async def _handle(self, message: HubMessage, size: int) -> None:
         connection = self.connection
+        resume = connection.resume
+        if resume is not None:
+            if message.type in SEQUENCED:
+                if not resume.received.accept():
+                    return  # replayed after a reconnect, and processed before it
+            elif isinstance(message, AckMessage):
+                resume.ack(message.sequence_id)
+            elif isinstance(message, SequenceMessage):
+                resume.received.reset(message.sequence_id)
         match message:
             case InvocationMessage() | StreamInvocationMessage():
                 await self.invocations.admit(message)
@@ -158,9 +180,43 @@ class HubDispatcher:
             case CloseMessage():
                 await connection.close_transport()
             case _:
-                pass  # Ping (the clock was reset above), Ack, Sequence
+                pass  # Ping (the clock was reset above), Ack, Sequence (handled above when granted)
 
-    # -- invocations -----------------------------------------------------------------------------
+    # -- stateful reconnect ----------------------------------------------------------------------
+
+    async def lost(self, transport: Transport, exception: Exception | None) -> bool:
+        """The socket ``transport`` ended: a socket that another one replaced changes nothing; losing the current
+        one unexpectedly detaches the connection until its client comes back (``True`` either way). A clean close
+        by the client, or a connection that was ending, ends (``False``)."""
+        connection = self.connection
+        if transport is not connection.transport:
+            return True
+        if connection.resume is None or exception is None or connection.state is not State.CONNECTED:
+            return False
+        logger.info("realtime: %s lost its socket; waiting for it to reconnect", connection.connection_id)
+        connection.resume.detach()
+        return True
+
+    async def resume(self, transport: Transport) -> bool:
+        """Carry on over ``transport``, the client's new socket; ``False`` if the connection ended meanwhile."""
+        connection = self.connection
+        if connection.resume is None or connection.state is not State.CONNECTED:
+            return False
+        assert connection.protocol is not None
+        self._decoder = connection.protocol.decoder()  # a message cut by the lost socket is replayed whole
+        logger.info("realtime: %s resumes on a new socket", connection.connection_id)
+        await connection.attach(transport)
+        return True
+
+    async def _expire(self) -> None:
+        """The client did not come back within the window: end the connection as an ordinary disconnect."""
+        connection = self.connection
+        logger.info("realtime: %s did not reconnect in time; ending it", connection.connection_id)
+        try:
+            await self.closed(ConnectionError("The client did not reconnect within the disconnect timeout."))
+        finally:
+            if connection.resume is not None:
+                await claim.release(connection.resume.token)
 
     # -- end -------------------------------------------------------------------------------------
 

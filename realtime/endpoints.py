@@ -34,6 +34,19 @@ class ConnectionHandlerLike(Protocol):
     async def closed(self, exception: Exception | None = None) -> None: ...
 
 
+class Resumable(ConnectionHandlerLike, Protocol):
+    """A handler whose connection survives the loss of its WebSocket (stateful reconnect)."""
+
+    async def lost(self, transport: Transport, exception: Exception | None) -> bool:
+        """``transport`` ended; ``True`` when the connection goes on without it (waiting for, or already on,
+        another socket), ``False`` when it ends (then :meth:`ConnectionHandlerLike.closed` follows)."""
+        ...
+
+    async def resume(self, transport: Transport) -> bool:
+        """Go on over ``transport``, a new socket for the connection; ``False`` when the connection has ended."""
+        ...
+
+
 @dataclass(frozen=True)
 class ConnectionInfo:
     """Who opened a connection, and from which request."""
@@ -72,6 +85,8 @@ class Endpoint:
     min_negotiate_version: int = 0
     """Lowest negotiate version answered (``MIN_NEGOTIATE_VERSION``): 1 refuses version 0, whose connection
     token is the public connection id."""
+    stateful_reconnect: bool = False
+    """Grant stateful reconnect to clients that ask (hubs: ``STATEFUL_RECONNECT``; WebSockets only)."""
 
 
 class ConnectionHandler:

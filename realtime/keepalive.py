@@ -18,12 +18,28 @@ import asyncio
 import time
 from typing import Protocol
 
+from django.core.signals import setting_changed
+
 from . import loops
+from .conf import hub_option
 
 FINEST = 0.01
 COARSEST = 1.0
 STALL = 1.0
 """Seconds a tick may come late before the clock counts the delay as a stall of the process."""
+
+
+_timeouts: dict[type, tuple[float, float, float]] = {}
+setting_changed.connect(lambda **kwargs: _timeouts.clear(), weak=False)
+
+
+def timeouts_of(hub: type) -> tuple[float, float, float]:
+    """``(HANDSHAKE_TIMEOUT, KEEP_ALIVE_INTERVAL, CLIENT_TIMEOUT)`` of ``hub``, one tuple per hub."""
+    found = _timeouts.get(hub)
+    if found is None:
+        names = ("HANDSHAKE_TIMEOUT", "KEEP_ALIVE_INTERVAL", "CLIENT_TIMEOUT")
+        found = _timeouts[hub] = tuple(float(hub_option(hub, name)) for name in names)  # type: ignore[assignment]
+    return found
 
 
 class Ticking(Protocol):

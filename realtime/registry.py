@@ -41,6 +41,8 @@ class Entry:
     """Empty until a transport request claims the connection."""
     owner: str = ""
     """The layer channel of the owning process, once claimed."""
+    stateful: bool = False
+    """Negotiate granted stateful reconnect: a new WebSocket for the token may take the lost one's place."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,7 @@ def _fields(entry: Entry) -> dict[str, str]:
         "user_id": entry.user_id or "",
         "transport": entry.transport,
         "owner": entry.owner,
+        "stateful": "1" if entry.stateful else "",
     }
 
 
@@ -166,6 +169,7 @@ def _entry(fields: dict[str, str]) -> Entry | None:
         user_id=fields["user_id"] or None,
         transport=fields["transport"],
         owner=fields["owner"],
+        stateful=bool(fields.get("stateful")),
     )
 
 

@@ -122,4 +122,5 @@ def hub_endpoint(hub: type[Hub]) -> Endpoint:
         create,
         authorize,
         min_negotiate_version=int(hub_option(hub, "MIN_NEGOTIATE_VERSION")),
+        stateful_reconnect=bool(hub_option(hub, "STATEFUL_RECONNECT")),
     )

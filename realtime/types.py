@@ -24,6 +24,8 @@ class Transport(Protocol):
     can_pause: bool
     """Whether not reading pushes the client back (see ``realtime.slots``); where it cannot, a client that
     exceeds a bound is closed."""
+    resume_token: str | None
+    """The connection token when the connection may resume on a new transport (stateful reconnect), else ``None``."""
 
     async def send(self, frame: str | bytes) -> None:
         """Write one finished chunk to the client."""

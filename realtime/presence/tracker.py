@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
 
-from .. import connection as connections
 from .. import local, loops
 from ..clients import HubClients
 from ..conf import configured_backend, hub_option, realtime_settings
+from ..participants import take_part
 from .base import (
     GROUP,
     HUB,
@@ -327,4 +327,4 @@ class _Presence:
             await tracker().disconnected(connection.connection_id)
 
 
-connections.take_part(_Presence())
+take_part(_Presence())

@@ -119,7 +119,7 @@ class CloseMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AckMessage:
-    """Stateful reconnect acknowledgement (parsed, never granted)."""
+    """Stateful reconnect: the sender of this processed every sequenced message up to ``sequence_id``."""
 
     sequence_id: int
     type = MessageType.ACK
@@ -127,7 +127,7 @@ class AckMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SequenceMessage:
-    """Stateful reconnect replay start (parsed, never granted)."""
+    """Stateful reconnect: the sender of this replays its unacknowledged messages from ``sequence_id`` on."""
 
     sequence_id: int
     type = MessageType.SEQUENCE

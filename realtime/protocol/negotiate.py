@@ -9,10 +9,15 @@ from typing import Any
 
 from realtime.exceptions import RemoteProtocolError
 
+WEBSOCKETS = "WebSockets"
+SERVER_SENT_EVENTS = "ServerSentEvents"
+LONG_POLLING = "LongPolling"
+"""The transport names of the wire (negotiate, the ``transport`` query value)."""
+
 STANDARD_TRANSPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("WebSockets", ("Text", "Binary")),
-    ("ServerSentEvents", ("Text",)),
-    ("LongPolling", ("Text", "Binary")),
+    (WEBSOCKETS, ("Text", "Binary")),
+    (SERVER_SENT_EVENTS, ("Text",)),
+    (LONG_POLLING, ("Text", "Binary")),
 )
 """Every transport with its transfer formats, in the order clients should try them."""
 
@@ -70,10 +75,10 @@ def negotiate_response(
     connection_id: str,
     connection_token: str | None = None,
     transports: Iterable[tuple[str, Sequence[str]]] | Mapping[str, Sequence[str]],
+    stateful_reconnect: bool = False,
 ) -> bytes:
-    """The 200 body: negotiateVersion, connectionId, (v1) connectionToken, availableTransports.
-
-    Stateful reconnect is never granted and ``ProtocolVersion`` never written.
+    """The 200 body: negotiateVersion, connectionId, (v1) connectionToken, availableTransports, and
+    ``useStatefulReconnect`` when granted (only to a client that asked: the JS client refuses it otherwise).
 
     Raises:
         ValueError: ``version`` ≥ 1 without a ``connection_token``.
@@ -85,6 +90,8 @@ def negotiate_response(
         body["connectionToken"] = connection_token
     items = transports.items() if isinstance(transports, Mapping) else transports
     body["availableTransports"] = [{"transport": n, "transferFormats": list(formats)} for n, formats in items]
+    if stateful_reconnect:
+        body["useStatefulReconnect"] = True
     return _dumps(body)
 
 

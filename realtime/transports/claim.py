@@ -15,7 +15,7 @@ import logging
 
 from .. import lifetime, loops
 from ..conf import realtime_settings
-from ..endpoints import Endpoint
+from ..endpoints import Endpoint, Resumable
 from ..origins import origin_allowed
 from ..registry import Entry, registry
 from ..types import Scope
@@ -85,16 +85,43 @@ async def claim(endpoint: Endpoint, scope: Scope, token: str, transport: str) ->
     return claimed.entry
 
 
+async def resumable(endpoint: Endpoint, scope: Scope, token: str) -> Resumable:
+    """The connection a new WebSocket for ``token`` resumes (stateful reconnect), or a :class:`Refusal`.
+
+    The token must be this endpoint's and this request's user's (404, 403), granted stateful reconnect and
+    held by this process, waiting for a socket or still on the one it is about to lose (else 409, as for any
+    second WebSocket of a connection).
+    """
+    entry = await lookup(endpoint, scope, token)
+    found = _resumable.get().get(token) if entry.stateful else None
+    if found is None:
+        raise Refusal(409)
+    return found
+
+
+def held(token: str) -> Resumable | None:
+    """The connection :func:`hold` made resumable with ``token`` in this process, if any."""
+    table = _resumable.current()
+    return table.get(token) if table is not None else None
+
+
+def hold(token: str, handler: Resumable) -> None:
+    """Let a new WebSocket for ``token`` resume ``handler``'s connection until :func:`release`."""
+    _resumable.get()[token] = handler
+
+
 async def release(token: str) -> None:
     """Forget ``token``: its connection ended."""
-    owned = _owned.current()
-    if owned is not None:
-        owned.pop(token, None)
+    for table in (_owned.current(), _resumable.current()):
+        if table is not None:
+            table.pop(token, None)
     await registry().release(token)
 
 
 _owned: loops.PerLoop[dict[str, Entry]] = loops.PerLoop(dict)
 """The registry entries of every connection this process owns, by token."""
+_resumable: loops.PerLoop[dict[str, Resumable]] = loops.PerLoop(dict)
+"""The connections of this process that a new WebSocket may resume, by token."""
 
 
 async def _refresh_owned() -> None:

@@ -36,7 +36,7 @@ POLL_HEADERS = [
     (b"pragma", b"no-cache"),
     (b"expires", b"Thu, 01 Jan 1970 00:00:00 GMT"),
 ]
-ORDER = ("WebSockets", "ServerSentEvents", "LongPolling")
+ORDER = (negotiate.WEBSOCKETS, negotiate.SERVER_SENT_EVENTS, negotiate.LONG_POLLING)
 OWNER_ACK_TIMEOUT = 5.0
 """How long a POST routed to another process waits for the owner to acknowledge it; past it the owner is
 taken for gone (the connection answers 404, as once its registry entry expires)."""
@@ -128,7 +128,12 @@ class EndpointHttpApp:
         _, user_id = scope_user(scope)
         connection_id = new_id()
         token = new_id() if version >= 1 else connection_id
-        entry = Entry(connection_id=connection_id, endpoint=self.endpoint.name, user_id=user_id)
+        stateful = (
+            self.endpoint.stateful_reconnect
+            and negotiate.WEBSOCKETS in self.endpoint.transports
+            and request.query_value("useStatefulReconnect") == "true"
+        )
+        entry = Entry(connection_id=connection_id, endpoint=self.endpoint.name, user_id=user_id, stateful=stateful)
         try:
             await registry().create(token, entry)
         except Exception as exc:
@@ -139,6 +144,7 @@ class EndpointHttpApp:
             connection_id=connection_id,
             connection_token=token,
             transports=negotiate.available_transports(self.transports()),
+            stateful_reconnect=stateful,
         )
         await respond(send, 200, body, [(b"content-type", b"application/json"), *NO_CACHE])
 
@@ -179,8 +185,8 @@ class EndpointHttpApp:
 
     async def server_sent_events(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """The SSE GET: claim the connection and own it for as long as the response stays open."""
-        require(self.endpoint, "ServerSentEvents")
-        entry = await claim(self.endpoint, scope, token, "ServerSentEvents")
+        require(self.endpoint, negotiate.SERVER_SENT_EVENTS)
+        entry = await claim(self.endpoint, scope, token, negotiate.SERVER_SENT_EVENTS)
         if entry is None:
             raise Refusal(409)
         await SseTransport(self.endpoint, ConnectionInfo.from_scope(scope, entry.connection_id), token).serve(
@@ -189,8 +195,8 @@ class EndpointHttpApp:
 
     async def poll(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """A long poll: the first one starts the owner here and is answered at once; later ones wait."""
-        require(self.endpoint, "LongPolling")
-        entry = await claim(self.endpoint, scope, token, "LongPolling")
+        require(self.endpoint, negotiate.LONG_POLLING)
+        entry = await claim(self.endpoint, scope, token, negotiate.LONG_POLLING)
         if entry is not None:
             LongPollingTransport(self.endpoint, ConnectionInfo.from_scope(scope, entry.connection_id), token).start()
             await respond(send, 200, b"", POLL_HEADERS)
@@ -209,7 +215,7 @@ class EndpointHttpApp:
     async def post(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """``POST [base]``: hand the body to the owner of the connection, wherever it runs."""
         entry = await lookup(self.endpoint, scope, token)
-        if entry.transport == "WebSockets":
+        if entry.transport == negotiate.WEBSOCKETS:
             raise Refusal(405, "POST requests are not allowed for WebSocket connections.")
         if not entry.transport:
             raise Refusal(404, NO_CONNECTION)
@@ -259,7 +265,7 @@ class EndpointHttpApp:
     async def delete(self, scope: Scope, send: Send, token: str) -> None:
         """``DELETE [base]``: end a long-polling connection."""
         entry = await lookup(self.endpoint, scope, token)
-        if entry.transport != "LongPolling":
+        if entry.transport != negotiate.LONG_POLLING:
             raise Refusal(400, "Cannot terminate this connection using the DELETE endpoint.")
         owner = owner_of(token)
         if isinstance(owner, LongPollingTransport):

@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import events, keepalive, lifetime, loops
 from ..conf import realtime_settings
+from ..protocol.negotiate import LONG_POLLING
 from .claim import NO_CONNECTION
 from .owner import HttpOwner, owner_of
 
@@ -30,7 +31,7 @@ NO_CONTENT = (204, b"")
 class LongPollingTransport(HttpOwner):
     """One long-polling connection: its mailbox and its poll bookkeeping."""
 
-    name = "LongPolling"
+    name = LONG_POLLING
     transfer_formats = frozenset({"Text", "Binary"})
     keep_alive = False  # the client sends no pings and polls show it is alive
 

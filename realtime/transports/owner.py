@@ -34,6 +34,7 @@ class HttpOwner(ABC):
     transfer_formats: frozenset[str]
     keep_alive: bool
     can_pause = True  # a POST is answered once its body was taken in: the client's next send waits
+    resume_token: str | None = None  # stateful reconnect is for WebSockets only
 
     def __init__(self, endpoint: Endpoint, info: ConnectionInfo, token: str) -> None:
         self.token = token

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from ..protocol.event_stream import SSE_PREAMBLE, format_event
+from ..protocol.negotiate import SERVER_SENT_EVENTS
 from ..types import Receive, Send
 from .owner import HttpOwner
 
@@ -27,7 +28,7 @@ QUEUED_EVENTS = 64
 class SseTransport(HttpOwner):
     """One Server-Sent Events connection, owned by its GET request."""
 
-    name = "ServerSentEvents"
+    name = SERVER_SENT_EVENTS
     transfer_formats = frozenset({"Text"})
     keep_alive = True
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..endpoints import ConnectionInfo, Endpoint
+from ..endpoints import ConnectionHandlerLike, ConnectionInfo, Endpoint, Resumable
+from ..protocol.negotiate import WEBSOCKETS
 from ..registry import new_id
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
@@ -20,7 +21,7 @@ from . import claim
 logger = logging.getLogger("realtime.transports.websocket")
 
 CLEAN_CLOSE_CODES = frozenset({1000, 1001})
-NAME = "WebSockets"
+NAME = WEBSOCKETS
 
 
 def pushes_back(receive: Receive) -> bool:
@@ -37,16 +38,18 @@ def pushes_back(receive: Receive) -> bool:
 class WebsocketTransport:
     """One accepted WebSocket, as its connection writes to it: text frames for JSON, binary for MessagePack."""
 
-    __slots__ = ("_send", "closed", "can_pause")
+    __slots__ = ("_send", "closed", "can_pause", "resume_token")
 
     name = NAME
     transfer_formats = frozenset({"Text", "Binary"})
     keep_alive = True
 
-    def __init__(self, send: Send, *, can_pause: bool) -> None:
+    def __init__(self, send: Send, *, can_pause: bool, resume_token: str | None = None) -> None:
         self._send = send
         self.closed = False
         self.can_pause = can_pause
+        self.resume_token = resume_token
+        """The connection token, when negotiate granted stateful reconnect: a new socket may take this one's place."""
 
     async def send(self, frame: str | bytes) -> None:
         """Write one frame."""
@@ -71,23 +74,37 @@ class WebsocketApp:
         if scope["type"] != "websocket" or (await receive())["type"] != "websocket.connect":
             return
         token = RequestInfo.from_scope(scope).query_value("id") or ""
+        resumed: Resumable | None = None
         try:
             claim.require(self.endpoint, NAME)
             await claim.admit(self.endpoint, scope)
-            connection_id = await self._claim(scope, token) if token else new_id()
+            entry = await claim.claim(self.endpoint, scope, token, NAME) if token else None
+            if token and entry is None:  # the connection has its WebSocket: stateful reconnect resumes it on this one
+                resumed = await claim.resumable(self.endpoint, scope, token)
         except claim.Refusal as refusal:
             await self._reject(scope, send, refusal)
             return
         await send({"type": "websocket.accept"})
-        transport = WebsocketTransport(send, can_pause=pushes_back(receive))
-        handler = self.endpoint.create(transport, ConnectionInfo.from_scope(scope, connection_id))
-        handler.open()
+        stateful = resumed is not None or (entry is not None and entry.stateful)
+        transport = WebsocketTransport(send, can_pause=pushes_back(receive), resume_token=token if stateful else None)
+        handler: ConnectionHandlerLike
+        if resumed is not None:
+            if not await resumed.resume(transport):  # it ended meanwhile: the client's reconnect fails and it stops
+                await transport.close()
+                return
+            handler = resumed
+        else:
+            connection_id = entry.connection_id if entry is not None else new_id()
+            handler = self.endpoint.create(transport, ConnectionInfo.from_scope(scope, connection_id))
+            handler.open()
         error: Exception | None = None
         try:  # every frame to the handler until the socket ends (inline: one coroutine frame less per connection)
             while True:
                 message = await receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
+                    if transport.closed:  # replaced by a newer socket, or closed by the server: read no more
+                        continue
                     data = message.get("bytes")
                     await handler.receive(data if data is not None else message.get("text") or "")
                 elif kind == "websocket.disconnect":
@@ -97,17 +114,21 @@ class WebsocketApp:
                     break
         finally:
             transport.closed = True
-            try:
-                await handler.closed(error)
-            finally:
-                if token:
-                    await claim.release(token)
+            await self._end(handler, transport, token, error)
 
-    async def _claim(self, scope: Scope, token: str) -> str:
-        entry = await claim.claim(self.endpoint, scope, token, NAME)
-        if entry is None:  # this connection's WebSocket is open already
-            raise claim.Refusal(409)
-        return entry.connection_id
+    @staticmethod
+    async def _end(
+        handler: ConnectionHandlerLike, transport: WebsocketTransport, token: str, error: Exception | None
+    ) -> None:
+        """The socket ended: a resumable connection may go on without it; any other ends here."""
+        held = claim.held(token) if transport.resume_token else None
+        if held is not None and held is handler and await held.lost(transport, error):
+            return
+        try:
+            await handler.closed(error)
+        finally:
+            if token:
+                await claim.release(token)
 
     async def _reject(self, scope: Scope, send: Send, refusal: claim.Refusal) -> None:
         """Refuse the upgrade with an HTTP status when the server supports it, else a close (HTTP 403)."""

@@ -77,7 +77,13 @@ def test_transports_mapping_and_no_forbidden_keys() -> None:
     body = negotiate_response(version=1, connection_id="i", connection_token="t", transports=transports)
     parsed = json.loads(body)
     assert parsed["availableTransports"] == [{"transport": "WebSockets", "transferFormats": ["Text"]}]
-    assert "ProtocolVersion" not in parsed and not parsed.get("useStatefulReconnect")
+    assert "ProtocolVersion" not in parsed and "useStatefulReconnect" not in parsed
+    granted = json.loads(
+        negotiate_response(
+            version=1, connection_id="i", connection_token="t", transports=transports, stateful_reconnect=True
+        )
+    )
+    assert granted["useStatefulReconnect"] is True
 
 
 def test_v1_requires_token() -> None:

@@ -36,9 +36,15 @@ class HttpOnlyHub(Hub):
     transports = ["ServerSentEvents", "LongPolling"]
 
 
+class NoResumeHub(Hub):
+    stateful_reconnect = False
+
+
 @pytest.fixture(scope="module")
 def routes():
-    return hub_routes({"testhub": RoutedHub, "/wsonly/": WebSocketsOnlyHub, "api/httponly": HttpOnlyHub})
+    return hub_routes(
+        {"testhub": RoutedHub, "/wsonly/": WebSocketsOnlyHub, "api/httponly": HttpOnlyHub, "noresume": NoResumeHub}
+    )
 
 
 @pytest.fixture
@@ -111,7 +117,7 @@ def test_bad_routes_are_refused(bad):
 
 
 async def test_negotiate_v1(http_app):
-    response = await request(http_app, "POST", "/testhub/negotiate?negotiateVersion=1&useStatefulReconnect=true")
+    response = await request(http_app, "POST", "/testhub/negotiate?negotiateVersion=1")
     assert response["status"] == 200
     assert header(response, b"content-type") == b"application/json"
     body = json.loads(response["body"])
@@ -120,6 +126,22 @@ async def test_negotiate_v1(http_app):
     assert body["availableTransports"] == ALL
     assert body["connectionId"] and body["connectionToken"] and body["connectionId"] != body["connectionToken"]
     assert len(body["connectionToken"]) >= 22  # 128 random bits, URL-safe
+
+
+@pytest.mark.parametrize(
+    ("path", "granted"),
+    [
+        ("/testhub/negotiate?negotiateVersion=1&useStatefulReconnect=true", True),
+        ("/testhub/negotiate?negotiateVersion=1", False),  # the JS client refuses a grant it did not ask for
+        ("/testhub/negotiate?negotiateVersion=1&useStatefulReconnect=false", False),
+        ("/noresume/negotiate?negotiateVersion=1&useStatefulReconnect=true", False),  # the hub turned it off
+        ("/api/httponly/negotiate?negotiateVersion=1&useStatefulReconnect=true", False),  # WebSockets only
+    ],
+)
+async def test_negotiate_grants_stateful_reconnect_to_clients_that_ask(http_app, path, granted):
+    body = json.loads((await request(http_app, "POST", path))["body"])
+    assert body.get("useStatefulReconnect", False) is granted
+    assert list(body)[-1] == ("useStatefulReconnect" if granted else "availableTransports")
 
 
 async def test_negotiate_v0_has_no_token(http_app):

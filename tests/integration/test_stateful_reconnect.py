@@ -1,0 +1,236 @@
+"""Stateful reconnect in one process (protocol.md §13), driven frame by frame as the official clients do.
+
+The client here is the test itself: it negotiates with ``useStatefulReconnect=true``, shakes hands with version 2,
+drops its socket (an abnormal close), and opens a new one for the same token, then checks what the server
+replays, what it drops as duplicates, and how it refuses what it must refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import HttpCommunicator, WebsocketCommunicator
+
+from realtime import local
+from realtime.context import get_hub_context
+from realtime.hubs import Hub
+from realtime.routing import hub_routes
+from realtime.transports import claim
+
+RS = "\x1e"
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    pk: int
+    is_authenticated: bool = True
+
+
+class ResumeHub(Hub):
+    ended: asyncio.Event | None = None
+    connects = 0
+
+    async def on_connected(self) -> None:
+        type(self).connects += 1
+
+    async def on_disconnected(self, exception: Exception | None) -> None:
+        if type(self).ended is not None:
+            type(self).ended.set()
+
+    async def Join(self, group: str) -> str:  # noqa: N802
+        await self.groups.add(self.context.connection_id, group)
+        return "joined"
+
+    async def Count(self) -> int:  # noqa: N802
+        self.context.items["count"] = self.context.items.get("count", 0) + 1
+        return self.context.items["count"]
+
+
+HTTP, WS = (URLRouter(routes) for routes in hub_routes({"resume": ResumeHub}))
+
+
+async def negotiate(user: FakeUser | None = None, *, stateful: bool = True) -> str:
+    query = "negotiateVersion=1" + ("&useStatefulReconnect=true" if stateful else "")
+    communicator = HttpCommunicator(HTTP, "POST", "/resume/negotiate")
+    communicator.scope["query_string"] = query.encode()
+    if user is not None:
+        communicator.scope["user"] = user
+    body = json.loads((await communicator.get_response(timeout=5))["body"])
+    assert body.get("useStatefulReconnect", False) is stateful
+    return body["connectionToken"]
+
+
+class Socket:
+    """One WebSocket of the test client: JSON frames in and out."""
+
+    def __init__(self, token: str, user: FakeUser | None = None) -> None:
+        self.ws = WebsocketCommunicator(WS, f"/resume?id={token}")
+        self.ws.scope["extensions"] = {"websocket.http.response": {}}  # refusals answer with their HTTP status
+        if user is not None:
+            self.ws.scope["user"] = user
+        self.pending: list[dict] = []
+
+    async def connect(self) -> tuple[bool, int | None]:
+        """``(True, None)`` when accepted, ``(False, status)`` when refused."""
+        await self.ws.send_input({"type": "websocket.connect"})
+        output = await self.ws.receive_output(5)
+        if output["type"] == "websocket.http.response.start":
+            return False, output["status"]
+        return output["type"] == "websocket.accept", None
+
+    async def send(self, *messages: dict) -> None:
+        await self.ws.send_to(text_data="".join(json.dumps(m) + RS for m in messages))
+
+    async def next(self, timeout: float = 5) -> dict:
+        while not self.pending:
+            output = await self.ws.receive_output(timeout)
+            if output["type"] == "websocket.close":
+                return {"closed": output.get("code")}
+            self.pending.extend(json.loads(part) for part in output["text"].split(RS) if part)
+        return self.pending.pop(0)
+
+    async def next_not_ping(self, timeout: float = 5) -> dict:
+        while (message := await self.next(timeout)).get("type") == 6:
+            pass
+        return message
+
+    async def drop(self) -> None:
+        """The network fails: the server sees an abnormal close."""
+        await self.ws.send_input({"type": "websocket.disconnect", "code": 1006})
+        await self.ws.wait(1)
+
+
+async def open_stateful(user: FakeUser | None = None) -> tuple[str, Socket]:
+    token = await negotiate(user)
+    socket = Socket(token, user)
+    assert (await socket.connect())[0]
+    await socket.send({"protocol": "json", "version": 2})
+    assert await socket.next() == {}
+    return token, socket
+
+
+def invocation(invocation_id: str, target: str, *arguments) -> dict:
+    return {"type": 1, "invocationId": invocation_id, "target": target, "arguments": list(arguments)}
+
+
+@pytest.fixture(autouse=True)
+def hub_state():
+    ResumeHub.ended = asyncio.Event()
+    ResumeHub.connects = 0
+    yield
+
+
+async def test_a_new_socket_resumes_with_what_was_sent_meanwhile_and_drops_replayed_calls():
+    token, first = await open_stateful()
+    await first.send(invocation("1", "Join", "room"))
+    assert await first.next_not_ping() == {"type": 3, "invocationId": "1", "result": "joined"}
+    await first.drop()
+    for n in range(3):  # sent while no socket carries the connection
+        await get_hub_context(ResumeHub).clients.group("room").asend("Msg", n)
+    assert not ResumeHub.ended.is_set() and len(local.table().connections) == 1
+
+    second = Socket(token)
+    assert (await second.connect())[0]  # no 409: the token resumes its connection
+    assert await second.next() == {"type": 9, "sequenceId": 1}  # nothing was acknowledged: all is replayed
+    assert await second.next() == {"type": 3, "invocationId": "1", "result": "joined"}
+    for n in range(3):
+        assert await second.next() == {"type": 1, "target": "Msg", "arguments": [n]}
+    # the client replays its unacknowledged call: processed before the drop, so dropped now
+    await second.send({"type": 9, "sequenceId": 1}, invocation("1", "Join", "room"), invocation("2", "Count"))
+    assert await second.next_not_ping() == {"type": 3, "invocationId": "2", "result": 1}
+    assert ResumeHub.connects == 1  # one continuous connection: no second on_connected
+    ack = await second.next_not_ping(timeout=5)
+    assert ack == {"type": 8, "sequenceId": 2}  # the Join and the Count, at most once a second
+    await second.ws.disconnect(1000)
+    await asyncio.wait_for(ResumeHub.ended.wait(), 5)  # a clean close ends it at once
+
+
+async def test_acks_free_the_buffer_and_the_replay_starts_after_them():
+    token, first = await open_stateful()
+    for n in range(1, 4):
+        await first.send(invocation(str(n), "Count"))
+        assert (await first.next_not_ping())["result"] == n
+    await first.send({"type": 8, "sequenceId": 2})  # the client processed the first two Completions
+    await first.send(invocation("4", "Count"))  # a round trip: the Ack was handled before this answer
+    assert (await first.next_not_ping())["result"] == 4
+    await first.drop()
+    second = Socket(token)
+    assert (await second.connect())[0]
+    assert await second.next() == {"type": 9, "sequenceId": 3}
+    assert [(await second.next())["result"] for _ in range(2)] == [3, 4]
+    await second.ws.disconnect(1000)
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ({"type": 8, "sequenceId": 5}, "Ack of sequence id 5, but the server sent sequence ids up to 1."),
+        ({"type": 9, "sequenceId": 3}, "Sequence id 3 out of range: the server processed sequence ids up to 1."),
+        ({"type": 9, "sequenceId": 0}, "Sequence id 0 out of range: the server processed sequence ids up to 1."),
+    ],
+)
+async def test_an_ack_or_sequence_out_of_range_closes_with_the_reason(message, error):
+    _, socket = await open_stateful()
+    await socket.send(invocation("1", "Count"))
+    assert (await socket.next_not_ping())["result"] == 1
+    await socket.send(message)
+    close = await socket.next_not_ping()
+    assert close == {"type": 7, "error": f"Connection closed with an error. InvalidDataException: {error}"}
+    assert await socket.next() == {"closed": 1000}
+    await socket.ws.send_input({"type": "websocket.disconnect", "code": 1000})  # as the server reports it
+    await asyncio.wait_for(ResumeHub.ended.wait(), 5)  # ended, not waiting for a reconnect
+
+
+async def test_a_token_of_another_user_is_refused_and_the_connection_waits_on():
+    owner, intruder = FakeUser(1), FakeUser(2)
+    token, first = await open_stateful(owner)
+    await first.drop()
+    assert await Socket(token, intruder).connect() == (False, 403)
+    second = Socket(token, owner)
+    assert (await second.connect())[0]
+    assert await second.next() == {"type": 9, "sequenceId": 1}
+    await second.ws.disconnect(1000)
+
+
+async def test_after_the_window_the_connection_ends_and_its_token_is_gone(settings):
+    settings.REALTIME = {"DISCONNECT_TIMEOUT": 0.3}
+    token, first = await open_stateful()
+    await first.send(invocation("1", "Join", "room"))
+    assert (await first.next_not_ping())["result"] == "joined"
+    await first.drop()
+    await asyncio.wait_for(ResumeHub.ended.wait(), 5)  # on_disconnected, as for any disconnect
+    assert await Socket(token).connect() == (False, 404)
+    assert not local.table().connections and not local.table().members
+    assert claim.held(token) is None
+
+
+async def test_a_second_socket_while_the_first_still_looks_open_takes_its_place():
+    token, first = await open_stateful()
+    await first.send(invocation("1", "Count"))
+    assert (await first.next_not_ping())["result"] == 1
+    second = Socket(token)  # the server has not noticed the first one is dead (a cut the TCP stack hides)
+    assert (await second.connect())[0]
+    assert await first.next_not_ping() == {"closed": 1000}  # closed by the server
+    assert await second.next() == {"type": 9, "sequenceId": 1}
+    assert (await second.next())["result"] == 1
+    await second.send({"type": 9, "sequenceId": 2}, invocation("2", "Count"))
+    assert (await second.next_not_ping())["result"] == 2
+    await first.ws.send_input({"type": "websocket.disconnect", "code": 1006})  # its end changes nothing
+    await second.send(invocation("3", "Count"))
+    assert (await second.next_not_ping())["result"] == 3
+    assert not ResumeHub.ended.is_set()
+    await second.ws.disconnect(1000)
+
+
+async def test_without_the_grant_a_second_socket_is_still_refused():
+    token = await negotiate(stateful=False)
+    first = Socket(token)
+    assert (await first.connect())[0]
+    await first.send({"protocol": "json", "version": 1})
+    assert await first.next() == {}
+    assert await Socket(token).connect() == (False, 409)
+    await first.ws.disconnect(1000)
