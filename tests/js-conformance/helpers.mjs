@@ -21,7 +21,7 @@ import { MessagePackHubProtocol as OfficialMessagePackHubProtocol } from "@micro
 
 export const CLIENT = process.env.CLIENT || "official";
 const ABILITIES = {
-    official: ["httpClient", "userAgent", "cookieJar", "HttpConnection", "WebSockets", "ServerSentEvents"],
+    official: ["httpClient", "userAgent", "cookieJar", "HttpConnection", "WebSockets", "ServerSentEvents", "statefulReconnect"],
     realtime: ["WebSockets", "ServerSentEvents"],
     "realtime-bare": [],
 };
@@ -35,6 +35,7 @@ const NEEDS = {
     HttpConnection: "the official client's HttpConnection (ours has no public connection layer)",
     WebSockets: "a WebSocket class (Node 20 has none, and none is given)",
     ServerSentEvents: "an EventSource class (Node 20 has none, and none is given)",
+    statefulReconnect: "withStatefulReconnect()",
 };
 
 /** A node:test `skip` option: false when the client under test has `ability` (a key of NEEDS), else the reason. */
@@ -317,7 +318,7 @@ export function installCleanup() {
  * options: transport (a TRANSPORTS entry or name; default WebSockets; null = let the client choose), protocol
  * ({name, create}), url, automaticReconnect, httpOptions (merged into withUrl options), logger (ILogger or
  * LogLevel; default LogLevel.Warning), droppable (SSE: open the EventSource through sockets the test can
- * destroy, see dropTransport).
+ * destroy, see dropTransport), statefulReconnect (withStatefulReconnect(), given options or true).
  * Returns { hub, recorder }.
  */
 export function buildHub({
@@ -328,6 +329,7 @@ export function buildHub({
     httpOptions = {},
     logger,
     droppable = false,
+    statefulReconnect = false,
 } = {}) {
     const recorder = new RecordingProtocol(protocol.create());
     const options = { ...PLATFORM_OPTIONS };
@@ -342,6 +344,9 @@ export function buildHub({
         .withUrl(url, { ...options, ...httpOptions })
         .withHubProtocol(recorder)
         .configureLogging(logger ?? LogLevel.Warning);
+    if (statefulReconnect) {
+        builder = statefulReconnect === true ? builder.withStatefulReconnect() : builder.withStatefulReconnect(statefulReconnect);
+    }
     if (automaticReconnect) {
         builder = automaticReconnect === true ? builder.withAutomaticReconnect() : builder.withAutomaticReconnect(automaticReconnect);
     }
@@ -550,4 +555,46 @@ export function errorText(err) {
         return "undefined";
     }
     return err && err.message !== undefined ? err.message : String(err);
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `target` (an http://host:port URL) whose connections the test can cut
+ * like a network failure: both sides are destroyed at once, without a WebSocket close. Returns
+ * { url, cut(), connections, close() }; `connections` counts the TCP connections it ever accepted.
+ */
+export async function cuttingProxy(target) {
+    const { hostname, port } = new URL(target);
+    const open = new Set();
+    const proxy = { url: "", connections: 0 };
+    const server = net.createServer((client) => {
+        proxy.connections += 1;
+        const upstream = net.connect(Number(port), hostname);
+        const pair = [client, upstream];
+        open.add(pair);
+        const end = () => {
+            client.destroy();
+            upstream.destroy();
+            open.delete(pair);
+        };
+        for (const socket of pair) {
+            socket.on("error", end);
+            socket.on("close", end);
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    proxy.url = `http://127.0.0.1:${server.address().port}`;
+    proxy.cut = () => {
+        for (const [client, upstream] of open) {
+            client.destroy();
+            upstream.destroy();
+        }
+        open.clear();
+    };
+    proxy.close = () => {
+        proxy.cut();
+        return new Promise((resolve) => server.close(resolve));
+    };
+    return proxy;
 }
