@@ -3,7 +3,8 @@
 A message is a dict whose ``type`` is one of the kinds below. The process channel that receives it hands it
 to the handler the owning module registered for that kind (``lifetime.route``): frames and aborts to the
 connection table, client results to ``clients``, group changes to ``groups``, POST bodies, polls and
-deletes to the HTTP transports, topic events to the event streams. A request carries ``reply_channel`` (added
+deletes to the HTTP transports, relayed sockets of stateful connections to ``transports.relay``, topic events
+to the event streams. A request carries ``reply_channel`` (added
 by ``lifetime``); its answer is a :func:`result`. Hub messages that cross the layer inside a message are packed
 with MessagePack, which keeps bytes and datetimes intact.
 """
@@ -38,6 +39,15 @@ TOPIC = "realtime.topic"
 """An event published to ``topic`` (layer ``group``): its ``id``, ``event`` type and ``data``."""
 PROBE = "realtime.probe"
 """A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
+RELAY_ATTACH = "realtime.relay.attach"
+"""Ask the owner of the stateful connection ``token`` to go on over ``socket``, a WebSocket that process ``relay``
+holds; answered with ``ok``."""
+RELAY_IN = "realtime.relay.in"
+"""Bytes the client sent on relayed ``socket`` of connection ``token``, for its owner (in order)."""
+RELAY_LOST = "realtime.relay.lost"
+"""Relayed ``socket`` of connection ``token`` ended (``error``: not cleanly)."""
+RELAY_OUT = "realtime.relay.out"
+"""For the process holding relayed ``socket``: a ``frame`` to write, or ``close`` it."""
 
 _wire = MessagePackHubProtocol(max_message_size=None)
 
@@ -81,6 +91,26 @@ def delete(token: str) -> Event:
 def topic(name: str, group: str, event_id: int, event: str | None, data: str) -> Event:
     """Event ``event_id`` (SSE type ``event``, JSON ``data``) of topic ``name``, for the processes in ``group``."""
     return {"type": TOPIC, "topic": name, "group": group, "id": event_id, "event": event, "data": data}
+
+
+def relay_attach(token: str, relay: str, socket: str) -> Event:
+    """Ask the owner of ``token`` to take ``socket`` (held by process channel ``relay``) as its transport."""
+    return {"type": RELAY_ATTACH, "token": token, "relay": relay, "socket": socket}
+
+
+def relay_in(token: str, socket: str, data: Frame) -> Event:
+    """What the client sent on relayed ``socket``."""
+    return {"type": RELAY_IN, "token": token, "socket": socket, "data": data}
+
+
+def relay_lost(token: str, socket: str, *, error: bool) -> Event:
+    """Relayed ``socket`` ended."""
+    return {"type": RELAY_LOST, "token": token, "socket": socket, "error": error}
+
+
+def relay_out(socket: str, frame: Frame | None) -> Event:
+    """Write ``frame`` to relayed ``socket``, or close it (``frame`` ``None``)."""
+    return {"type": RELAY_OUT, "socket": socket, "frame": frame}
 
 
 def probe(seq: int) -> Event:

@@ -15,10 +15,10 @@ import logging
 
 from .. import lifetime, loops
 from ..conf import realtime_settings
-from ..endpoints import Endpoint, Resumable
+from ..endpoints import ConnectionHandlerLike, Endpoint, Resumable
 from ..origins import origin_allowed
 from ..registry import Entry, registry
-from ..types import Scope
+from ..types import Scope, Transport
 from ..users import scope_user
 
 logger = logging.getLogger("realtime.transports")
@@ -85,18 +85,14 @@ async def claim(endpoint: Endpoint, scope: Scope, token: str, transport: str) ->
     return claimed.entry
 
 
-async def resumable(endpoint: Endpoint, scope: Scope, token: str) -> Resumable:
-    """The connection a new WebSocket for ``token`` resumes (stateful reconnect), or a :class:`Refusal`.
-
-    The token must be this endpoint's and this request's user's (404, 403), granted stateful reconnect and
-    held by this process, waiting for a socket or still on the one it is about to lose (else 409, as for any
-    second WebSocket of a connection).
-    """
+async def resumable(endpoint: Endpoint, scope: Scope, token: str) -> Entry:
+    """The entry of a connection that a new WebSocket for ``token`` may resume (stateful reconnect), or a
+    :class:`Refusal`: the token must be this endpoint's and this request's user's (404, 403) and granted
+    stateful reconnect (else 409, as for any second WebSocket of a connection)."""
     entry = await lookup(endpoint, scope, token)
-    found = _resumable.get().get(token) if entry.stateful else None
-    if found is None:
+    if not entry.stateful:
         raise Refusal(409)
-    return found
+    return entry
 
 
 def held(token: str) -> Resumable | None:
@@ -108,6 +104,21 @@ def held(token: str) -> Resumable | None:
 def hold(token: str, handler: Resumable) -> None:
     """Let a new WebSocket for ``token`` resume ``handler``'s connection until :func:`release`."""
     _resumable.get()[token] = handler
+
+
+async def socket_ended(
+    handler: ConnectionHandlerLike, transport: Transport, token: str, error: Exception | None
+) -> None:
+    """A socket of ``handler``'s connection ended: a resumable connection may go on without it (waiting for, or
+    already on, another one); any other ends here and its token is released."""
+    resumable = held(token) if transport.resume_token else None
+    if resumable is not None and resumable is handler and await resumable.lost(transport, error):
+        return
+    try:
+        await handler.closed(error)
+    finally:
+        if token:
+            await release(token)
 
 
 async def release(token: str) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .. import lifetime
 from ..endpoints import ConnectionHandlerLike, ConnectionInfo, Endpoint, Resumable
 from ..protocol.negotiate import WEBSOCKETS
 from ..registry import new_id
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
 from . import claim
+from .relay import RelayedSocket
 
 logger = logging.getLogger("realtime.transports.websocket")
 
@@ -64,6 +66,14 @@ class WebsocketTransport:
             await self._send({"type": "websocket.close", "code": 1000})
 
 
+def _abnormal(disconnect: dict, closed_here: bool) -> Exception | None:
+    """The error of a socket that ended without a clean close (``None`` for a clean one, or one closed here)."""
+    code = disconnect.get("code", 1005)
+    if code in CLEAN_CLOSE_CODES or closed_here:
+        return None
+    return ConnectionError(f"WebSocket closed with status code {code}.")
+
+
 class WebsocketApp:
     """The ASGI app that serves ``endpoint`` over WebSockets (routed by ``realtime.routing``)."""
 
@@ -75,16 +85,20 @@ class WebsocketApp:
             return
         token = RequestInfo.from_scope(scope).query_value("id") or ""
         resumed: Resumable | None = None
+        relayed: RelayedSocket | None = None
         try:
             claim.require(self.endpoint, NAME)
             await claim.admit(self.endpoint, scope)
             entry = await claim.claim(self.endpoint, scope, token, NAME) if token else None
             if token and entry is None:  # the connection has its WebSocket: stateful reconnect resumes it on this one
-                resumed = await claim.resumable(self.endpoint, scope, token)
+                resumed, relayed = await self._resume_target(scope, token)
         except claim.Refusal as refusal:
             await self._reject(scope, send, refusal)
             return
         await send({"type": "websocket.accept"})
+        if relayed is not None:
+            await self._relay(relayed, receive, send)
+            return
         stateful = resumed is not None or (entry is not None and entry.stateful)
         transport = WebsocketTransport(send, can_pause=pushes_back(receive), resume_token=token if stateful else None)
         handler: ConnectionHandlerLike
@@ -108,27 +122,41 @@ class WebsocketApp:
                     data = message.get("bytes")
                     await handler.receive(data if data is not None else message.get("text") or "")
                 elif kind == "websocket.disconnect":
-                    code = message.get("code", 1005)
-                    if code not in CLEAN_CLOSE_CODES and not transport.closed:
-                        error = ConnectionError(f"WebSocket closed with status code {code}.")
+                    error = _abnormal(message, transport.closed)
                     break
         finally:
             transport.closed = True
-            await self._end(handler, transport, token, error)
+            await claim.socket_ended(handler, transport, token, error)
+
+    async def _resume_target(self, scope: Scope, token: str) -> tuple[Resumable | None, RelayedSocket | None]:
+        """The connection held here that the new socket resumes, or the relay to its owner in another process."""
+        entry = await claim.resumable(self.endpoint, scope, token)
+        held = claim.held(token)
+        if held is not None:
+            return held, None
+        if entry.owner == await lifetime.process_channel().start():
+            raise claim.Refusal(409)  # not granted yet: its first socket is still shaking hands
+        relayed = RelayedSocket(entry.owner, token)
+        await relayed.attach()
+        return None, relayed
 
     @staticmethod
-    async def _end(
-        handler: ConnectionHandlerLike, transport: WebsocketTransport, token: str, error: Exception | None
-    ) -> None:
-        """The socket ended: a resumable connection may go on without it; any other ends here."""
-        held = claim.held(token) if transport.resume_token else None
-        if held is not None and held is handler and await held.lost(transport, error):
-            return
+    async def _relay(relayed: RelayedSocket, receive: Receive, send: Send) -> None:
+        """Carry a socket whose connection lives in another process: frames to and from its owner."""
+        relayed.open(send)
+        error: Exception | None = None
         try:
-            await handler.closed(error)
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    if not relayed.closed:
+                        data = message.get("bytes")
+                        await relayed.forward(data if data is not None else message.get("text") or "")
+                elif message["type"] == "websocket.disconnect":
+                    error = _abnormal(message, relayed.closed)
+                    break
         finally:
-            if token:
-                await claim.release(token)
+            await relayed.ended(error)
 
     async def _reject(self, scope: Scope, send: Send, refusal: claim.Refusal) -> None:
         """Refuse the upgrade with an HTTP status when the server supports it, else a close (HTTP 403)."""

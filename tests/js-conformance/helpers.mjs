@@ -560,14 +560,15 @@ export function errorText(err) {
 /**
  * A TCP proxy on 127.0.0.1 in front of `target` (an http://host:port URL) whose connections the test can cut
  * like a network failure: both sides are destroyed at once, without a WebSocket close. Returns
- * { url, cut(), connections, close() }; `connections` counts the TCP connections it ever accepted.
+ * { url, cut(), connections, target, close() }; `connections` counts the TCP connections it ever accepted, and
+ * setting `target` sends the next ones elsewhere (a load balancer picking another process).
  */
 export async function cuttingProxy(target) {
-    const { hostname, port } = new URL(target);
     const open = new Set();
-    const proxy = { url: "", connections: 0 };
+    const proxy = { url: "", connections: 0, target };
     const server = net.createServer((client) => {
         proxy.connections += 1;
+        const { hostname, port } = new URL(proxy.target);
         const upstream = net.connect(Number(port), hostname);
         const pair = [client, upstream];
         open.add(pair);

@@ -1,0 +1,118 @@
+// Stateful reconnect across processes (conformance.md "Stateful reconnect"): run by
+// tests/multiprocess/test_stateful_reconnect.py with SERVER_URL and SERVER2_URL, two processes sharing Redis.
+// The client's socket goes through a TCP proxy that the test cuts and points at the other process, as a load
+// balancer without sticky sessions would; skipped when SERVER2_URL is not set (the single-server suite).
+
+import assert from "node:assert/strict";
+
+import {
+    PROTOCOLS,
+    SERVER_URL,
+    buildHub,
+    collectStream,
+    ctest,
+    cuttingProxy,
+    deferred,
+    installCleanup,
+    skipUnless,
+    withTimeout,
+} from "./helpers.mjs";
+
+installCleanup();
+
+const SERVER2_URL = (process.env.SERVER2_URL || "").replace(/\/+$/, "");
+const OWNER_PID = Number(process.env.OWNER_PID || 0);
+const skip = !SERVER2_URL ? "needs SERVER2_URL (tests/multiprocess/test_stateful_reconnect.py)" : skipUnless("statefulReconnect");
+const MESSAGES = 40;
+
+/** Collects ReceiveMessage texts; `arrived(n)` waits until n came. */
+function collector(hub) {
+    const got = [];
+    const waiting = [];
+    const check = () => {
+        for (const waiter of waiting.filter((w) => got.length >= w.count)) {
+            waiting.splice(waiting.indexOf(waiter), 1);
+            waiter.resolve();
+        }
+    };
+    hub.on("ReceiveMessage", (_from, message) => {
+        got.push(message);
+        check();
+    });
+    return {
+        got,
+        arrived(count) {
+            const wait = deferred();
+            waiting.push({ count, resolve: wait.resolve });
+            check();
+            return withTimeout(wait.promise, `${count} group messages (got ${got.length})`);
+        },
+    };
+}
+
+for (const protocol of PROTOCOLS) {
+    ctest(`[${protocol.name}] a socket cut and reopened on the other process resumes exactly once, in order`, async (track) => {
+        const proxy = await cuttingProxy(SERVER_URL);
+        try {
+            const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, protocol, statefulReconnect: true });
+            const { hub: sender } = buildHub({ url: `${SERVER2_URL}/chathub`, protocol });
+            track(receiver);
+            track(sender);
+            const events = [];
+            receiver.onreconnecting(() => events.push("reconnecting"));
+            receiver.onclose(() => events.push("close"));
+            const messages = collector(receiver);
+            await receiver.start();
+            await sender.start();
+            const id = receiver.connectionId;
+            const group = `across-${protocol.name}-${Date.now()}`;
+            await receiver.invoke("JoinGroup", group);
+            const items = collectStream(receiver.stream("Counter", 16, 25));
+            const targets = [SERVER2_URL, SERVER_URL, SERVER2_URL];
+            for (let n = 0; n < MESSAGES; n++) {
+                if (n % 10 === 5 && targets.length) {
+                    await messages.arrived(n);
+                    proxy.target = targets.shift();  // the reconnect lands on the other process
+                    proxy.cut();
+                }
+                await sender.invoke("SendToGroup", group, `m${n}`);
+            }
+            await messages.arrived(MESSAGES);
+            assert.deepEqual(messages.got, Array.from({ length: MESSAGES }, (_, n) => `m${n}`));
+            assert.deepEqual(await withTimeout(items, "the Counter stream"), Array.from({ length: 16 }, (_, n) => n));
+            assert.equal(await receiver.invoke("WhoAmI"), null);
+            assert.equal(receiver.connectionId, id);
+            assert.deepEqual(events, []);
+        } finally {
+            await proxy.close();
+        }
+    }, { skip });
+}
+
+// Run alone, with OWNER_PID (the process at SERVER_URL): it kills that process, so nothing may follow it.
+ctest("when the owner dies and no durable buffer keeps its state, the client is told at once, never resumed with a gap", async (track) => {
+    const proxy = await cuttingProxy(SERVER_URL);
+    try {
+        const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, statefulReconnect: true });
+        const { hub: sender } = buildHub({ url: `${SERVER2_URL}/chathub` });
+        track(receiver);
+        track(sender);
+        const closed = deferred();
+        receiver.onclose((error) => closed.resolve(error));
+        const messages = collector(receiver);
+        await receiver.start();
+        await sender.start();
+        const group = `owner-dies-${Date.now()}`;
+        await receiver.invoke("JoinGroup", group);
+        await sender.invoke("SendToGroup", group, "before");
+        await messages.arrived(1);
+        proxy.target = SERVER2_URL;
+        process.kill(OWNER_PID, "SIGKILL");  // the owner's sockets die with it: the client reconnects to process 2
+        await sender.invoke("SendToGroup", group, "while it is gone");
+        const error = await withTimeout(closed.promise, "onclose after the owner died");
+        assert.match(String(error), /WebSocket closed with status code: 1006/);
+        assert.deepEqual(messages.got, ["before"]);  // nothing after the gap was delivered as if it were whole
+    } finally {
+        await proxy.close();
+    }
+}, { skip: !OWNER_PID ? "needs OWNER_PID (tests/multiprocess/test_stateful_reconnect.py)" : skip });
