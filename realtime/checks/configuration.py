@@ -112,6 +112,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         )
     if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
         problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
+    if int(user.get("STATEFUL_RECONNECT_BUFFER_SIZE", DEFAULTS["STATEFUL_RECONNECT_BUFFER_SIZE"])) < 1:
+        problems.append(
+            Error(
+                "STATEFUL_RECONNECT_BUFFER_SIZE must be at least 1 byte: a full buffer makes every write wait.",
+                hint="Keep SignalR's 100000, or set STATEFUL_RECONNECT = False to grant no stateful reconnect.",
+                id="realtime.E011",
+            )
+        )
     return problems + _check_presence_liveness(user)
 
 

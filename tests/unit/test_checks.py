@@ -282,3 +282,9 @@ def test_w035_says_which_setting_refuses():
         (warning,) = [m for m in messages(deploy=True) if m.id == "realtime.W035"]
     assert warning.msg.startswith('REALTIME["ALLOWED_ORIGINS"] is None and ALLOWED_HOSTS is empty: ')
     assert 'REALTIME["ALLOWED_ORIGINS"] = ["https://app.example.com"]' in warning.hint
+
+
+def test_a_stateful_reconnect_buffer_below_one_byte_is_an_error():
+    with override_settings(REALTIME={"STATEFUL_RECONNECT_BUFFER_SIZE": 0}):
+        assert "realtime.E011" in ids()
+    assert "realtime.E011" not in ids()
