@@ -15,44 +15,27 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests import servers
 
 pytestmark = pytest.mark.timeout(900)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUITE_DIR = REPO_ROOT / "tests" / "js-conformance"
 
-SERVER_START_TIMEOUT = 30.0
 NPM_CI_TIMEOUT = 300.0
 NODE_SUITE_TIMEOUT = 600.0
 OUTPUT_TAIL_CHARS = 12_000
 
 NODE = shutil.which("node")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_command(server: str, port: int) -> list[str]:
-    app = "tests.conformance.asgi:application"
-    if server == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", app]
-    if server == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", app]
-    raise ValueError(server)
 
 
 def _tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
@@ -86,69 +69,16 @@ def _failure_summary(tap: str, per_test_chars: int = 600) -> str:
     return f"{len(failures)} failing test(s):\n" + "\n".join(failures) + "\n" + "\n".join(counts)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_until_ready(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    last_error = "no attempt"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log = _tail(log_path.read_text(errors="replace"))
-            pytest.fail(f"conformance server exited early with code {proc.returncode}:\n{log}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/generateJwtToken", timeout=2) as response:
-                if response.status == 200:
-                    return
-                last_error = f"status {response.status}"
-        except urllib.error.HTTPError as exc:
-            last_error = f"status {exc.code}"
-        except (OSError, urllib.error.URLError) as exc:
-            last_error = repr(exc)
-        time.sleep(0.2)
-    pytest.fail(
-        f"conformance server not ready within {SERVER_START_TIMEOUT:.0f} s ({last_error}):\n"
-        f"{_tail(log_path.read_text(errors='replace'))}"
-    )
-
-
 @pytest.fixture
-def conformance_server(request, tmp_path):
-    server = request.param
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # the conformance asgi module sets its own
-    env.pop("REDIS_URL", None)  # one process, in-memory layer
-    env["CONFORMANCE_DB"] = str(tmp_path / "conformance.sqlite3")
-    env["PYTHONUNBUFFERED"] = "1"
-    log_path = tmp_path / f"{server}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            _server_command(server, port),
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_ready(proc, base_url, log_path)
-        yield base_url, proc, log_path
-    finally:
-        _stop(proc)
+def conformance_server(request):
+    """The conformance server on ``request.param`` (daphne or uvicorn), one process on the in-memory layer."""
+    with servers.conformance_server(request.param, env={"REDIS_URL": ""}) as server:
+        yield server
 
 
 def _run_node_suite(conformance_server, **suite_env: str) -> str:
     """``node --test`` over the suite against the running server, with ``suite_env`` (CLIENT, ...) set; its TAP."""
-    base_url, proc, log_path = conformance_server
+    base_url, proc, log_path = conformance_server.url, conformance_server.process, conformance_server.log
     env = dict(os.environ)
     env.pop("NODE_OPTIONS", None)
     env.pop("REALTIME_MODULE", None)
