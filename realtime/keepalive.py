@@ -15,6 +15,7 @@ read meanwhile, so that time does not count against any client (``stalled``), or
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Protocol
 
@@ -22,6 +23,8 @@ from django.core.signals import setting_changed
 
 from . import loops
 from .conf import hub_option
+
+logger = logging.getLogger("realtime.keepalive")
 
 FINEST = 0.01
 COARSEST = 1.0
@@ -84,7 +87,10 @@ class Clock:
             stalled = late if late > STALL else 0.0
             last = now
             for connection in list(self.connections):
-                connection.tick(now, stalled)
+                try:
+                    connection.tick(now, stalled)
+                except Exception:  # one connection's failure must not stop the clock of every other
+                    logger.exception("realtime: the keep-alive duties of %r failed", connection)
 
 
 _clocks: loops.PerLoop[Clock] = loops.PerLoop(Clock)

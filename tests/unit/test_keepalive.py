@@ -44,3 +44,20 @@ async def test_a_late_tick_reports_the_time_the_process_stood_still():
     stalled = [stall for _, stall in watched.ticks if stall]
     assert stalled and stalled[0] > 2.0, watched.ticks
     keepalive.unwatch(watched)
+
+
+class Failing:
+    def tick(self, now: float, stalled: float) -> None:
+        raise RuntimeError("broken duty")
+
+
+async def test_a_failing_connection_does_not_stop_the_clock_of_the_others(caplog):
+    broken, watched = Failing(), Recorder()
+    keepalive.watch(broken, 0.2)
+    keepalive.watch(watched, 0.2)
+    for _ in range(2):
+        watched.ticked.clear()
+        await asyncio.wait_for(watched.ticked.wait(), 1)
+    assert any("keep-alive duties" in record.getMessage() for record in caplog.records)
+    keepalive.unwatch(broken)
+    keepalive.unwatch(watched)
