@@ -22,6 +22,7 @@ from .conf import hub_option
 from .exceptions import BroadcastError, ClientResultError
 from .protocol.base import Frame
 from .protocol.messages import CompletionMessage, InvocationMessage
+from .resume_store import resume_store
 from .slots import released_slot
 from .sync import refuse_in_loop, run_sync
 from .transactions import aafter_commit, after_commit
@@ -100,9 +101,14 @@ class ClientProxy:
         return self.exclude if skipped is None or skipped in self.exclude else [*self.exclude, skipped]
 
     async def _deliver(self, frames: dict[str, Frame], exclude: list[str]) -> None:
+        store = resume_store()
+        try:  # logged first, so a stateful connection whose owner dies before it arrives gets it elsewhere
+            log = await store.log(self.hub.hub_name(), self.groups, exclude, frames) if store is not None else ""
+        except Exception as exc:
+            raise BroadcastError(f"Could not log the send to {self} (STATEFUL_RECONNECT_STORE): {exc}") from exc
         for group in self.groups:
             try:
-                await lifetime.send_to_group(group, events.frame(group, frames, exclude))
+                await lifetime.send_to_group(group, events.frame(group, frames, exclude, log))
             except Exception as exc:
                 raise BroadcastError(f"Could not send to {self}: {type(exc).__name__}: {exc}") from exc
 

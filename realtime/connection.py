@@ -35,11 +35,10 @@ from .eager import start_eagerly
 from .exceptions import ClientResultError
 from .protocol import errors, handshake
 from .protocol.base import Frame, HubProtocol
-from .protocol.messages import AckMessage, CloseMessage, CompletionMessage, HubMessage, PingMessage, SequenceMessage
-from .protocol.stateful import SEQUENCED
+from .protocol.messages import CloseMessage, CompletionMessage, HubMessage, PingMessage
 from .request import RequestInfo
 from .results import PendingResults
-from .resume import Resume, Unsequenced
+from .resume import Resume, Tagged
 from .types import Transport
 
 if TYPE_CHECKING:
@@ -149,6 +148,11 @@ class HubConnection:
             self._items = {}
         return self._items
 
+    @property
+    def items_if_used(self) -> dict[Any, Any] | None:
+        """:attr:`items` if hub code ever used it, else ``None``."""
+        return self._items
+
     def __repr__(self) -> str:
         return f"<HubConnection {self.connection_id} {self.hub.__name__} {self.state.value}>"
 
@@ -162,9 +166,9 @@ class HubConnection:
     async def send(self, message: HubMessage) -> None:
         """Encode and write one message, in order with everything else written to this connection."""
         frame = self.encode(message)
-        await self.send_frame(frame if self.resume is None or message.type in SEQUENCED else Unsequenced(frame))
+        await self.send_frame(frame if self.resume is None else self.resume.tag(message, frame))
 
-    async def send_frame(self, frame: Frame | Unsequenced) -> None:
+    async def send_frame(self, frame: Frame | Tagged) -> None:
         """Write a finished frame; returns once it is handed to the transport or queued behind a writer."""
         if self.state is State.CLOSED:
             return
@@ -178,7 +182,7 @@ class HubConnection:
         finally:
             self._writing = False
 
-    def enqueue_frame(self, frame: Frame, *, sequenced: bool = True) -> None:
+    def enqueue_frame(self, frame: Frame | Tagged, *, sequenced: bool = True) -> None:
         """Queue a finished frame without waiting (fan-out path); ``sequenced``: an Invocation, not a Ping.
 
         The write starts at once; only a write that has to wait for the socket continues in a task.
@@ -186,22 +190,23 @@ class HubConnection:
         if self.state is State.CLOSED:
             return
         if not sequenced and self.resume is not None:
-            frame = Unsequenced(frame)
+            frame = Tagged(frame, sequenced=False)
         if self._writing:
             self._queue(frame)
         else:
             start_eagerly(self.send_frame(frame), self.spawn)
 
-    def deliver(self, frames: Mapping[str, Frame]) -> None:
-        """Queue the frame of a broadcast encoded for this connection's protocol."""
+    def deliver(self, frames: Mapping[str, Frame], log: str = "") -> None:
+        """Queue the frame of a broadcast encoded for this connection's protocol (``log``: its entry in the
+        durable log of stateful reconnect, if any)."""
         if self.protocol is not None and self.state is State.CONNECTED:
             frame = frames.get(self.protocol.name)
             if frame is None:
                 logger.warning("realtime: broadcast has no %s frame for %s", self.protocol.name, self.connection_id)
                 return
-            self.enqueue_frame(frame)
+            self.enqueue_frame(frame if not log or self.resume is None else Tagged(frame, log=log))
 
-    def _queue(self, frame: Frame | Unsequenced) -> None:
+    def _queue(self, frame: Frame | Tagged) -> None:
         if self._outbox is None:
             self._outbox = deque()
         self._outbox.append(frame)
@@ -223,20 +228,13 @@ class HubConnection:
             await self._write(frame)
         self._outbox = None  # idle connections keep no queue
 
-    async def _write(self, item: Frame | Unsequenced) -> None:
+    async def _write(self, item: Frame | Tagged) -> None:
         if self.state is State.CLOSED:
             return
         resume = self.resume
-        if resume is None:
-            frame = item
-        elif isinstance(item, Unsequenced):
-            if not resume.attached:
-                return  # a Ping or Ack for a socket that is gone: nothing to replay
-            frame = item.frame
-        elif not await resume.keep(item, self.ending()) or not resume.attached:
-            return  # kept for the replay on the client's next socket (or the connection ended)
-        else:
-            frame = item
+        frame = item if resume is None else await resume.admit(item, self.ending())
+        if frame is None:
+            return  # kept for the replay on the client's next socket (or nothing to write: see Resume.admit)
         self.last_sent = time.monotonic()
         transport = self.transport
         try:
@@ -289,16 +287,8 @@ class HubConnection:
             return
         if self.state is not State.CONNECTED:
             return
-        resume = self.resume
-        if resume is not None:
-            if resume.detached_at is not None:
-                if resume.expired(now) and resume.expire is not None:
-                    expire, resume.expire = resume.expire, None
-                    self.spawn(expire())
-                return
-            if (acked := resume.ack_due(now)) is not None:
-                assert self.protocol is not None
-                self.enqueue_frame(self.protocol.write(AckMessage(sequence_id=acked)), sequenced=False)
+        if self.resume is not None and self.resume.tick(self, now):
+            return  # detached: no socket to keep alive
         if self.expires is not None and time.time() >= self.expires:
             logger.info("realtime: the access token of %s expired; closing", self.connection_id)
             self.spawn(self.abort(errors.CLOSE_TOKEN_EXPIRED, allow_reconnect=True))
@@ -332,22 +322,6 @@ class HubConnection:
             self._outbox = None
             await self._write(self.encode(CloseMessage(error=error, allow_reconnect=allow_reconnect)))
         await self.transport.close()
-
-    async def attach(self, transport: Transport) -> None:
-        """Go on over ``transport``, the client's new socket (stateful reconnect): close the old one if it still
-        looks open, then replay what the client has not acknowledged (:meth:`Resume.replay`)."""
-        resume = self.resume
-        assert resume is not None and self.protocol is not None
-        old, self.transport = self.transport, transport
-        self.last_received = self.last_sent = time.monotonic()
-        if old is not transport:
-            start_eagerly(old.close(), self.spawn)
-        sequence = self.protocol.write(SequenceMessage(sequence_id=resume.sent.first_unacked_id()))
-        replayed = await resume.replay(transport, sequence)
-        if transport is self.transport:  # no await since the replay's last check: nothing written is left out
-            resume.replaying = False
-            if not replayed:
-                resume.detach()
 
     async def close_transport(self) -> None:
         """End the transport without a Close message (the client asked to close)."""

@@ -18,7 +18,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import local, loops
+from . import lifetime, local, loops
 from .conf import hub_option, realtime_settings
 from .connection import HubConnection, State
 from .exceptions import HandshakeError, RemoteProtocolError
@@ -39,6 +39,7 @@ from .protocol.messages import (
 )
 from .protocol.stateful import SEQUENCED
 from .resume import Resume
+from .resume_store import RedisResumeStore, durable, resume_store
 from .transports import claim
 from .types import Transport
 
@@ -143,6 +144,8 @@ class HubDispatcher:
             connection.resume = Resume(token, buffer_size=size, window=float(realtime_settings.DISCONNECT_TIMEOUT))
             connection.resume.expire = self._expire
             claim.hold(token, self)
+            if (store := resume_store()) is not None:
+                await self._make_durable(store, protocol)
         await local.table().add(connection)
         self._connected = True
         try:
@@ -158,10 +161,10 @@ class HubDispatcher:
         resume = connection.resume
         if resume is not None:
             if message.type in SEQUENCED:
-                if not resume.received.accept():
-                    return  # replayed after a reconnect, and processed before it
+                if not await resume.accept(message):
+                    return  # replayed after a reconnect, and processed before it (or taken over elsewhere)
             elif isinstance(message, AckMessage):
-                resume.ack(message.sequence_id)
+                resume.ack(message.sequence_id, connection.spawn)
             elif isinstance(message, SequenceMessage):
                 resume.received.reset(message.sequence_id)
         match message:
@@ -205,8 +208,54 @@ class HubDispatcher:
         assert connection.protocol is not None
         self._decoder = connection.protocol.decoder()  # a message cut by the lost socket is replayed whole
         logger.info("realtime: %s resumes on a new socket", connection.connection_id)
-        await connection.attach(transport)
+        await connection.resume.attach(connection, transport)
         return True
+
+    async def adopt(self, protocol: HubProtocol, resume: Resume, hub_groups: list[str]) -> None:
+        """Go on with a connection taken over from a process that died (``realtime.takeover``): connected with
+        ``protocol`` and ``resume`` as its owner left them, in its hub groups again; no ``on_connected``."""
+        connection = self.connection
+        self._decoder = protocol.decoder()
+        connection.handshake_done(protocol)
+        connection.start_timers()
+        await local.table().add(connection)
+        for group in hub_groups:
+            await local.table().join(connection, group)
+        resume.expire, resume.evict = self._expire, self._evict
+        connection.resume = resume
+        claim.hold(resume.token, self)
+        durable.own(resume.token)
+        self._connected = True
+        for participant in participants:
+            await participant.connected(connection)
+
+    async def _make_durable(self, store: RedisResumeStore, protocol: HubProtocol) -> None:
+        """Keep this connection's state in the durable store, so another process can take it over."""
+        connection, resume = self.connection, self.connection.resume
+        assert resume is not None
+        resume.store, resume.owner, resume.evict = store, await lifetime.process_channel().start(), self._evict
+        fields = {"cid": connection.connection_id, "hub": self.hub.hub_name(), "proto": protocol.name}
+        await store.grant(resume.token, resume.owner, {**fields, "uid": connection.user_id or ""})
+        durable.own(resume.token)
+
+    async def _evict(self) -> None:
+        """Another process took this connection over (this one was thought dead): let it go here without ending
+        it, since it goes on there (no ``on_disconnected``)."""
+        connection = self.connection
+        if connection.state is State.CLOSED or connection.resume is None:
+            return
+        logger.warning("realtime: %s was taken over by another process; letting it go here", connection.connection_id)
+        connection.resume.store = None
+        durable.disown(connection.resume.token)
+        claim.forget_here(connection.resume.token)
+        connection.state = State.CLOSED
+        await self.invocations.stop()
+        await connection.cleanup()
+        for participant in reversed(participants):
+            await participant.disconnected(connection)
+        if self._connected:
+            local.table().remove(connection)
+        await connection.transport.close()
 
     async def _expire(self) -> None:
         """The client did not come back within the window: end the connection as an ordinary disconnect."""
@@ -250,3 +299,7 @@ class HubDispatcher:
         finally:
             if self._connected:
                 local.table().remove(connection)
+            resume = connection.resume
+            if resume is not None and resume.store is not None:  # ended here: nobody will take it over
+                durable.disown(resume.token)
+                await resume.store.forget(resume.token)

@@ -16,12 +16,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .conf import realtime_settings
 from .request import RequestInfo
 from .types import Scope, Transport
 from .users import scope_user
+
+if TYPE_CHECKING:
+    from .registry import Entry
 
 
 class ConnectionHandlerLike(Protocol):
@@ -87,6 +90,8 @@ class Endpoint:
     token is the public connection id."""
     stateful_reconnect: bool = False
     """Grant stateful reconnect to clients that ask (hubs: ``STATEFUL_RECONNECT``; WebSockets only)."""
+    adopt: Callable[[str, Entry, Scope], Awaitable[Resumable | None]] | None = None
+    """Take over a stateful connection whose owner died, from the durable store (hubs: ``realtime.takeover``)."""
 
 
 class ConnectionHandler:

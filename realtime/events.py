@@ -52,11 +52,14 @@ RELAY_OUT = "realtime.relay.out"
 _wire = MessagePackHubProtocol(max_message_size=None)
 
 
-def frame(group: str, frames: Mapping[str, Frame], exclude: list[str]) -> Event:
-    """Deliver ``frames`` (one per hub protocol) to the members of ``group`` but ``exclude``."""
+def frame(group: str, frames: Mapping[str, Frame], exclude: list[str], log: str = "") -> Event:
+    """Deliver ``frames`` (one per hub protocol) to the members of ``group`` but ``exclude``; ``log``: the entry of
+    the send in the durable log of stateful reconnect, when there is one."""
     event: Event = {"type": FRAME, "group": group, "frames": frames}
     if exclude:
         event["exclude"] = exclude
+    if log:
+        event["log"] = log
     return event
 
 

@@ -189,6 +189,7 @@ class Invocations:
         finally:
             if streams:
                 self.streams.close(streams)
+            self._save_items()
 
     def _method(self, message: InvocationMessage | StreamInvocationMessage) -> HubMethod:
         """The hub method ``message`` may run, or ``_Refused`` with the Completion error."""
@@ -350,6 +351,13 @@ class Invocations:
         """Run ``on_connected``/``on_disconnected`` through the hub filters."""
         hook = chain(self.filters, name, lambda hub, *rest: getattr(hub, name)(*rest))
         await hook(self._hub_instance(), *args)
+        self._save_items()
+
+    def _save_items(self) -> None:
+        """A durable stateful connection keeps ``context.items`` as a call or hook left it."""
+        connection = self.connection
+        if connection.resume is not None:
+            connection.resume.save_items(connection.items_if_used, connection.spawn)
 
     def detail(self, exc: BaseException) -> tuple[str | None, str | None]:
         """The (type, message) suffix clients may see: always for HubError, else with detailed errors."""

@@ -56,6 +56,8 @@ class LocalTable:
             connection.hub_groups = set()
         self.members.setdefault(group, set()).add(connection)
         connection.hub_groups.add(group)
+        if connection.resume is not None:
+            connection.resume.joined(group, connection.spawn)
         await lifetime.process_channel().join(group)
 
     def leave(self, connection: HubConnection, group: str) -> None:
@@ -64,6 +66,8 @@ class LocalTable:
         if group in groups and isinstance(groups, set):
             groups.discard(group)
             self._forget(connection, group)
+            if connection.resume is not None:
+                connection.resume.left(group, connection.spawn)
 
     def _forget(self, connection: HubConnection, group: str) -> None:
         members = self.members.get(group)
@@ -73,7 +77,7 @@ class LocalTable:
                 del self.members[group]
             lifetime.process_channel().leave(group)
 
-    def deliver(self, group: str, frames: Mapping[str, Frame], exclude: list[str] | None = None) -> int:
+    def deliver(self, group: str, frames: Mapping[str, Frame], exclude: list[str] | None = None, log: str = "") -> int:
         """Hand ``frames`` to every local member of ``group`` except ``exclude``; returns the count."""
         connection_id = names.connection_id_of(group)
         if connection_id is not None:
@@ -85,7 +89,7 @@ class LocalTable:
         for connection in recipients:
             if exclude and connection.connection_id in exclude:
                 continue
-            connection.deliver(frames)
+            connection.deliver(frames, log)
             count += 1
         return count
 
@@ -117,7 +121,7 @@ def find(connection_id: str) -> HubConnection | None:
 def _on_frame(event: dict[str, Any]) -> None:
     found = _tables.current()
     if found is not None:
-        found.deliver(event["group"], event["frames"], event.get("exclude"))
+        found.deliver(event["group"], event["frames"], event.get("exclude"), event.get("log", ""))
 
 
 def _messages_lost() -> None:

@@ -11,7 +11,7 @@ POOL_TIMEOUT = 20.0
 """Seconds a call waits for a free connection of the pool before it fails."""
 
 
-def open_redis(backend: str) -> Any:
+def open_redis(backend: str, *, decode: bool = True) -> Any:
     """A ``redis.asyncio`` client for ``REALTIME["REDIS_URL"]``, bound to the running event loop.
 
     Callers keep one per event loop (a client's connections belong to the loop that opened them). Its pool
@@ -30,7 +30,7 @@ def open_redis(backend: str) -> Any:
         url,
         max_connections=int(realtime_settings.REDIS_MAX_CONNECTIONS),
         timeout=POOL_TIMEOUT,
-        decode_responses=True,
+        decode_responses=decode,
         socket_connect_timeout=5,
     )
     return redis.asyncio.Redis.from_pool(pool)  # closing the client closes its pool
@@ -41,8 +41,8 @@ class LoopClients(PerLoop[Any]):
 
     __slots__ = ()
 
-    def __init__(self, backend: str) -> None:
-        super().__init__(lambda: open_redis(backend))
+    def __init__(self, backend: str, *, decode: bool = True) -> None:
+        super().__init__(lambda: open_redis(backend, decode=decode))
 
     async def close_current(self) -> None:
         """Close the running loop's client, if it has one (a sync call outside a server made that loop)."""

@@ -93,6 +93,22 @@ class MemoryRegistry:
         """Forget ``token`` (its connection ended)."""
         self._entries.pop(token, None)
 
+    async def take_over(self, token: str, old_owner: str, new_owner: str) -> Entry | None:
+        """Make ``new_owner`` the owner of ``token`` if ``old_owner`` still is (a takeover after its death)."""
+        entry = await self.lookup(token)
+        if entry is None or entry.owner != old_owner:
+            return None
+        entry = replace(entry, owner=new_owner)
+        self._entries[token] = (entry, time.monotonic() + active_ttl())
+        return entry
+
+
+_TAKE_OVER = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return nil end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return redis.call('HGETALL', KEYS[1])
+"""
 
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
@@ -147,6 +163,12 @@ class RedisRegistry:
     async def release(self, token: str) -> None:
         """Forget ``token`` (its connection ended)."""
         await self._redis().delete(self.prefix + token)
+
+    async def take_over(self, token: str, old_owner: str, new_owner: str) -> Entry | None:
+        """Make ``new_owner`` the owner of ``token`` if ``old_owner`` still is (a takeover after its death)."""
+        key = self.prefix + token
+        flat = await self._redis().eval(_TAKE_OVER, 1, key, old_owner, new_owner, int(active_ttl() * 1000))
+        return _entry(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
 
 def _fields(entry: Entry) -> dict[str, str]:

@@ -28,6 +28,7 @@ from .endpoints import ConnectionHandler, ConnectionHandlerLike, ConnectionInfo,
 from .hubs import Hub
 from .permissions import ConnectionRequest, allowed
 from .request import RequestInfo
+from .takeover import taker
 from .transports.http import EndpointHttpApp
 from .transports.websocket import WebsocketApp
 from .types import Scope, Transport
@@ -123,4 +124,5 @@ def hub_endpoint(hub: type[Hub]) -> Endpoint:
         authorize,
         min_negotiate_version=int(hub_option(hub, "MIN_NEGOTIATE_VERSION")),
         stateful_reconnect=bool(hub_option(hub, "STATEFUL_RECONNECT")),
+        adopt=taker(hub),
     )

@@ -55,6 +55,12 @@ class SentFrames:
         self.size += len(frame)
         return self._last_id
 
+    def restore(self, frames: list[tuple[int, Frame]], last_id: int) -> None:
+        """Start from what another process kept: unacknowledged ``frames`` (id, frame), ``last_id`` sent."""
+        self._frames = deque(frames)
+        self.size = sum(len(frame) for _, frame in frames)
+        self._last_id = last_id
+
     def ack(self, sequence_id: int) -> None:
         """The peer processed everything up to ``sequence_id``: forget those frames.
 
@@ -101,6 +107,11 @@ class ReceivedSequence:
             return False
         self.latest = current
         return True
+
+    def restore(self, latest: int) -> None:
+        """Start from what another process processed: every message up to ``latest``."""
+        self._next_id = latest + 1
+        self.latest = self.acked = latest
 
     def reset(self, sequence_id: int) -> None:
         """The peer replays from ``sequence_id`` (a ``Sequence`` message).

@@ -95,6 +95,12 @@ async def resumable(endpoint: Endpoint, scope: Scope, token: str) -> Entry:
     return entry
 
 
+def own(token: str, entry: Entry) -> None:
+    """Own ``token``'s registry entry from now on (taken over from a dead process): keep it alive."""
+    _owned.get()[token] = entry
+    loops.services().start("registry-refresh", _refresh_owned)
+
+
 def held(token: str) -> Resumable | None:
     """The connection :func:`hold` made resumable with ``token`` in this process, if any."""
     table = _resumable.current()
@@ -123,10 +129,15 @@ async def socket_ended(
 
 async def release(token: str) -> None:
     """Forget ``token``: its connection ended."""
+    forget_here(token)
+    await registry().release(token)
+
+
+def forget_here(token: str) -> None:
+    """Stop owning ``token`` in this process (released, or taken over by another process) and refreshing it."""
     for table in (_owned.current(), _resumable.current()):
         if table is not None:
             table.pop(token, None)
-    await registry().release(token)
 
 
 _owned: loops.PerLoop[dict[str, Entry]] = loops.PerLoop(dict)

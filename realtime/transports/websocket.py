@@ -137,7 +137,13 @@ class WebsocketApp:
         if entry.owner == await lifetime.process_channel().start():
             raise claim.Refusal(409)  # not granted yet: its first socket is still shaking hands
         relayed = RelayedSocket(entry.owner, token)
-        await relayed.attach()
+        try:
+            await relayed.attach()
+        except claim.Refusal:  # the owner does not answer: take the connection over if the durable store has it
+            adopted = await self.endpoint.adopt(token, entry, scope) if self.endpoint.adopt is not None else None
+            if adopted is None:
+                raise
+            return adopted, None
         return None, relayed
 
     @staticmethod

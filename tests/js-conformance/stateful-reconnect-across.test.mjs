@@ -116,3 +116,55 @@ ctest("when the owner dies and no durable buffer keeps its state, the client is 
         await proxy.close();
     }
 }, { skip: !OWNER_PID ? "needs OWNER_PID (tests/multiprocess/test_stateful_reconnect.py)" : skip });
+
+// Run alone, with OWNER_PID and DURABLE=1 (the servers run with STATEFUL_RECONNECT_STORE): it kills the owner.
+ctest("when the owner dies, another process takes the connection over from the durable store: nothing lost or doubled", async (track) => {
+    const proxy = await cuttingProxy(SERVER_URL);
+    try {
+        const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, statefulReconnect: true });
+        const { hub: sender } = buildHub({ url: `${SERVER2_URL}/chathub` });
+        track(receiver);
+        track(sender);
+        const events = [];
+        receiver.onreconnecting(() => events.push("reconnecting"));
+        receiver.onclose(() => events.push("close"));
+        const messages = collector(receiver);
+        await receiver.start();
+        await sender.start();
+        const id = receiver.connectionId;
+        const group = `takeover-${Date.now()}`;
+        await receiver.invoke("JoinGroup", group);
+        const streamed = [];
+        const stream = new Promise((resolve) => {
+            receiver.stream("Counter", 1000, 20).subscribe({
+                next: (item) => streamed.push(item),
+                error: (error) => resolve(error),
+                complete: () => resolve(null),
+            });
+        });
+        for (let n = 0; n < 10; n++) {
+            await sender.invoke("SendToGroup", group, `m${n}`);
+        }
+        await messages.arrived(10);
+        proxy.target = SERVER2_URL;
+        process.kill(OWNER_PID, "SIGKILL");
+        for (let n = 10; n < 30; n++) {  // while the owner is dead and before anyone took the connection over
+            await sender.invoke("SendToGroup", group, `m${n}`);
+        }
+        await messages.arrived(30);
+        assert.deepEqual(messages.got, Array.from({ length: 30 }, (_, n) => `m${n}`));
+        const error = await withTimeout(stream, "the end of the stream that ran on the dead owner");
+        assert.match(String(error), /the server running it stopped before it completed/);
+        assert.deepEqual(streamed, Array.from({ length: streamed.length }, (_, n) => n));  // no item twice
+        for (let n = 30; n < 35; n++) {
+            await sender.invoke("SendToGroup", group, `m${n}`);
+        }
+        await messages.arrived(35);
+        assert.deepEqual(messages.got.slice(30), ["m30", "m31", "m32", "m33", "m34"]);
+        assert.equal(await receiver.invoke("WhoAmI"), null);
+        assert.equal(receiver.connectionId, id);
+        assert.deepEqual(events, []);
+    } finally {
+        await proxy.close();
+    }
+}, { skip: !OWNER_PID || !process.env.DURABLE ? "needs OWNER_PID and DURABLE=1 (tests/multiprocess/test_stateful_reconnect.py)" : skip });

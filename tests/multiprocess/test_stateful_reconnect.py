@@ -8,14 +8,17 @@ and no durable buffer keeps the connection, the client is told at once (its reco
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.servers import REPO_ROOT, conformance_server, redis_server
+from tests.servers import REPO_ROOT, Server, conformance_server, redis_server
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -23,13 +26,19 @@ SCENARIOS = "tests/js-conformance/stateful-reconnect-across.test.mjs"
 NODE_TIMEOUT = 240
 
 
-@pytest.fixture(params=["core", "pubsub"])
-def servers(request, tmp_path):
-    """A Daphne and a uvicorn process on one private Redis, with the given channel layer."""
+@contextlib.contextmanager
+def two_servers(layer: str, tmp_path: Path, **extra: str) -> Iterator[tuple[Server, Server]]:
+    """A Daphne and a uvicorn process on one private Redis, with channel layer ``layer``."""
     with redis_server() as url:
-        env = {"REDIS_URL": url, "CHANNEL_LAYER": request.param, "CONFORMANCE_DB": str(tmp_path / "db.sqlite3")}
+        env = {"REDIS_URL": url, "CHANNEL_LAYER": layer, "CONFORMANCE_DB": str(tmp_path / "db.sqlite3"), **extra}
         with conformance_server("daphne", env=env) as first, conformance_server("uvicorn", env=env) as second:
             yield first, second
+
+
+@pytest.fixture(params=["core", "pubsub"])
+def servers(request, tmp_path):
+    with two_servers(request.param, tmp_path) as pair:
+        yield pair
 
 
 def run_node(pattern: str, passes: int, **env: str) -> str:
@@ -64,6 +73,19 @@ def test_a_resumed_socket_on_the_other_process_is_relayed_to_the_owner(node_modu
 
 def test_a_dead_owner_without_a_durable_buffer_is_reported_to_the_client(node_modules, servers):
     first, second = servers
-    run_node("owner dies", 1, SERVER_URL=first.url, SERVER2_URL=second.url, OWNER_PID=str(first.process.pid))
+    run_node("no durable buffer", 1, SERVER_URL=first.url, SERVER2_URL=second.url, OWNER_PID=str(first.process.pid))
     assert first.process.wait(timeout=10) == -signal.SIGKILL
     assert "Traceback" not in second.output()
+
+
+@pytest.mark.parametrize("layer", ["core", "pubsub"])
+def test_a_dead_owner_with_the_durable_store_is_taken_over_without_loss(node_modules, layer, tmp_path):
+    with two_servers(layer, tmp_path, STATEFUL_RECONNECT_STORE="1", REALTIME_LOG_LEVEL="INFO") as (first, second):
+        urls = {"SERVER_URL": first.url, "SERVER2_URL": second.url}
+        try:
+            run_node("takes the connection over", 1, **urls, OWNER_PID=str(first.process.pid), DURABLE="1")
+        except AssertionError as exc:
+            owner, taker = first.output()[-4000:], second.output()[-6000:]
+            raise AssertionError(f"{exc}\n--- the owner ---\n{owner}\n--- the taker ---\n{taker}") from None
+        assert first.process.wait(timeout=10) == -signal.SIGKILL
+        assert "Traceback" not in second.output()
