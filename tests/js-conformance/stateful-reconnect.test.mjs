@@ -95,4 +95,4 @@ ctest("a client that does not ask gets no stateful reconnect: a cut ends its con
     } finally {
         await proxy.close();
     }
-});
+}, { skip: skipUnless("WebSockets") });
