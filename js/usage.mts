@@ -18,6 +18,7 @@ async function demo(): Promise<void> {
       headers: { "X-Client": "demo" },
     })
     .withAutomaticReconnect(exponentialBackoff({ max: 10_000 }))
+    .withStatefulReconnect({ bufferSize: 200_000 })
     .configureLogging(LogLevel.Information)
     .build();
   connection.on("Message", (user: string, text: string) => console.log(user, text));
@@ -54,6 +55,8 @@ async function demo(): Promise<void> {
   // The declarations are not `any`: tsc fails on an unused @ts-expect-error, so these mistakes must be caught.
   // @ts-expect-error: no such method
   connection.invok("Say");
+  // @ts-expect-error: the buffer size is a number of bytes
+  new HubConnectionBuilder().withStatefulReconnect({ bufferSize: "100kB" });
   // @ts-expect-error: a stream item handler gets a number here
   connection.stream<number>("Counter").subscribe({ next: (n: string) => n });
   // @ts-expect-error: the state is an enum member

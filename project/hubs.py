@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from rest_framework.permissions import IsAuthenticated
@@ -52,6 +54,16 @@ class ChatHub(Hub):
         if not isinstance(text, str) or not text.strip() or len(text) > 500:
             raise HubError("Messages are 1 to 500 characters.")
         await self.clients.group(room).asend("Message", self._name(), text.strip())
+
+    async def count(self, total: int, interval_ms: int) -> AsyncIterator[int]:
+        """Stream 1, 2, ... ``total``, one number every ``interval_ms``: the page drops its socket meanwhile and,
+        with stateful reconnect, still gets each number once."""
+        numbers = isinstance(total, int) and isinstance(interval_ms, int)
+        if not numbers or not (0 < total <= 1000 and 0 <= interval_ms <= 1000):
+            raise HubError("Count to 1 to 1000, 0 to 1000 ms apart.")
+        for number in range(1, total + 1):
+            yield number
+            await asyncio.sleep(interval_ms / 1000)
 
     def _name(self) -> str:
         return self.context.user.get_username()

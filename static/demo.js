@@ -1,10 +1,10 @@
 // The demo page: JWT sign-in, then chat rooms with a live list of who is online, a shared list that follows
-// model changes, and a background task with a progress bar.
+// model changes, a background task with a progress bar, and a count that survives dropped sockets.
 // "realtime" comes from the import map that {% realtime_client %} writes.
 import { HubConnectionBuilder, exponentialBackoff } from "realtime";
 
 const $ = (id) => document.getElementById(id);
-const demo = (window.demo = { refreshes: 0, reconnects: 0, room: "lobby" });
+const demo = (window.demo = { refreshes: 0, reconnects: 0, room: "lobby", counted: [], drops: 0 });
 
 // --- JWT: sign in, refresh, sign out ----------------------------------------------------------------------
 
@@ -113,8 +113,9 @@ async function start() {
   $("app").hidden = $("sign-out").hidden = false;
   $("who").textContent = `signed in as ${sessionStorage.getItem("username")}`;
   const connection = (demo.connection = new HubConnectionBuilder()
-    .withUrl("/hubs/chat", { accessTokenFactory: accessToken })
-    .withAutomaticReconnect(exponentialBackoff({ max: 10000 }))
+    .withUrl("/hubs/chat", { accessTokenFactory: accessToken, WebSocket: DroppableWebSocket })
+    .withStatefulReconnect() // a lost WebSocket: resume the same connection, losing nothing
+    .withAutomaticReconnect(exponentialBackoff({ max: 10000 })) // when that fails (e.g. a server restart)
     .build());
   connection.on("Message", (user, text) => log(text, { user }));
   connection.on("Notice", (text) => log(text, { kind: "notice" }));
@@ -148,6 +149,7 @@ async function start() {
 // WebSockets, or Server-Sent Events / long polling when a proxy or the browser blocks them.
 async function showTransport() {
   $("transport").textContent = await demo.connection.invoke("transport");
+  $("drop").disabled = $("transport").textContent !== "WebSockets";
 }
 
 $("say").onsubmit = async (event) => {
@@ -252,6 +254,57 @@ function openFeed() {
     $("feed-status").className = "pill warn";
   };
 }
+
+// --- stateful reconnect: drop the socket while numbers arrive; each one still comes once, in order ----------
+
+/** The browser's WebSocket, remembering the latest socket so that "Drop the connection" can close it. */
+const DroppableWebSocket =
+  window.WebSocket &&
+  class extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      demo.socket = this;
+    }
+  };
+
+function showCount(total) {
+  const { counted, drops } = demo;
+  const wrong = counted.filter((number, index) => number !== index + 1).length; // missing, repeated or late
+  const dropped = drops ? `; dropped ${drops} time${drops > 1 ? "s" : ""}` : "";
+  $("count-text").textContent = total
+    ? `${counted.length} of ${total} received: ${wrong ? `${wrong} out of place` : "none missing, none twice"}${dropped}`
+    : `${counted.length} received${dropped}…`;
+}
+
+$("count").onsubmit = (event) => {
+  event.preventDefault();
+  const total = 300;
+  event.submitter.disabled = true;
+  demo.counted = [];
+  demo.drops = 0;
+  demo.connection.stream("count", total, 20).subscribe({
+    next: (number) => {
+      demo.counted.push(number);
+      showCount();
+    },
+    complete: () => {
+      showCount(total);
+      event.submitter.disabled = false;
+    },
+    error: (error) => {
+      $("count-text").textContent = `The count stopped: ${error.message}`;
+      event.submitter.disabled = false;
+    },
+  });
+};
+
+// Not a clean close (code 4000): the server keeps the connection for the client, which comes back at once.
+$("drop").onclick = () => {
+  if (demo.socket?.readyState !== WebSocket.OPEN) return;
+  demo.socket.close(4000, "dropped by the demo");
+  demo.drops++;
+  showCount();
+};
 
 // --- the background task ----------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 window.T = {
   open: [],
 
-  build(path, { transport, protocol, tokenUrl, reconnect, headers } = {}) {
+  build(path, { transport, protocol, tokenUrl, reconnect, headers, stateful } = {}) {
     const options = {};
     if (transport) options.transport = R.HttpTransportType[transport];
     if (tokenUrl) {
@@ -17,6 +17,7 @@ window.T = {
     if (headers) options.headers = headers;
     let builder = new R.HubConnectionBuilder().withUrl(path, options).configureLogging(R.LogLevel.Error);
     if (reconnect) builder = builder.withAutomaticReconnect(reconnect);
+    if (stateful) builder = builder.withStatefulReconnect(stateful === true ? undefined : stateful);
     if (protocol === "messagepack") builder = builder.withHubProtocol(new R.MessagePackHubProtocol());
     const connection = builder.build();
     this.open.push(connection);

@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 STATIC = REPO / "realtime" / "static" / "realtime"
 JS_TOOLS = REPO / "js"
 # The budget of realtime.mjs, minified + gzipped. @microsoft/signalr's browser bundle is about 13.7 kB.
-SIZE_BUDGET = 7 * 1024
+# 7 KiB until stateful reconnect (withStatefulReconnect: the message buffer, the resume of a lost WebSocket),
+# which took the client from 6,491 to 7,327 bytes (+836, 11 %); 7.5 KiB leaves the same ~350 bytes of room.
+SIZE_BUDGET = 7.5 * 1024
 MSGPACK_SIZE_BUDGET = 3 * 1024
 
 pytestmark = pytest.mark.timeout(300)

@@ -203,6 +203,30 @@ def test_reconnect_after_server_restart(demo, sign_in):
     expect(alice.locator("#log li").last).to_have_text("bob back after the restart")
 
 
+def test_dropped_socket_loses_nothing(demo, sign_in, screenshot):
+    """"Drop the connection" closes the page's WebSocket (code 4000, not a clean close) three times while the hub
+    streams 1..300: the client resumes the same connection each time (withStatefulReconnect), so every number
+    arrives once and in order, with no reconnect (the room is not joined again)."""
+    page = sign_in(demo.url, "alice")
+    expect(page.locator("#transport")).to_have_text("WebSockets")
+    joined_count_at_least(page, "alice", 1)
+    connection_id = page.evaluate("demo.connection.connectionId")
+    page.get_by_role("button", name="Count to 300").click()
+    for drops in (1, 2, 3):
+        # numbers arrived since the last drop: the connection is back
+        page.wait_for_function("count => demo.counted.length >= count", arg=70 * drops)
+        page.get_by_role("button", name="Drop the connection").click()
+    expect(page.locator("#count-text")).to_have_text("300 of 300 received: none missing, none twice; dropped 3 times")
+    state = page.evaluate(
+        "({ counted: demo.counted, id: demo.connection.connectionId, reconnects: demo.reconnects, drops: demo.drops })"
+    )
+    assert state == {"counted": list(range(1, 301)), "id": connection_id, "reconnects": 0, "drops": 3}
+    expect(page.locator("#status")).to_have_text("connected")
+    joined_count_at_least(page, "alice", 1)
+    assert page.locator("#log li", has_text="alice joined #lobby").count() == 1  # no new connection joined
+    screenshot(page, "demo-stateful-reconnect")
+
+
 def test_activity_feed_replays_after_a_reload(demo, sign_in):
     """The feed opens with ``?lastEventId=0``: a page that comes (back) gets what the topic keeps."""
     page = sign_in(demo.url, "carol")

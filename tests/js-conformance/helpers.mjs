@@ -22,7 +22,7 @@ import { MessagePackHubProtocol as OfficialMessagePackHubProtocol } from "@micro
 export const CLIENT = process.env.CLIENT || "official";
 const ABILITIES = {
     official: ["httpClient", "userAgent", "cookieJar", "HttpConnection", "WebSockets", "ServerSentEvents", "statefulReconnect"],
-    realtime: ["WebSockets", "ServerSentEvents"],
+    realtime: ["WebSockets", "ServerSentEvents", "statefulReconnect"],
     "realtime-bare": [],
 };
 if (!ABILITIES[CLIENT]) {

@@ -5,7 +5,8 @@ import type { HubMessage, HubProtocol } from "./realtime.js";
 /** The MessagePack hub protocol: pass it to `HubConnectionBuilder.withHubProtocol`. Binary: WebSockets and long polling. */
 export declare class MessagePackHubProtocol implements HubProtocol {
   readonly name: "messagepack";
-  readonly version: 1;
+  /** 2, as SignalR's; the handshake says 1 unless stateful reconnect was granted. */
+  readonly version: 2;
   readonly transferFormat: 2;
   parseMessages(input: ArrayBuffer): HubMessage[];
   writeMessage(message: HubMessage): ArrayBuffer;

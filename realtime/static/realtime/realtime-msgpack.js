@@ -17,7 +17,7 @@ const RESULT = 3;
 class MessagePackHubProtocol {
   constructor() {
     this.name = "messagepack";
-    this.version = 1;
+    this.version = 2; // 1 in the handshake unless stateful reconnect was granted
     this.transferFormat = 2; // TransferFormat.Binary
   }
 
@@ -81,6 +81,9 @@ function toMessage(array) {
       return { type };
     case 7:
       return { type, error: array[1] ?? undefined, allowReconnect: array[2] };
+    case 8: // Ack
+    case 9: // Sequence
+      return { type, sequenceId: array[1] };
     default:
       return null; // unknown types are skipped, as the protocol says
   }
@@ -105,6 +108,9 @@ function toArray(message) {
       return [6];
     case 7:
       return [7, message.error ?? null];
+    case 8:
+    case 9:
+      return [message.type, message.sequenceId];
     default:
       throw new Error(`Unexpected message type: ${message.type}`);
   }

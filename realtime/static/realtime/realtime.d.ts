@@ -34,6 +34,10 @@ export declare const MessageType: {
   readonly CancelInvocation: 5;
   readonly Ping: 6;
   readonly Close: 7;
+  /** Stateful reconnect: the sender processed every sequenced message up to `sequenceId`. */
+  readonly Ack: 8;
+  /** Stateful reconnect: the sender resends its unacknowledged messages from `sequenceId` on. */
+  readonly Sequence: 9;
 };
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -63,6 +67,8 @@ export interface HubMessage {
   result?: unknown;
   error?: string;
   allowReconnect?: boolean;
+  /** Ack and Sequence (stateful reconnect). */
+  sequenceId?: number;
   headers?: Record<string, string>;
 }
 
@@ -76,7 +82,8 @@ export interface HubProtocol {
 
 export declare class JsonHubProtocol implements HubProtocol {
   readonly name: "json";
-  readonly version: 1;
+  /** 2, as SignalR's; the handshake says 1 unless stateful reconnect was granted. */
+  readonly version: 2;
   readonly transferFormat: 1;
   parseMessages(input: string | ArrayBuffer): HubMessage[];
   writeMessage(message: HubMessage): string;
@@ -155,11 +162,23 @@ export declare class Subject<T = unknown> implements StreamResult<T> {
 /** What may stand for an upload stream among the arguments. */
 export type UploadStream<T = unknown> = StreamResult<T> | AsyncIterable<T>;
 
+export interface StatefulReconnectOptions {
+  /** Bytes sent and not yet acknowledged by the server above which sends wait for its Ack (default 100 000). */
+  bufferSize?: number;
+}
+
 export declare class HubConnectionBuilder {
   withUrl(url: string, options?: ConnectionOptions | HttpTransportType | TransportName): this;
   withHubProtocol(protocol: HubProtocol): this;
   /** No argument: 0, 2, 10, 30 s with jitter; or delays in ms (used as given); or a retry policy. */
   withAutomaticReconnect(delaysOrPolicy?: number[] | RetryPolicy): this;
+  /**
+   * Ask for stateful reconnect: when the server grants it (WebSockets only), a lost socket is replaced by one new
+   * socket on the same connection and nothing sent either way is lost or repeated; no reconnecting/reconnected
+   * events. If that socket fails, the connection closes with the loss's error (or reconnects, with
+   * `withAutomaticReconnect`).
+   */
+  withStatefulReconnect(options?: StatefulReconnectOptions): this;
   withServerTimeout(milliseconds: number): this;
   withKeepAliveInterval(milliseconds: number): this;
   /** A LogLevel (number or name, e.g. "warning"; default Warning) or a Logger. */

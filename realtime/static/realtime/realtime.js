@@ -39,6 +39,8 @@ const MessageType = Object.freeze({
   CancelInvocation: 5,
   Ping: 6,
   Close: 7,
+  Ack: 8,
+  Sequence: 9,
 });
 const LogLevel = Object.freeze({ Trace: 0, Debug: 1, Information: 2, Warning: 3, Error: 4, Critical: 5, None: 6 });
 const { Disconnected, Connecting, Connected, Disconnecting, Reconnecting } = HubConnectionState;
@@ -48,7 +50,7 @@ const CONNECTION_ID_HEADER = "X-Realtime-Connection-Id";
 class JsonHubProtocol {
   constructor() {
     this.name = "json";
-    this.version = 1;
+    this.version = 2; // 1 in the handshake unless stateful reconnect was granted, as SignalR's
     this.transferFormat = TransferFormat.Text;
   }
 
@@ -138,6 +140,15 @@ class HubConnectionBuilder {
     return this;
   }
 
+  /**
+   * Resume after a lost WebSocket on the same connection, losing nothing (if the server grants it); `options.bufferSize`:
+   * the bytes sent and not yet acknowledged above which sends wait (default 100,000).
+   */
+  withStatefulReconnect(options) {
+    this.statefulReconnect = { ...options };
+    return this;
+  }
+
   withServerTimeout(milliseconds) {
     this.serverTimeout = milliseconds;
     return this;
@@ -156,7 +167,7 @@ class HubConnectionBuilder {
 
   build() {
     if (!this.url) throw new Error("The 'HubConnectionBuilder.withUrl' method must be called before building the connection.");
-    const options = { ...this.options, logger: makeLogger(this.logging) };
+    const options = { ...this.options, logger: makeLogger(this.logging), _statefulReconnect: this.statefulReconnect };
     const hub = new HubConnection(this.url, options, this.protocol || new JsonHubProtocol(), this.reconnectPolicy);
     if (this.serverTimeout) hub.serverTimeoutInMilliseconds = this.serverTimeout;
     if (this.keepAliveInterval) hub.keepAliveIntervalInMilliseconds = this.keepAliveInterval;
@@ -185,6 +196,7 @@ class HubConnection {
     this._logger = options.logger || makeLogger();
     this._protocol = protocol;
     this._policy = reconnectPolicy;
+    this._bufferSize = options._statefulReconnect?.bufferSize ?? 100000;
     this._connection = new HttpConnection(url, options, this._logger);
     this._connection.onreceive = (data) => this._receive(data);
     this._connection.onclose = (error) => this._connectionClosed(error);
@@ -332,12 +344,17 @@ class HubConnection {
   async _startInternal() {
     const handshake = new Promise((resolve, reject) => (this._handshake = { resolve, reject }));
     handshake.catch(() => {});
-    await this._connection.start(this._protocol.transferFormat);
+    const connection = this._connection;
+    await connection.start(this._protocol.transferFormat);
+    const { features } = connection;
+    // Stateful reconnect (granted, over WebSockets): sequence ids count from the first message after the handshake.
+    const buffer = features.reconnect && (this._buffer = new MessageBuffer(this._protocol, connection, this._bufferSize));
     try {
       this._resetServerTimeout();
-      await this._connection.send(JSON.stringify({ protocol: this._protocol.name, version: this._protocol.version }) + RS);
+      await connection.send(JSON.stringify({ protocol: this._protocol.name, version: buffer ? this._protocol.version : 1 }) + RS);
       await handshake;
-      if (!this._connection.features.inherentKeepAlive) await this._sendRaw({ type: MessageType.Ping });
+      features.buffer = buffer; // from now on a lost socket resumes
+      if (!features.inherentKeepAlive) await this._sendRaw({ type: MessageType.Ping });
     } catch (error) {
       this._handshake = null;
       this._clearTimers();
@@ -405,6 +422,7 @@ class HubConnection {
   }
 
   _dispatch(message) {
+    if (this._buffer && !this._buffer.accept(message)) return; // a duplicate, or before the Sequence of a resume
     switch (message.type) {
       case MessageType.Invocation:
         this._invokeHandlers(message);
@@ -417,6 +435,12 @@ class HubConnection {
         break;
       }
       case MessageType.Ping:
+        break;
+      case MessageType.Ack:
+        this._buffer?.ack(message.sequenceId);
+        break;
+      case MessageType.Sequence:
+        this._buffer?.sequence(message.sequenceId);
         break;
       case MessageType.Close: {
         const error = message.error ? new Error(`Server returned an error on close: ${message.error}`) : undefined;
@@ -460,6 +484,8 @@ class HubConnection {
     this._handshake?.reject(error || new Error("The underlying connection was closed before the hub handshake could complete."));
     this._handshake = null;
     this._clearTimers();
+    this._buffer?.dispose(error || new Error("Connection closed."));
+    this._buffer = null;
     const canceled = error || new Error("Invocation canceled due to the underlying connection being closed.");
     const callbacks = Object.values(this._callbacks);
     this._callbacks = {};
@@ -538,7 +564,7 @@ class HubConnection {
   _sendRaw(message) {
     if (message.streamIds && !message.streamIds.length) delete message.streamIds;
     this._scheduleKeepAlive();
-    return this._connection.send(this._protocol.writeMessage(message));
+    return this._buffer ? this._buffer.send(message) : this._connection.send(this._protocol.writeMessage(message));
   }
 
   /** Take the upload streams (Subjects, observables, async iterables) out of `args`, in place, giving each an id. */
@@ -606,6 +632,102 @@ class HubConnection {
   }
 }
 
+// --- stateful reconnect ------------------------------------------------------------------------------------
+
+/** Invocation, StreamItem, Completion, StreamInvocation and CancelInvocation carry (implicit) sequence ids. */
+const sequenced = (message) => message.type <= MessageType.CancelInvocation;
+
+/**
+ * Stateful reconnect, as SignalR's MessageBuffer: keeps what it sends until the server acknowledges it (waiting
+ * while `bufferSize` bytes are unacknowledged), resends it after a lost socket, acknowledges what it received
+ * (at most once a second) and drops what the server resends and it already had.
+ */
+class MessageBuffer {
+  constructor(protocol, connection, bufferSize) {
+    this._protocol = protocol;
+    this._connection = connection;
+    this._bufferSize = bufferSize;
+    this._kept = []; // {data, id, size, release(), fail(error)}: sent, not acknowledged
+    this._bytes = 0;
+    this._sentId = 0;
+    this._nextId = 1; // of the next message received
+    this._receivedId = 0; // the newest one processed
+  }
+
+  async send(message) {
+    const data = this._protocol.writeMessage(message);
+    let full;
+    if (sequenced(message)) {
+      const item = { data, id: ++this._sentId, size: data.length ?? data.byteLength };
+      this._bytes += item.size;
+      if (this._bytes >= this._bufferSize) full = new Promise((release, fail) => Object.assign(item, { release, fail }));
+      this._kept.push(item);
+    }
+    // While resuming, the resend sends it (a Ping or an Ack is not needed then).
+    if (!this._resuming) await this._connection.send(data).catch(() => this.disconnected());
+    await full;
+  }
+
+  ack(sequenceId) {
+    let acked = 0;
+    for (const item of this._kept) {
+      if (item.id <= sequenceId) {
+        this._bytes -= item.size;
+        acked++;
+      } else if (this._bytes >= this._bufferSize) break;
+      item.release?.();
+    }
+    this._kept = this._kept.slice(acked); // a copy: a resend under way goes on over the old array
+  }
+
+  /** Whether to process `message`: not while waiting for the server's Sequence, nor a sequenced one seen before. */
+  accept(message) {
+    if (this._awaitSequence) {
+      if (message.type !== MessageType.Sequence) return false;
+      this._awaitSequence = false;
+    }
+    if (!sequenced(message)) return true;
+    const id = this._nextId++;
+    if (id >= this._receivedId) this._scheduleAck(); // new, or the newest again: the server missed our Ack
+    if (id <= this._receivedId) return false;
+    this._receivedId = id;
+    return true;
+  }
+
+  sequence(sequenceId) {
+    if (sequenceId > this._nextId) this._connection.stop(new Error("Sequence ID greater than amount of messages we've received."));
+    else this._nextId = sequenceId;
+  }
+
+  disconnected() {
+    this._resuming = this._awaitSequence = true;
+  }
+
+  /** On the new socket: Sequence (the first id resent), then everything not acknowledged. */
+  async resend() {
+    const kept = this._kept;
+    await this._write({ type: MessageType.Sequence, sequenceId: kept[0]?.id ?? this._sentId + 1 });
+    for (const item of kept) await this._connection.send(item.data);
+    this._resuming = false;
+  }
+
+  dispose(error) {
+    clearTimeout(this._ackTimer);
+    for (const item of this._kept) item.fail?.(error);
+  }
+
+  _scheduleAck() {
+    this._ackTimer ??= setTimeout(() => {
+      this._ackTimer = undefined;
+      if (!this._resuming) this._write({ type: MessageType.Ack, sequenceId: this._receivedId }).catch(() => {});
+    }, 1000);
+  }
+
+  _write(message) {
+    return this._connection.send(this._protocol.writeMessage(message));
+  }
+}
+
 // --- the connection: negotiate and transports --------------------------------------------------------------
 
 /** Negotiate (following redirects) and open the first transport that is allowed, available and starts. */
@@ -615,6 +737,7 @@ class HttpConnection {
     this.options = options;
     this.features = {};
     this._logger = logger;
+    this._stateful = !!options._statefulReconnect;
   }
 
   async start(transferFormat) {
@@ -653,7 +776,8 @@ class HttpConnection {
       try {
         negotiation ||= await this._negotiate(url);
         const token = negotiation.negotiateVersion > 0 ? negotiation.connectionToken : negotiation.connectionId;
-        await this._open(Transport, withQuery(url, { id: token }), transferFormat);
+        const resumable = Transport === WebSocketTransport && negotiation.useStatefulReconnect === true;
+        await this._open(Transport, withQuery(url, { id: token }), transferFormat, resumable);
         this.connectionId = negotiation.connectionId;
         return;
       } catch (error) {
@@ -670,7 +794,10 @@ class HttpConnection {
     this._token = await this._tokenFactory?.();
     const target = new URL(url);
     target.pathname = target.pathname.replace(/\/?$/, "/negotiate");
-    if (!target.searchParams.has("negotiateVersion")) target.searchParams.set("negotiateVersion", "1");
+    const query = target.searchParams;
+    if (!query.has("negotiateVersion")) query.set("negotiateVersion", "1");
+    if (query.has("useStatefulReconnect")) this._stateful ||= query.get("useStatefulReconnect") === "true";
+    else if (this._stateful) query.set("useStatefulReconnect", "true");
     let body;
     try {
       const response = await this.request("POST", target.href, { retry: false });
@@ -680,21 +807,34 @@ class HttpConnection {
       throw new Error(`Failed to complete negotiation with the server: ${error}`);
     }
     if (body.error) throw new Error(body.error);
+    if (body.useStatefulReconnect && !this._stateful) throw new Error("Client didn't negotiate Stateful Reconnect but the server did.");
     return body;
   }
 
-  async _open(Transport, url, transferFormat) {
+  async _open(Transport, url, transferFormat, resumable) {
     const transport = new Transport(this, transferFormat);
     transport.onreceive = (data) => this.onreceive(data);
-    transport.onclose = (error) => {
+    const closed = (error) => {
       if (this.transport !== transport) return;
       this.transport = null;
       this.connectionId = undefined;
       this.onclose(error || this._stopError);
     };
+    transport.onclose = (error) => {
+      // Stateful reconnect: one new socket on the same URL, then the resend; if that fails, close for the loss.
+      const { buffer } = this.features;
+      if (!buffer || this._abort.signal.aborted) return closed(error);
+      buffer.disconnected();
+      this._resuming = (async () => {
+        this._token = await this._tokenFactory?.(); // a fresh token, as for every socket
+        this._abort.signal.throwIfAborted();
+        await transport.connect(url);
+        await buffer.resend();
+      })().catch(() => closed(error));
+    };
     await transport.connect(url);
     this.transport = transport;
-    this.features = { inherentKeepAlive: !!transport.inherentKeepAlive };
+    this.features = { inherentKeepAlive: !!transport.inherentKeepAlive, reconnect: resumable };
     this.transportName = Transport.transportName;
     if (this._abort.signal.aborted) {
       await this.stop();
@@ -711,6 +851,7 @@ class HttpConnection {
     this._stopError = error;
     this._abort?.abort();
     await this.transport?.stop();
+    await this._resuming; // a resume under way: its socket closes and it reports the close
   }
 
   /** fetch() with the library headers, the access token and the user's headers; a 401 refreshes the token once. */
@@ -797,9 +938,11 @@ class WebSocketTransport {
       const Socket = WebSocketTransport.api(options);
       // A WebSocket class given as an option (Node's `ws`) sends headers on the upgrade; a browser's takes none.
       const socket = options.WebSocket && options.headers ? new Socket(wsUrl, [], { headers: options.headers }) : new Socket(wsUrl);
+      this.opening = socket;
       socket.binaryType = "arraybuffer";
       socket.onopen = () => {
         this.socket = socket;
+        this.opening = null;
         resolve();
       };
       socket.onerror = () => reject(new Error("WebSocket failed to connect."));
@@ -819,6 +962,7 @@ class WebSocketTransport {
   }
 
   stop() {
+    this.opening?.close(); // a stateful reconnect under way
     this._close();
   }
 
