@@ -112,6 +112,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         )
     if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
         problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
+    store = user.get("STATEFUL_RECONNECT_STORE")
+    if str(getattr(store, "__name__", store or "")).endswith("RedisResumeStore") and not user.get("REDIS_URL"):
+        problems.append(
+            Error(
+                "STATEFUL_RECONNECT_STORE is RedisResumeStore but REDIS_URL is not set.",
+                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
+                id="realtime.E012",
+            )
+        )
     if int(user.get("STATEFUL_RECONNECT_BUFFER_SIZE", DEFAULTS["STATEFUL_RECONNECT_BUFFER_SIZE"])) < 1:
         problems.append(
             Error(

@@ -288,3 +288,8 @@ def test_a_stateful_reconnect_buffer_below_one_byte_is_an_error():
     with override_settings(REALTIME={"STATEFUL_RECONNECT_BUFFER_SIZE": 0}):
         assert "realtime.E011" in ids()
     assert "realtime.E011" not in ids()
+
+
+def test_a_redis_resume_store_without_redis_url_is_an_error():
+    with override_settings(REALTIME={"STATEFUL_RECONNECT_STORE": "realtime.resume_store.RedisResumeStore"}):
+        assert "realtime.E012" in ids()
