@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "STATEFUL_RECONNECT_STORE": None,
     "CLIENT_RESULT_TIMEOUT": 30.0,
     "DETAILED_ERRORS": False,
+    "NAMING": "exact",
     "USER_ID_PROVIDER": "realtime.users.default_user_id",
     "REGISTRY_BACKEND": "realtime.registry.MemoryRegistry",
     "GROUP_REFRESH_INTERVAL": 3600.0,

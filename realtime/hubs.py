@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +28,7 @@ from .conf import hub_option, realtime_settings
 from .connection import current_invocation
 from .groups import GroupManager
 from .methods import HubMethod, hub_method, wire_name
+from .naming import policy as naming_policy
 from .permissions import check_permissions
 from .presence import HubPresence
 from .protocol.base import HubProtocol
@@ -138,7 +139,13 @@ class Hub:
     presence_event: ClassVar[str | None] = None
     """Client method that receives presence diffs (``PRESENCE_EVENT``: ``PresenceChanged``); ``""`` sends none."""
 
+    naming: ClassVar[str | Callable[[str], str] | None] = None
+    """How Python names are spelt on the wire (``NAMING``: ``"exact"``, ``"pascal"``, ``"camel"`` or a callable),
+    for hub methods and for the client methods of typed proxies; see ``realtime.naming``."""
+
     hub_methods: ClassVar[dict[str, HubMethod]] = {}
+    """Wire name -> hub method; calls find them case-insensitively (:meth:`find_method`)."""
+    _methods_folded: ClassVar[dict[str, HubMethod]] = {}
 
     def __init__(self, connection: HubConnection) -> None:
         self._connection = connection
@@ -146,10 +153,23 @@ class Hub:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.hub_methods = _collect_methods(cls)
+        cls._methods_folded = {}
+        for name, method in cls.hub_methods.items():
+            cls._methods_folded.setdefault(name.lower(), method)  # names differing in case: W042 reports them
         if cls.permission_classes is not None:
             check_permissions(cls.permission_classes, f"{cls.__qualname__}.permission_classes")
         for method in cls.hub_methods.values():
             check_permissions(method.permission_classes, f"{cls.__qualname__}.{method.name}")
+
+    @classmethod
+    def find_method(cls, target: str) -> HubMethod | None:
+        """The hub method a client calls as ``target``: its wire name in any case, as in ASP.NET."""
+        return cls.hub_methods.get(target) or cls._methods_folded.get(target.lower())
+
+    @classmethod
+    def wire_name_for(cls, attr: str) -> str:
+        """How the Python name ``attr`` of a hub or client method is spelt on the wire (``naming``)."""
+        return naming_policy(hub_option(cls, "NAMING"))(attr)
 
     @classmethod
     def unknown_method_hint(cls, target: str) -> str:
@@ -224,13 +244,13 @@ class Hub:
 _RESERVED = frozenset(name for name in vars(Hub) if not name.startswith("_")) | {"hub_methods"}
 
 
-def _exposed_name(attr: str, func: Any) -> str | None:
-    """The wire name of class attribute ``attr`` if it is a hub method, else ``None``."""
+def _exposed_name(cls: type[Hub], attr: str, func: Any) -> str | None:
+    """The wire name of class attribute ``attr`` if it is a hub method of ``cls``, else ``None``."""
     name = wire_name(func)
     if name is None:
         public = not attr.startswith("_") and attr not in _RESERVED
         is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
-        return attr if public and is_async else None
+        return cls.wire_name_for(attr) if public and is_async else None
     if attr in _RESERVED or name in _RESERVED or name.startswith("_"):
         raise ImproperlyConfigured(f"Hub method {func.__qualname__}: the name {name!r} is reserved")
     return name
@@ -247,7 +267,7 @@ def _collect_methods(cls: type[Hub]) -> dict[str, HubMethod]:
         for attr, func in vars(klass).items():
             if attr in by_attr:
                 found.pop(by_attr.pop(attr), None)
-            name = _exposed_name(attr, func)
+            name = _exposed_name(cls, attr, func)
             if name is None:
                 continue
             if name in own:
@@ -292,7 +312,7 @@ def exposers(cls: type[Hub]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for attr, (klass, value) in hub_attributes(cls).items():
         try:
-            name = _exposed_name(attr, value)
+            name = _exposed_name(cls, attr, value)
         except ImproperlyConfigured:  # refused when its class was created
             continue
         if name is not None:
@@ -312,9 +332,6 @@ def unknown_method_hint(cls: type[Hub], target: str) -> str:
         if renamed is not None and renamed != target:
             return f"{where} is exposed as {renamed!r}"
     exposed = list(cls.hub_methods)
-    same = [name for name in exposed if name.casefold() == target.casefold()]
-    if same:
-        return f"did you mean {same[0]!r}? Hub method names match case-sensitively"
     close = difflib.get_close_matches(target, exposed, n=1)
     if close:
         return f"the closest hub method is {close[0]!r}"

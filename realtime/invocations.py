@@ -194,7 +194,7 @@ class Invocations:
     def _method(self, message: InvocationMessage | StreamInvocationMessage) -> HubMethod:
         """The hub method ``message`` may run, or ``_Refused`` with the Completion error."""
         target = message.target
-        method = self.hub.hub_methods.get(target)
+        method = self.hub.find_method(target)
         if method is None:
             log_unknown_method(self.hub, target)
             raise _Refused(errors.unknown_method(target))

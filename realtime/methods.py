@@ -5,15 +5,16 @@ Each hub method's signature is inspected once, when its hub class is created.
 
 from __future__ import annotations
 
-import base64
 import collections.abc
-import datetime
+import functools
 import inspect
 import typing
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
+import msgspec.inspect
 
 STREAM_TYPES = {
     collections.abc.AsyncIterator,
@@ -64,14 +65,16 @@ def _is_stream_annotation(annotation: Any) -> bool:
 
 
 def _converter(annotation: Any) -> Callable[[Any], Any] | None:
-    """A JSON-to-Python conversion for annotated parameters (bytes, UUID, datetime), else ``None``."""
-    if annotation is bytes:
-        return lambda v: base64.b64decode(v, validate=True) if isinstance(v, str) else v
-    if annotation is uuid.UUID:
-        return lambda v: uuid.UUID(v) if isinstance(v, str) else v
-    if annotation is datetime.datetime:
-        return lambda v: datetime.datetime.fromisoformat(v) if isinstance(v, str) else v
-    return None
+    """Check and build an argument of type ``annotation`` from what JSON or MessagePack decoded (msgspec): ints,
+    floats, str, bool, bytes (base64 in JSON), datetime, UUID, lists, dicts, TypedDicts, dataclasses, optional
+    values; ``None`` (taken as it comes) for an unannotated parameter, ``Any``, or a type msgspec cannot build."""
+    if annotation is inspect.Parameter.empty or annotation is Any or isinstance(annotation, str):
+        return None
+    try:
+        msgspec.inspect.type_info(annotation)
+    except (TypeError, ValueError):
+        return None
+    return functools.partial(msgspec.convert, type=annotation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +143,11 @@ class HubMethod:
             raise ArgumentError(f"Invocation provides {len(arguments)} argument(s) but target expects {expected}.")
         values = []
         for param, value in zip(self.params, arguments, strict=False):
-            if param.convert is not None and value is not None:
+            if param.convert is not None:
                 try:
                     value = param.convert(value)
-                except (ValueError, TypeError) as exc:
-                    raise ArgumentError(f"Error binding argument '{param.name}': {exc}") from exc
+                except (msgspec.ValidationError, ValueError, TypeError) as exc:
+                    raise ArgumentError(f"Error binding argument '{param.name}': {exc}.") from exc
             values.append(value)
         for position, stream in zip(self.stream_positions, streams, strict=True):
             values.insert(position, stream)

@@ -48,7 +48,7 @@ def known_hubs() -> list[type[Hub]]:
 @register()
 def check_hub_methods(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Hub methods that clients will not reach: a public plain ``def``, two methods under one wire name, and
-    wire names that differ only in case (clients are often written with the other case)."""
+    wire names that differ only in case (calls match case-insensitively, so they collide)."""
     return [problem for hub in known_hubs() for problem in _hub_method_problems(hub)]
 
 
@@ -88,9 +88,9 @@ def _hub_method_problems(hub: type[Hub]) -> list[Any]:
         if len(names) > 1 and not any(set(names) <= set(base.hub_methods) for base in bases):
             problems.append(
                 Warning(
-                    f"{hub.__qualname__} exposes {' and '.join(repr(n) for n in sorted(names))}, which differ only in "
-                    "case: names match case-sensitively, so a client written with the other case calls the other "
-                    "method.",
+                    f"{hub.__qualname__} exposes {' and '.join(repr(n) for n in sorted(names))}, which collide: "
+                    f"calls match names case-insensitively (as in ASP.NET), so a call spelt in any other case reaches "
+                    f"only {names[0]!r}.",
                     hint="Give them names that differ by more than case.",
                     obj=hub,
                     id="realtime.W042",

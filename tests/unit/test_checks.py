@@ -154,7 +154,7 @@ def test_w041_two_methods_under_one_wire_name_from_two_bases():
 def test_w042_wire_names_that_differ_only_in_case():
     (warning,) = messages(CaseHub)
     assert warning.id == "realtime.W042"
-    assert "'Send' and 'send', which differ only in case" in warning.msg
+    assert "'Send' and 'send', which collide: calls match names case-insensitively" in warning.msg
     assert ids(CaseChild) == set()
 
 
