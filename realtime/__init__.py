@@ -25,6 +25,7 @@ _EXPORTS = {
     # pushing from anywhere
     "get_hub_context": "realtime.context",
     "sender": "realtime.clients",
+    "Client": "realtime.clients",
     "broadcast_model": "realtime.model_events",
     "broadcasters_for": "realtime.model_events",
     "ModelBroadcaster": "realtime.model_events",
@@ -62,6 +63,7 @@ _EXPORTS = {
 __all__ = [
     "__version__",
     "BroadcastError",
+    "Client",
     "ClientResultError",
     "ConnectionHandler",
     "ConnectionIdMiddleware",
@@ -116,7 +118,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and editors see
     from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack, JWTQueryAuthentication, request_user
     from realtime.celery import areport_progress, report_progress
-    from realtime.clients import sender
+    from realtime.clients import Client, sender
     from realtime.context import get_hub_context
     from realtime.endpoints import ConnectionHandler
     from realtime.eventstream import (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from . import events, lifetime, local, loops, names
 from .conf import hub_option
@@ -29,6 +29,18 @@ from .transactions import aafter_commit, after_commit
 
 if TYPE_CHECKING:
     from .hubs import Hub
+
+
+ClientT = TypeVar("ClientT")
+"""The client protocol of a typed hub (``Hub[ChatClient]``): what its proxies are typed as."""
+
+
+class Client(Protocol):
+    """Base of client protocols that keep the untyped calls too (``class ChatClient(Client, Protocol)``)."""
+
+    async def asend(self, method: str, *args: Any, on_commit: bool = False, using: str | None = None) -> None: ...
+
+    def send(self, method: str, *args: Any, on_commit: bool = False, using: str | None = None) -> None: ...
 
 
 _sender: contextvars.ContextVar[str | None] = contextvars.ContextVar("realtime_sender", default=None)
@@ -115,6 +127,11 @@ class ClientProxy:
     def __str__(self) -> str:
         return f"{len(self.groups)} layer group(s) of {self.hub.__qualname__}"
 
+    def __getattr__(self, name: str) -> Any:
+        """A client method of the hub's client protocol (``Hub[ChatClient]``): sends it, as :meth:`asend` does."""
+        wire, _ = self.hub.client_method(name)
+        return lambda *args: self.asend(wire, *args)
+
 
 class SingleClientProxy:
     """One connection, addressed by connection id: send to it, or invoke it and await its result."""
@@ -185,9 +202,21 @@ class SingleClientProxy:
         """Sync twin of :meth:`invoke`; blocks the calling thread for the whole wait."""
         return run_sync(self.invoke, method, *args, timeout=timeout)
 
+    def __getattr__(self, name: str) -> Any:
+        """A client method of the hub's client protocol: a client result (:meth:`invoke`) when it returns a value,
+        else a send."""
+        wire, returns = self.hub.client_method(name)
+        if returns:
+            return lambda *args: self.invoke(wire, *args)
+        return lambda *args: self.asend(wire, *args)
 
-class HubClients:
-    """The targets reachable from outside a hub method (``get_hub_context(Hub).clients``)."""
+
+class HubClients(Generic[ClientT]):
+    """The targets reachable from outside a hub method (``get_hub_context(Hub).clients``).
+
+    Each target is a proxy with ``send``/``asend`` (and ``invoke`` for one connection); with a typed hub
+    (``Hub[ChatClient]``) it also has the client protocol's methods, and type checkers see it as that protocol.
+    """
 
     __slots__ = ("hub", "_name")
 
@@ -196,44 +225,44 @@ class HubClients:
         self._name = hub.hub_name()
 
     @property
-    def all(self) -> ClientProxy:
+    def all(self) -> ClientT:
         """Every connection of the hub."""
-        return ClientProxy(self.hub, [names.hub_all(self._name)])
+        return cast(ClientT, ClientProxy(self.hub, [names.hub_all(self._name)]))
 
-    def all_except(self, connection_ids: Iterable[str]) -> ClientProxy:
+    def all_except(self, connection_ids: Iterable[str]) -> ClientT:
         """Every connection of the hub but ``connection_ids``."""
-        return ClientProxy(self.hub, [names.hub_all(self._name)], connection_ids)
+        return cast(ClientT, ClientProxy(self.hub, [names.hub_all(self._name)], connection_ids))
 
-    def client(self, connection_id: str) -> SingleClientProxy:
-        """One connection."""
-        return SingleClientProxy(self.hub, connection_id)
+    def client(self, connection_id: str) -> ClientT:
+        """One connection (it also has ``invoke``, for client results)."""
+        return cast(ClientT, SingleClientProxy(self.hub, connection_id))
 
-    def clients(self, connection_ids: Iterable[str]) -> ClientProxy:
+    def clients(self, connection_ids: Iterable[str]) -> ClientT:
         """Several connections."""
-        return ClientProxy(self.hub, [names.connection(cid) for cid in dict.fromkeys(connection_ids)])
+        return cast(ClientT, ClientProxy(self.hub, [names.connection(cid) for cid in dict.fromkeys(connection_ids)]))
 
-    def group(self, name: str) -> ClientProxy:
+    def group(self, name: str) -> ClientT:
         """The members of group ``name``."""
-        return ClientProxy(self.hub, [names.group(self._name, name)])
+        return cast(ClientT, ClientProxy(self.hub, [names.group(self._name, name)]))
 
-    def groups(self, group_names: Iterable[str]) -> ClientProxy:
+    def groups(self, group_names: Iterable[str]) -> ClientT:
         """The members of each group (a connection in two groups gets the message twice, as in SignalR)."""
-        return ClientProxy(self.hub, [names.group(self._name, n) for n in dict.fromkeys(group_names)])
+        return cast(ClientT, ClientProxy(self.hub, [names.group(self._name, n) for n in dict.fromkeys(group_names)]))
 
-    def group_except(self, name: str, connection_ids: Iterable[str]) -> ClientProxy:
+    def group_except(self, name: str, connection_ids: Iterable[str]) -> ClientT:
         """The members of group ``name`` but ``connection_ids``."""
-        return ClientProxy(self.hub, [names.group(self._name, name)], connection_ids)
+        return cast(ClientT, ClientProxy(self.hub, [names.group(self._name, name)], connection_ids))
 
-    def user(self, user_id: str) -> ClientProxy:
+    def user(self, user_id: str) -> ClientT:
         """Every connection of user ``user_id``."""
-        return ClientProxy(self.hub, [names.user(self._name, str(user_id))])
+        return cast(ClientT, ClientProxy(self.hub, [names.user(self._name, str(user_id))]))
 
-    def users(self, user_ids: Iterable[str]) -> ClientProxy:
+    def users(self, user_ids: Iterable[str]) -> ClientT:
         """Every connection of each user."""
-        return ClientProxy(self.hub, [names.user(self._name, str(u)) for u in dict.fromkeys(user_ids)])
+        return cast(ClientT, ClientProxy(self.hub, [names.user(self._name, str(u)) for u in dict.fromkeys(user_ids)]))
 
 
-class HubCallerClients(HubClients):
+class HubCallerClients(HubClients[ClientT]):
     """``self.clients`` inside a hub method: :class:`HubClients` plus the caller-relative targets."""
 
     __slots__ = ("connection_id",)
@@ -243,16 +272,16 @@ class HubCallerClients(HubClients):
         self.connection_id = connection_id
 
     @property
-    def caller(self) -> SingleClientProxy:
-        """The connection that made the current invocation."""
-        return SingleClientProxy(self.hub, self.connection_id)
+    def caller(self) -> ClientT:
+        """The connection that made the current invocation (it also has ``invoke``, for client results)."""
+        return cast(ClientT, SingleClientProxy(self.hub, self.connection_id))
 
     @property
-    def others(self) -> ClientProxy:
+    def others(self) -> ClientT:
         """Every connection of the hub but the caller."""
         return self.all_except([self.connection_id])
 
-    def others_in_group(self, name: str) -> ClientProxy:
+    def others_in_group(self, name: str) -> ClientT:
         """The members of group ``name`` but the caller."""
         return self.group_except(name, [self.connection_id])
 

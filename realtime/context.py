@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any, Generic, overload
+
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .clients import HubClients
+from .clients import ClientT, HubClients
 from .groups import GroupManager
 from .hubs import Hub
 from .presence import HubPresence
 
 
-class HubContext:
-    """The ``IHubContext`` analog: ``clients`` to send to, ``groups`` for memberships, ``presence`` for who is in."""
+class HubContext(Generic[ClientT]):
+    """The ``IHubContext`` analog: ``clients`` to send to, ``groups`` for memberships, ``presence`` for who is in.
+
+    Of a typed hub (``Hub[ChatClient]``), ``clients`` targets are typed as its client protocol.
+    """
 
     __slots__ = ("hub", "clients", "groups", "presence")
 
-    def __init__(self, hub: type[Hub]) -> None:
+    def __init__(self, hub: type[Hub[ClientT]]) -> None:
         self.hub = hub
-        self.clients = HubClients(hub)
+        self.clients: HubClients[ClientT] = HubClients(hub)
         self.groups = GroupManager(hub)
         self.presence = HubPresence(hub)
 
@@ -36,7 +41,15 @@ def resolve_hub(hub: type[Hub] | str) -> type[Hub]:
     return found
 
 
-def get_hub_context(hub: type[Hub] | str) -> HubContext:
+@overload
+def get_hub_context(hub: type[Hub[ClientT]]) -> HubContext[ClientT]: ...
+
+
+@overload
+def get_hub_context(hub: str) -> HubContext[Any]: ...
+
+
+def get_hub_context(hub: type[Hub[Any]] | str) -> HubContext[Any]:
     """The hub context of ``hub`` (a ``Hub`` subclass or its import path); works in any process that shares
     the channel layer. Raises ``TypeError`` for anything but a hub.
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import asyncio
 import difflib
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from .clients import HubCallerClients
+from .clients import Client, ClientT, HubCallerClients
 from .conf import hub_option, realtime_settings
 from .connection import current_invocation
 from .groups import GroupManager
@@ -105,11 +106,15 @@ class HubCallerContext:
         connection.spawn(abort_after_invocation())
 
 
-class Hub:
+class Hub(Generic[ClientT]):
     """Base class of hubs: subclass it and write async methods clients can call.
 
     One instance is created per invocation (and per ``on_connected``/``on_disconnected`` call); keep
     per-connection state in ``self.context.items``. Per-hub options override ``REALTIME`` settings.
+
+    Typed hubs name their clients' methods with a ``typing.Protocol`` (``class ChatHub(Hub[ChatClient])``):
+    ``self.clients.group(g).receive_message(user, text)`` then sends ``ReceiveMessage`` (as ``naming`` spells
+    it), and type checkers check the name, the arguments and the ``await``.
     """
 
     protocols: ClassVar[list[str] | None] = None
@@ -146,6 +151,9 @@ class Hub:
     hub_methods: ClassVar[dict[str, HubMethod]] = {}
     """Wire name -> hub method; calls find them case-insensitively (:meth:`find_method`)."""
     _methods_folded: ClassVar[dict[str, HubMethod]] = {}
+    client_protocol: ClassVar[type | None] = None
+    """The protocol of the clients' methods (``Hub[ChatClient]``), or ``None`` for an untyped hub."""
+    _client_methods: ClassVar[dict[str, tuple[str, bool]] | None] = None
 
     def __init__(self, connection: HubConnection) -> None:
         self._connection = connection
@@ -153,6 +161,8 @@ class Hub:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.hub_methods = _collect_methods(cls)
+        cls.client_protocol = _client_protocol(cls)
+        cls._client_methods = None
         cls._methods_folded = {}
         for name, method in cls.hub_methods.items():
             cls._methods_folded.setdefault(name.lower(), method)  # names differing in case: W042 reports them
@@ -160,6 +170,19 @@ class Hub:
             check_permissions(cls.permission_classes, f"{cls.__qualname__}.permission_classes")
         for method in cls.hub_methods.values():
             check_permissions(method.permission_classes, f"{cls.__qualname__}.{method.name}")
+
+    @classmethod
+    def client_method(cls, name: str) -> tuple[str, bool]:
+        """``(wire name, returns a value)`` of method ``name`` of :attr:`client_protocol`; ``AttributeError``
+        for any other name (untyped hubs: use ``send(name, *args)``)."""
+        if cls._client_methods is None:
+            cls._client_methods = _client_methods(cls)
+        found = cls._client_methods.get(name)
+        if found is None:
+            protocol = cls.client_protocol.__qualname__ if cls.client_protocol is not None else None
+            where = f"a method of {protocol}" if protocol else f"known: {cls.__qualname__} declares no client protocol"
+            raise AttributeError(f"{name!r} is not {where}; call send({name!r}, ...) for a method of no protocol")
+        return found
 
     @classmethod
     def find_method(cls, target: str) -> HubMethod | None:
@@ -210,7 +233,7 @@ class Hub:
         return HubCallerContext(self._connection)
 
     @cached_property
-    def clients(self) -> HubCallerClients:
+    def clients(self) -> HubCallerClients[ClientT]:
         """Targets to call client methods on: ``caller``, ``others``, ``all``, ``group(name)``..."""
         return HubCallerClients(type(self), self._connection.connection_id)
 
@@ -280,6 +303,33 @@ def _collect_methods(cls: type[Hub]) -> dict[str, HubMethod]:
             except TypeError as exc:
                 raise ImproperlyConfigured(f"{klass.__qualname__}.{attr}: {exc}") from exc
             by_attr[attr] = name
+    return found
+
+
+def _client_protocol(cls: type[Hub]) -> type | None:
+    """The ``X`` of ``Hub[X]`` among ``cls``'s bases (or inherited from a typed hub)."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        origin = typing.get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, Hub):
+            arguments = typing.get_args(base)
+            if arguments and isinstance(arguments[0], type):
+                return arguments[0]
+    return next((base.client_protocol for base in cls.__mro__[1:] if vars(base).get("client_protocol")), None)
+
+
+def _client_methods(cls: type[Hub]) -> dict[str, tuple[str, bool]]:
+    """Python name -> (wire name, returns a value) of each method of the client protocol of ``cls``."""
+    protocol = cls.client_protocol
+    if protocol is None:
+        return {}
+    found = {}
+    for klass in reversed(protocol.__mro__):
+        if klass in (object, Generic) or klass.__module__ in ("typing", "typing_extensions") or klass is Client:
+            continue
+        for name, value in vars(klass).items():
+            if not name.startswith("_") and inspect.isfunction(value):
+                returns = HubMethod._hints(value).get("return")
+                found[name] = (cls.wire_name_for(name), returns not in (None, type(None), "None"))
     return found
 
 
