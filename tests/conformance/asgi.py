@@ -22,7 +22,7 @@ from realtime.routing import connection_routes, hub_routes  # noqa: E402
 
 from .cors import ConformanceHttp  # noqa: E402
 from .echo import EchoHandler  # noqa: E402
-from .hubs import AuthorizedHub, ChatHub, TestHub, TestHubNoWebSockets  # noqa: E402
+from .hubs import AuthorizedHub, ChatHub, TestHub, TestHubNoWebSockets, TypedHub  # noqa: E402
 
 call_command("migrate", verbosity=0, interactive=False)
 
@@ -33,6 +33,7 @@ http_hubs, websocket_hubs = hub_routes(
         "testhub-nowebsockets": TestHubNoWebSockets,
         "chathub": ChatHub,
         "authorizedhub": AuthorizedHub,
+        "typedhub": TypedHub,
     },
     middleware=JWTAuthMiddlewareStack,
 )

@@ -6,8 +6,9 @@ import asyncio
 import datetime
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
+from realtime import Client
 from realtime.context import get_hub_context
 from realtime.exceptions import HubError
 from realtime.hubs import Hub
@@ -164,3 +165,25 @@ class ChatHub(Hub):
 
     async def WhoAmI(self) -> str | None:  # noqa: N802
         return self.context.user_identifier
+
+
+class TypedClient(Client, Protocol):
+    """The client methods of :class:`TypedHub` (conformance.md "Typed hub")."""
+
+    async def greeted(self, user: str) -> None: ...
+
+
+class TypedHub(Hub[TypedClient]):
+    """The typed style: a client protocol, snake_case Python names, PascalCase wire names, checked arguments."""
+
+    naming = "pascal"
+    detailed_errors = False
+
+    async def say_hello(self, name: str) -> str:
+        return "hello " + name
+
+    async def add_numbers(self, a: int, b: int) -> int:
+        return a + b
+
+    async def greet(self, user: str):  # noqa: ANN201  (returns null, not void)
+        await self.clients.caller.greeted(user)
