@@ -62,17 +62,17 @@ class MemoryUserGroups:
 
 
 _ADD = """
-local key, group, until, now, limit = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local key, group, expiry, now, limit = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('HSET', key, group, ARGV[2])
 local flat = redis.call('HGETALL', key)
-local live, latest = {}, until
+local live, latest = {}, expiry
 for i = 1, #flat, 2 do
-  local expiry = tonumber(flat[i + 1])
-  if expiry <= now then
+  local ends = tonumber(flat[i + 1])
+  if ends <= now then
     redis.call('HDEL', key, flat[i])
   else
-    live[#live + 1] = {flat[i], expiry}
-    if expiry > latest then latest = expiry end
+    live[#live + 1] = {flat[i], ends}
+    if ends > latest then latest = ends end
   end
 end
 if #live > limit then
