@@ -44,11 +44,12 @@ OPENAPI_PATH = "/api/openapi.json"
 
 
 def api_routes(hubs: Mapping[str, type[Hub]]) -> list[URLPattern]:
-    """The HTTP routes of the push API (``/api/...``) for ``{"name": HubClass}``; put them in the ``"http"``
-    ``URLRouter`` beside ``hub_routes``'s. Names are Azure SignalR hub names (letters, digits, ``_``), matched
-    case-insensitively. Each hub must track presence (``track_presence = True``): the API reads from it which
-    connections, users and groups exist."""
-    return [re_path(r"^api/", PushApiApp(hubs))]
+    """The HTTP routes of the push API for ``{"name": HubClass}``; put them in the ``"http"`` ``URLRouter`` beside
+    ``hub_routes``'s. They claim ``/api/health``, ``/api/openapi.json`` and ``/api/hubs/...`` only, so a project's
+    own ``/api/...`` views still reach Django. Names are Azure SignalR hub names (a letter, then letters, digits,
+    ``_``), matched case-insensitively. Each hub must track presence (``track_presence = True``): the API reads
+    from it which connections, users and groups exist."""
+    return [re_path(r"^api/(?:health$|openapi\.json$|hubs/)", PushApiApp(hubs))]  # not the project's other /api/
 
 
 class PushApiApp:

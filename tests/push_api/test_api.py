@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from realtime.hubs import Hub
 from realtime.protocol.messages import CloseMessage, HubMessage, InvocationMessage
-from realtime.push_api import PushApiApp
+from realtime.push_api import PushApiApp, api_routes
 from realtime.testing import HubCommunicator
 
 from .conftest import HOST, KEY, OTHER_KEY, Api, path
@@ -368,3 +368,11 @@ async def test_pushes_are_concurrent_safe(api):
         assert {response.status for response in await asyncio.gather(*requests)} == {202}
         received = {(await client.receive_invocation("N")).arguments[0] for _ in range(20)}
         assert received == set(range(20))
+
+
+def test_the_routes_claim_only_the_api_paths():
+    """A project's own ``/api/...`` views (simplejwt's ``api/token/`` in the README) still reach Django."""
+    (route,) = api_routes({"push": PushHub})
+    claimed = ["api/health", "api/openapi.json", "api/hubs/push/:send", "api/hubs/x/users/u/groups"]
+    assert all(route.pattern.match(path) for path in claimed)
+    assert not any(route.pattern.match(path) for path in ["api/token/", "api/token/refresh", "api/healthz", "api/"])
