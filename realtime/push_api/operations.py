@@ -36,6 +36,11 @@ class Call:
         return values[-1] if values else None
 
     @property
+    def reason(self) -> str | None:
+        """The ``reason`` query parameter (``None`` when absent or empty): the error of the Close message."""
+        return self.value("reason") or None
+
+    @property
     def excluded(self) -> list[str]:
         """The connection ids of the ``excluded`` query parameter (repeated, as Azure's SDKs send it)."""
         return [value for value in self.query.get("excluded", []) if value]
@@ -108,7 +113,7 @@ async def connection_exists(call: Call) -> None:
 
 
 async def close_connection(call: Call) -> None:
-    await call.context.clients.client(await _connected(call)).aclose(call.value("reason"))
+    await call.context.clients.client(await _connected(call)).aclose(call.reason)
 
 
 async def group_exists(call: Call) -> None:
@@ -153,15 +158,15 @@ async def remove_user_from_all_groups(call: Call) -> None:
 
 
 async def close_hub_connections(call: Call) -> None:
-    await call.context.clients.all.excluding(call.excluded).aclose(call.value("reason"))
+    await call.context.clients.all.excluding(call.excluded).aclose(call.reason)
 
 
 async def close_group_connections(call: Call) -> None:
-    await call.context.clients.group(call.group).excluding(call.excluded).aclose(call.value("reason"))
+    await call.context.clients.group(call.group).excluding(call.excluded).aclose(call.reason)
 
 
 async def close_user_connections(call: Call) -> None:
-    await call.context.clients.user(call.params["user"]).excluding(call.excluded).aclose(call.value("reason"))
+    await call.context.clients.user(call.params["user"]).excluding(call.excluded).aclose(call.reason)
 
 
 def _ttl(text: str | None) -> float | None:
@@ -179,7 +184,9 @@ async def run(operation: Operation, call: Call) -> None:
         await operation.handler(call)
     except (GroupError, PresenceError) as exc:
         raise bad_request(str(exc)) from None
-    except LookupError as exc:  # a connection that went away while the request was served
+    except LookupError as exc:
+        if type(exc) is not LookupError:  # KeyError, IndexError: a failure, not a connection that went away
+            raise
         raise not_found("ConnectionNotFound", str(exc), target="connectionId") from None
     except (BroadcastError, TimeoutError, ConnectionError) as exc:
         raise ApiError(503, "ServiceUnavailable", f"The channel layer or a store failed: {exc}") from None
