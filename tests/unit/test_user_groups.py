@@ -73,7 +73,7 @@ async def test_redis_keys_expire_with_their_last_membership(settings, redis_url)
         await store.add(HUB, "erin", "short", time.time() + 30, limit=10)
         await store.add(HUB, "erin", "long", time.time() + 300, limit=10)
         (key,) = await raw.keys("realtime:usergroups:*")
-        assert 290_000 < await raw.pttl(key) <= 300_000
+        assert 290_000 < await raw.pttl(key) <= 301_000  # the last membership's expiry, rounded up to the ms
     finally:
         await raw.aclose()
         await store._clients.close_current()
