@@ -49,7 +49,8 @@ def api_routes(hubs: Mapping[str, type[Hub]]) -> list[URLPattern]:
     own ``/api/...`` views still reach Django. Names are Azure SignalR hub names (a letter, then letters, digits,
     ``_``), matched case-insensitively. Each hub must track presence (``track_presence = True``): the API reads
     from it which connections, users and groups exist."""
-    return [re_path(r"^api/(?:health$|openapi\.json$|hubs/)", PushApiApp(hubs))]  # not the project's other /api/
+    app: Any = PushApiApp(hubs)  # an ASGI app, which Channels' URLRouter routes (Django's stubs expect a view)
+    return [re_path(r"^api/(?:health$|openapi\.json$|hubs/)", app)]  # not the project's other /api/ views
 
 
 class PushApiApp:
@@ -86,8 +87,8 @@ class PushApiApp:
             return
         except Exception:
             logger.exception("realtime push API: %s %s failed", scope["method"], scope["path"])
-            error = ApiError(500, "InternalServerError", "The server failed to handle the request.")
-            await respond(send, 500, b"" if head else error.body(), [] if head else JSON)
+            failure = ApiError(500, "InternalServerError", "The server failed to handle the request.")
+            await respond(send, 500, b"" if head else failure.body(), [] if head else JSON)
             return
         if status == 0:
             await respond(send, 200, b"" if head else self.document, JSON)
