@@ -67,6 +67,10 @@ REALTIME = {
     "CLIENT_TIMEOUT": 30.0,
     # The activity feed (an SSE topic) keeps its last 50 events for pages that open or reconnect.
     "SSE_HISTORY_SIZE": 50,
+    # The push API for other services (/api/hubs/chat/..., asgi.py): its access key comes from the environment;
+    # the fallback is for local development only. `manage.py realtime_connection_string --endpoint
+    # http://127.0.0.1:8000` prints what an Azure SignalR SDK needs.
+    "PUSH_API_KEYS": {"demo": os.environ.get("DEMO_PUSH_KEY") or "demo-push-key-for-local-development-only-0123"},
 }
 
 # The JWT login: simplejwt's token views; the hub reads the access token (JWTAuthMiddlewareStack in asgi.py)

@@ -33,6 +33,7 @@ _EXPORTS = {
     "connection_id_of": "realtime.middleware",
     "report_progress": "realtime.celery",
     "areport_progress": "realtime.celery",
+    "api_routes": "realtime.push_api",
     # authentication
     "JWTAuthMiddleware": "realtime.auth",
     "JWTAuthMiddlewareStack": "realtime.auth",
@@ -86,6 +87,7 @@ __all__ = [
     "RealtimeError",
     "ServerSentEvent",
     "TopicStreamView",
+    "api_routes",
     "apublish",
     "areport_progress",
     "broadcast_model",
@@ -136,5 +138,6 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from realtime.model_events import ModelBroadcaster, broadcast_model, broadcasters_for
     from realtime.permissions import ConnectionRequest
     from realtime.presence import PresenceEntry, PresenceError, PresenceUser
+    from realtime.push_api import api_routes
     from realtime.routing import connection_routes, hub_routes
     from realtime.testing import HubCommunicator

@@ -2,7 +2,8 @@
 
 Every proxy has ``asend`` (async) and ``send`` (sync, for views, signals and Celery tasks). A message is
 encoded once per hub protocol, then crosses the channel layer once per process that has recipients.
-Single-connection proxies also have ``invoke`` (await a client result).
+Single-connection proxies also have ``invoke`` (await a client result). ``aclose``/``close`` end the target
+connections with a Close message carrying a reason.
 
 ``on_commit=True`` sends after the commit of the transaction open where the call is made, and not at all
 after a rollback (``realtime.transactions``). Pushes to several connections skip the connection that made
@@ -78,6 +79,10 @@ class ClientProxy:
         self.groups = groups
         self.exclude = list(exclude)
 
+    def excluding(self, connection_ids: Iterable[str]) -> ClientProxy:
+        """The same targets but ``connection_ids`` too (``clients.user(u).excluding(ids)``)."""
+        return ClientProxy(self.hub, self.groups, dict.fromkeys([*self.exclude, *connection_ids]))
+
     async def asend(self, method: str, *args: Any, on_commit: bool = False, using: str | None = None) -> None:
         """Call client method ``method`` with ``args`` on every target connection; does not wait for them.
 
@@ -107,6 +112,23 @@ class ClientProxy:
         if on_commit and after_commit(lambda: run_sync(self._deliver, frames, exclude), using, str(self)):
             return
         run_sync(self._deliver, frames, exclude)
+
+    async def aclose(self, reason: str | None = None) -> None:
+        """Close every target connection: each gets a Close message whose error is ``reason`` (none when
+        ``None``), then its transport ends. Does not wait for them to end."""
+        await self._close(reason, self._excluded())
+
+    async def _close(self, reason: str | None, exclude: list[str]) -> None:
+        for group in self.groups:
+            try:
+                await lifetime.send_to_group(group, events.close(group, reason, exclude))
+            except Exception as exc:
+                raise BroadcastError(f"Could not close {self}: {type(exc).__name__}: {exc}") from exc
+
+    def close(self, reason: str | None = None) -> None:
+        """Sync twin of :meth:`aclose`."""
+        refuse_in_loop("ClientProxy.close", "aclose")
+        run_sync(self.aclose, reason)
 
     def _excluded(self) -> list[str]:
         skipped = current_sender()
@@ -169,6 +191,19 @@ class SingleClientProxy:
             return
         frames = encode_invocation(self.hub, method, args)
         await ClientProxy(self.hub, [names.connection(self.connection_id)])._deliver(frames, [])
+
+    async def aclose(self, reason: str | None = None) -> None:
+        """Close the connection with a Close message whose error is ``reason`` (none when ``None``)."""
+        connection = local.find(self.connection_id)
+        if connection is not None:
+            await connection.abort(reason)
+            return
+        await ClientProxy(self.hub, [names.connection(self.connection_id)])._close(reason, [])
+
+    def close(self, reason: str | None = None) -> None:
+        """Sync twin of :meth:`aclose`."""
+        refuse_in_loop("SingleClientProxy.close", "aclose")
+        run_sync(self.aclose, reason)
 
     async def invoke(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         """Invoke ``method`` on the client and return its result (a "client result").

@@ -27,7 +27,10 @@ INVOKE = "realtime.invoke"
 RESULT = "realtime.result"
 """The answer to a request."""
 GROUP = "realtime.group"
-"""Ask the owner of ``connection_id`` to add it to (``add``) or remove it from hub group ``name``."""
+"""Ask the owner of ``connection_id`` to add it to (``add``) or remove it from hub group ``name`` (``None``: from
+every group); an addition may last ``until`` a UNIX time."""
+CLOSE = "realtime.close"
+"""Close the local members of layer ``group`` (minus ``exclude``) with a Close message carrying ``reason``."""
 TRANSPORT_DATA = "realtime.transport.data"
 """A POST body for the owner of the HTTP connection ``token``: acknowledged at once (``ack``), answered with
 ``status`` once the owner took it in."""
@@ -68,11 +71,29 @@ def invoke(connection_id: str, message: InvocationMessage, timeout: float) -> Ev
     return {"type": INVOKE, "connection_id": connection_id, "message": pack(message), "timeout": timeout}
 
 
-def group_change(connection_id: str, name: str, *, add: bool, metadata: Mapping[str, Any] | None = None) -> Event:
-    """Add ``connection_id`` to (or remove it from) hub group ``name``, with presence ``metadata``."""
+def group_change(
+    connection_id: str,
+    name: str | None,
+    *,
+    add: bool,
+    metadata: Mapping[str, Any] | None = None,
+    until: float | None = None,
+) -> Event:
+    """Add ``connection_id`` to (or remove it from) hub group ``name``, with presence ``metadata``, ``until`` a
+    UNIX time; ``name`` ``None`` removes it from every group."""
     event: Event = {"type": GROUP, "connection_id": connection_id, "name": name, "add": add}
     if metadata:
         event["metadata"] = dict(metadata)
+    if until is not None:
+        event["until"] = until
+    return event
+
+
+def close(group: str, reason: str | None, exclude: list[str]) -> Event:
+    """Close the members of ``group`` but ``exclude``, telling them ``reason``."""
+    event: Event = {"type": CLOSE, "group": group, "reason": reason}
+    if exclude:
+        event["exclude"] = exclude
     return event
 
 

@@ -3,7 +3,7 @@
 There is one table per event loop (one per server process in production). When a connection joins a
 layer group, the table tells the process channel (``lifetime.process_channel``) that it wants that group;
 every frame that arrives for a group is handed here to the group's local members, the same finished
-frame to each. The table owns the ``FRAME`` layer events, and asks its clients to reconnect when the
+frame to each. The table owns the ``FRAME`` and ``CLOSE`` layer events, and asks its clients to reconnect when the
 channel reports that messages to this process may have been lost.
 """
 
@@ -77,21 +77,32 @@ class LocalTable:
                 del self.members[group]
             lifetime.process_channel().leave(group)
 
-    def deliver(self, group: str, frames: Mapping[str, Frame], exclude: list[str] | None = None, log: str = "") -> int:
-        """Hand ``frames`` to every local member of ``group`` except ``exclude``; returns the count."""
+    def recipients(self, group: str, exclude: list[str] | None = None) -> list[HubConnection]:
+        """The local members of layer ``group`` (a hub's, a user's, a group's, a connection's) but ``exclude``."""
         connection_id = names.connection_id_of(group)
         if connection_id is not None:
             owner = self.connections.get(connection_id)
-            recipients = (owner,) if owner is not None else ()
+            found: tuple[HubConnection, ...] = (owner,) if owner is not None else ()
         else:
-            recipients = tuple(self.members.get(group, ()))
-        count = 0
+            found = tuple(self.members.get(group, ()))
+        if not exclude:
+            return list(found)
+        return [connection for connection in found if connection.connection_id not in exclude]
+
+    def deliver(self, group: str, frames: Mapping[str, Frame], exclude: list[str] | None = None, log: str = "") -> int:
+        """Hand ``frames`` to every local member of ``group`` except ``exclude``; returns the count (``log``: the
+        entry of the send in the durable log of stateful reconnect, if any)."""
+        recipients = self.recipients(group, exclude)
         for connection in recipients:
-            if exclude and connection.connection_id in exclude:
-                continue
             connection.deliver(frames, log)
-            count += 1
-        return count
+        return len(recipients)
+
+    def close(self, group: str, reason: str | None, exclude: list[str] | None = None) -> int:
+        """Close every local member of ``group`` except ``exclude`` with a Close message carrying ``reason``."""
+        recipients = self.recipients(group, exclude)
+        for connection in recipients:
+            connection.spawn(connection.abort(reason))
+        return len(recipients)
 
 
 def _standard_groups(connection: HubConnection) -> list[str]:
@@ -124,6 +135,12 @@ def _on_frame(event: dict[str, Any]) -> None:
         found.deliver(event["group"], event["frames"], event.get("exclude"), event.get("log", ""))
 
 
+def _on_close(event: dict[str, Any]) -> None:
+    found = _tables.current()
+    if found is not None:
+        found.close(event["group"], event["reason"], event.get("exclude"))
+
+
 def _messages_lost() -> None:
     """The layer may have dropped messages to this process: ask every client to reconnect (no silent gap)."""
     found = _tables.current()
@@ -137,4 +154,5 @@ def _messages_lost() -> None:
 
 
 lifetime.route(events.FRAME, _on_frame)
+lifetime.route(events.CLOSE, _on_close)
 lifetime.on_gap(_messages_lost)

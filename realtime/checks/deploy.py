@@ -100,6 +100,16 @@ def check_layer_backends(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             for hub in known_hubs()
             if vars(hub).get("track_presence")
         )
+    if _setting_name("USER_GROUP_BACKEND") == "MemoryUserGroups" and realtime_settings.PUSH_API_KEYS:
+        problems.append(
+            Warning(
+                "USER_GROUP_BACKEND is MemoryUserGroups while the channel layer is shared by several processes: a "
+                "user-group membership (the push API's PUT .../users/{user}/groups/{group}) is known only to the "
+                "process that made it, so the user's connections that open later on the others do not join.",
+                hint='Set REALTIME["USER_GROUP_BACKEND"] = "realtime.user_groups.RedisUserGroups" (and REDIS_URL).',
+                id="realtime.W036",
+            )
+        )
     if _setting_name("SSE_HISTORY_BACKEND") == "MemoryHistory":
         problems.append(
             Warning(

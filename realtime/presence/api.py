@@ -69,6 +69,14 @@ class HubPresence:
         """Whether user ``user_id`` (the ``USER_ID_PROVIDER`` identifier) has a connection to the hub."""
         return await store().count(self._scope(str(user_id), USER)) > 0
 
+    async def is_connected(self, connection_id: str) -> bool:
+        """Whether connection ``connection_id`` is connected to the hub, on any process."""
+        return await store().contains(self._scope(None), str(connection_id))
+
+    async def user_connection_ids(self, user_id: str) -> list[str]:
+        """The sorted ids of user ``user_id``'s connections to the hub; cheaper than :meth:`user_connections`."""
+        return sorted(await store().connection_ids(self._scope(str(user_id), USER)))
+
     async def user_connections(self, user_id: str) -> list[PresenceEntry]:
         """The entries of user ``user_id``'s connections to the hub, oldest first."""
         entries = await store().members(self._scope(str(user_id), USER))
@@ -106,6 +114,14 @@ class HubPresence:
     def is_online_sync(self, user_id: str) -> bool:
         """Sync twin of :meth:`is_online`."""
         return self._sync(self.is_online, user_id)
+
+    def is_connected_sync(self, connection_id: str) -> bool:
+        """Sync twin of :meth:`is_connected`."""
+        return self._sync(self.is_connected, connection_id)
+
+    def user_connection_ids_sync(self, user_id: str) -> list[str]:
+        """Sync twin of :meth:`user_connection_ids`."""
+        return self._sync(self.user_connection_ids, user_id)
 
     def user_connections_sync(self, user_id: str) -> list[PresenceEntry]:
         """Sync twin of :meth:`user_connections`."""

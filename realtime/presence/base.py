@@ -169,6 +169,10 @@ class PresenceBackend(abc.ABC):
     async def count(self, scope: PresenceScope) -> int:
         """How many live entries ``scope`` has (cheap: no entry is read)."""
 
+    async def contains(self, scope: PresenceScope, connection_id: str) -> bool:
+        """Whether ``connection_id`` has a live entry in ``scope`` (backends answer without listing the scope)."""
+        return connection_id in await self.connection_ids(scope)
+
     @abc.abstractmethod
     async def names(self, hub: str, kind: str) -> dict[str, int]:
         """Every scope name of ``kind`` in ``hub`` that has entries, with its live count."""

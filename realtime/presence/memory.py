@@ -114,6 +114,12 @@ class MemoryPresence(PresenceBackend):
         with self._lock:
             return sum(1 for _, expiry, _ in self._scopes.get(scope, {}).values() if expiry > now)
 
+    async def contains(self, scope: PresenceScope, connection_id: str) -> bool:
+        """Whether ``connection_id`` has a live entry in ``scope``."""
+        with self._lock:
+            found = self._scopes.get(scope, {}).get(connection_id)
+        return found is not None and found[1] > time.monotonic()
+
     async def names(self, hub: str, kind: str) -> dict[str, int]:
         """Every scope name of ``kind`` in ``hub`` with live entries, with its count."""
         with self._lock:

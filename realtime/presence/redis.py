@@ -170,6 +170,15 @@ return cjson.encode(ids)
 
 _COUNT = _NOW + "return redis.call('ZCOUNT', ARGV[1] .. 's:' .. ARGV[2], '(' .. now, '+inf')"
 
+_CONTAINS = (
+    _NOW
+    + """
+local expiry = redis.call('ZSCORE', ARGV[1] .. 's:' .. ARGV[2], ARGV[3])
+if expiry and tonumber(expiry) > now then return 1 end
+return 0
+"""
+)
+
 _NAMES = (
     _NOW
     + """
@@ -196,6 +205,7 @@ _SCRIPTS = {
     "members": _MEMBERS,
     "ids": _IDS,
     "count": _COUNT,
+    "contains": _CONTAINS,
     "names": _NAMES,
 }
 
@@ -318,6 +328,10 @@ class RedisPresence(PresenceBackend):
     async def count(self, scope: PresenceScope) -> int:
         """How many live entries ``scope`` has (one ``ZCOUNT``)."""
         return int(await self._scripts()["count"](args=[self.prefix, scope_id(scope)]))
+
+    async def contains(self, scope: PresenceScope, connection_id: str) -> bool:
+        """Whether ``connection_id`` has a live entry in ``scope`` (one ``ZSCORE``)."""
+        return bool(await self._scripts()["contains"](args=[self.prefix, scope_id(scope), connection_id]))
 
     async def names(self, hub: str, kind: str) -> dict[str, int]:
         """Every scope name of ``kind`` in ``hub`` with live entries, with its count."""

@@ -189,6 +189,11 @@ class Tracker:
                 if gone and scope.kind == GROUP:
                     await self.announce(tracked.hub, scope.name, left=[connection_id])
 
+    def groups_of(self, connection_id: str) -> list[str]:
+        """The groups a connection of this process is in (``[]`` for one it does not track)."""
+        tracked = self.connections.get(connection_id)
+        return list(tracked.groups) if tracked is not None else []
+
     # -- store access -----------------------------------------------------------------------------
 
     async def _write(

@@ -204,7 +204,7 @@ def test_reconnect_after_server_restart(demo, sign_in):
 
 
 def test_dropped_socket_loses_nothing(demo, sign_in, screenshot):
-    """"Drop the connection" closes the page's WebSocket (code 4000, not a clean close) three times while the hub
+    """ "Drop the connection" closes the page's WebSocket (code 4000, not a clean close) three times while the hub
     streams 1..300: the client resumes the same connection each time (withStatefulReconnect), so every number
     arrives once and in order, with no reconnect (the room is not joined again)."""
     page = sign_in(demo.url, "alice")

@@ -18,6 +18,7 @@ from django.core.management import call_command  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from realtime.auth import JWTAuthMiddlewareStack  # noqa: E402
+from realtime.push_api import api_routes  # noqa: E402
 from realtime.routing import connection_routes, hub_routes  # noqa: E402
 
 from .cors import ConformanceHttp  # noqa: E402
@@ -38,10 +39,12 @@ http_hubs, websocket_hubs = hub_routes(
     middleware=JWTAuthMiddlewareStack,
 )
 http_raw, websocket_raw = connection_routes({"echo": EchoHandler})
+# The push API for other services (Azure SignalR's REST API): /api/hubs/chathub/..., /api/hubs/testhub/...
+push_api = api_routes({"chathub": ChatHub, "testhub": TestHub})
 
 application = ProtocolTypeRouter(
     {
-        "http": ConformanceHttp(URLRouter([*http_hubs, *http_raw, re_path(r"", django_asgi_app)])),
+        "http": ConformanceHttp(URLRouter([*push_api, *http_hubs, *http_raw, re_path(r"", django_asgi_app)])),
         "websocket": URLRouter([*websocket_hubs, *websocket_raw]),
     }
 )

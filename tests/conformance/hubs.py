@@ -41,6 +41,8 @@ class TestHub(Hub):
     __test__ = False  # not a pytest test class
 
     detailed_errors = True
+    track_presence = True  # the push API (/api/hubs/testhub/...) reads which connections exist from presence
+    presence_event = ""  # and its clients get no PresenceChanged diffs, as before
 
     async def Echo(self, message: Any) -> Any:  # noqa: N802
         return message

@@ -86,6 +86,13 @@ REALTIME = {
     "SSE_HISTORY_BACKEND": (
         "realtime.eventstream.history.RedisHistory" if REDIS_URL else "realtime.eventstream.history.MemoryHistory"
     ),
+    "USER_GROUP_BACKEND": (
+        "realtime.user_groups.RedisUserGroups" if REDIS_URL else "realtime.user_groups.MemoryUserGroups"
+    ),
+    # The push API's access key (shared/conformance.md); a deployment reads its keys from the environment too.
+    "PUSH_API_KEYS": {
+        "conformance": os.environ.get("REALTIME_ACCESS_KEY") or "conformance-access-key-0123456789abcdef0123456789"
+    },
     "SSE_HEARTBEAT_INTERVAL": float(os.environ.get("SSE_HEARTBEAT_INTERVAL", "15")),
     "SSE_RETRY_MS": int(os.environ.get("SSE_RETRY_MS", "3000")),
     "SSE_HISTORY_SIZE": int(os.environ.get("SSE_HISTORY_SIZE", "1000")),

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         },
     ),
     ("protocol", {"protocol"}),
-    ("channel layer", {"events", "lifetime", "sync", "registry", "resume_store"}),
+    ("channel layer", {"events", "lifetime", "sync", "registry", "resume_store", "user_groups"}),
     (
         "connections and transports",
         {"connection", "local", "transports", "auth", "endpoints", "origins", "permissions", "results", "resume"},
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("dispatcher", {"dispatcher", "invocations", "takeover"}),
     ("clients, groups, presence", {"clients", "groups", "presence"}),
     ("hubs", {"hubs"}),
-    ("context and push", {"context", "model_events", "middleware", "celery", "eventstream"}),
+    ("context and push", {"context", "model_events", "middleware", "celery", "eventstream", "push_api"}),
     ("entry points", {"routing", "testing", "checks", "management", "apps", "templatetags"}),
 ]  # fmt: skip
 

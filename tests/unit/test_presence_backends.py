@@ -78,6 +78,16 @@ async def test_join_list_count_leave(backend):
     assert await backend.count(ALL) == 1
 
 
+async def test_contains_answers_for_one_connection(backend):
+    await backend.join("p1", "c1", [(ALL, entry("c1")), (ROOM, entry("c1"))], ttl=60)
+    assert await backend.contains(ALL, "c1")
+    assert await backend.contains(ROOM, "c1")
+    assert not await backend.contains(HALL, "c1")
+    assert not await backend.contains(ALL, "c2")
+    await backend.join("p1", "c2", [(ALL, entry("c2"))], ttl=-1)  # already expired
+    assert not await backend.contains(ALL, "c2")
+
+
 async def test_unknown_scopes_are_empty(backend):
     nowhere = PresenceScope(HUBNAME, GROUP, "no such group")
     assert await backend.members(nowhere) == []
