@@ -61,6 +61,30 @@ async function demo(): Promise<void> {
   connection.stream<number>("Counter").subscribe({ next: (n: string) => n });
   // @ts-expect-error: the state is an enum member
   connection.state = "Up";
+  // Typed by declarations as `manage.py realtime_typescript` writes them (tests/browser/test_typescript.py
+  // compiles generated ones): the untyped calls above stay as they are.
+  interface CounterServer {
+    Count(start: number, label?: string | null): number;
+    Counter(count: number): AsyncIterable<number>;
+  }
+  interface CounterClient {
+    Counted(total: number): void;
+    Confirm(question: string): boolean;
+  }
+  const typed = new HubConnectionBuilder().withUrl("/hubs/counter").build<CounterServer, CounterClient>();
+  const counted: number = await typed.invoke("Count", 1, null);
+  await typed.send("Count", 2);
+  typed.stream("Counter", 3).subscribe({ next: (n) => console.log(n + counted) });
+  typed.on("Counted", (total) => console.log(total + 1));
+  typed.on("Confirm", async (question) => question.length > 0);
+  const annotated: HubConnection<CounterServer, CounterClient> = new HubConnectionBuilder().build();
+  annotated.off("Counted");
+  // @ts-expect-error: Count takes a number
+  typed.invoke("Count", "1");
+  // @ts-expect-error: Counter is a stream: stream() calls it
+  typed.invoke("Counter", 3);
+  // @ts-expect-error: Confirm answers a boolean
+  typed.on("Confirm", () => "yes");
   const classic: typeof window.realtime.HubConnectionBuilder = HubConnectionBuilder;
   const inWorker: typeof globalThis.realtimeMsgpack.MessagePackHubProtocol = MessagePackHubProtocol;
   console.log(classic, inWorker);

@@ -183,10 +183,51 @@ export declare class HubConnectionBuilder {
   withKeepAliveInterval(milliseconds: number): this;
   /** A LogLevel (number or name, e.g. "warning"; default Warning) or a Logger. */
   configureLogging(logging: LogLevel | string | Logger): this;
-  build(): HubConnection;
+  /** `build<ChatHubServer, ChatHubClient>()`: a connection typed by the declarations `realtime_typescript` writes. */
+  build<Server = Untyped, Client = Untyped>(): HubConnection<Server, Client>;
 }
 
-export declare class HubConnection {
+declare const untyped: unique symbol;
+/**
+ * The default type arguments of HubConnection: no declarations, so any method name with any arguments (the
+ * calls then take a name and unknown arguments, as @microsoft/signalr's do).
+ */
+export interface Untyped {
+  readonly [untyped]: true;
+}
+
+type IsUntyped<T> = [T] extends [Untyped] ? true : false;
+
+/** The wire names of the methods of `Server` that `invoke` and `send` call: all but its streams. */
+export type HubMethodName<Server> = {
+  [K in keyof Server & string]: Server[K] extends (...args: never[]) => infer R
+    ? [R] extends [AsyncIterable<unknown>] ? never : K
+    : never;
+}[keyof Server & string];
+/** The wire names of the server streams of `Server` (methods returning `AsyncIterable<Item>`), which `stream` calls. */
+export type HubStreamName<Server> = {
+  [K in keyof Server & string]: Server[K] extends (...args: never[]) => infer R
+    ? [R] extends [AsyncIterable<unknown>] ? K : never
+    : never;
+}[keyof Server & string];
+/** The arguments of a hub method (an upload stream parameter takes a `Subject` or an async iterable). */
+export type HubArguments<F> = F extends (...args: infer A) => unknown ? A : never;
+/** What a hub method resolves with. */
+export type HubResult<F> = F extends (...args: never[]) => infer R ? R : never;
+/** The item type of a server stream. */
+export type HubStreamItem<F> = F extends (...args: never[]) => AsyncIterable<infer T> ? T : never;
+/** A handler of client method `F`: its arguments; a value (or a promise of one) when it answers a client result. */
+export type HubHandler<F> = F extends (...args: infer A) => infer R
+  ? (...args: A) => [R] extends [void] ? unknown : R | Promise<R>
+  : never;
+
+/**
+ * A connection to a hub. Typed by the declarations `manage.py realtime_typescript` writes
+ * (`HubConnection<ChatHubServer, ChatHubClient>`), `invoke`/`send`/`stream` take only the hub's wire method
+ * names with their arguments and `on`/`off` only its client methods with matching handlers; untyped (the
+ * default) they take any name, as @microsoft/signalr's do.
+ */
+export declare class HubConnection<Server = Untyped, Client = Untyped> {
   readonly state: HubConnectionState;
   /** The public id of the connection (the server's `context.connection_id`); null when not connected. */
   readonly connectionId: string | null;
@@ -200,14 +241,28 @@ export declare class HubConnection {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Register a handler of a client method; names match case-insensitively. A value it returns answers a client-result call. */
-  on(methodName: string, handler: (...args: any[]) => unknown): void;
-  off(methodName: string, handler?: (...args: any[]) => unknown): void;
+  on: IsUntyped<Client> extends true
+    ? (methodName: string, handler: (...args: any[]) => unknown) => void
+    : <M extends keyof Client & string>(methodName: M, handler: HubHandler<Client[M]>) => void;
+  /** Remove one handler of a client method, or all of them. */
+  off: IsUntyped<Client> extends true
+    ? (methodName: string, handler?: (...args: any[]) => unknown) => void
+    : <M extends keyof Client & string>(methodName: M, handler?: HubHandler<Client[M]>) => void;
   onclose(callback: (error?: Error) => void): void;
   onreconnecting(callback: (error?: Error) => void): void;
   onreconnected(callback: (connectionId?: string) => void): void;
-  invoke<T = any>(methodName: string, ...args: unknown[]): Promise<T>;
-  send(methodName: string, ...args: unknown[]): Promise<void>;
-  stream<T = any>(methodName: string, ...args: unknown[]): StreamResult<T>;
+  /** Call a hub method and resolve with its result. Subjects and async iterables among `args` are upload streams. */
+  invoke: IsUntyped<Server> extends true
+    ? <T = any>(methodName: string, ...args: unknown[]) => Promise<T>
+    : <M extends HubMethodName<Server>>(methodName: M, ...args: HubArguments<Server[M]>) => Promise<HubResult<Server[M]>>;
+  /** Call a hub method without waiting for it: resolves once the message is sent. */
+  send: IsUntyped<Server> extends true
+    ? (methodName: string, ...args: unknown[]) => Promise<void>
+    : <M extends HubMethodName<Server>>(methodName: M, ...args: HubArguments<Server[M]>) => Promise<void>;
+  /** Call a streaming hub method: `subscribe({next, error, complete})` returns `{dispose}` (which cancels it). */
+  stream: IsUntyped<Server> extends true
+    ? <T = any>(methodName: string, ...args: unknown[]) => StreamResult<T>
+    : <M extends HubStreamName<Server>>(methodName: M, ...args: HubArguments<Server[M]>) => StreamResult<HubStreamItem<Server[M]>>;
   /**
    * fetch() with, on same-origin requests only (the page's or worker's origin; outside them the hub's),
    * `X-Realtime-Connection-Id` (for "to others" pushes) and, on a page, Django's `X-CSRFToken` on unsafe methods.
