@@ -317,19 +317,26 @@ def _client_protocol(cls: type[Hub]) -> type | None:
     return next((base.client_protocol for base in cls.__mro__[1:] if vars(base).get("client_protocol")), None)
 
 
-def _client_methods(cls: type[Hub]) -> dict[str, tuple[str, bool]]:
-    """Python name -> (wire name, returns a value) of each method of the client protocol of ``cls``."""
+def client_functions(cls: type[Hub]) -> dict[str, Callable[..., Any]]:
+    """Python name -> function of each method of the client protocol of ``cls`` (those of ``Client`` left out),
+    bases first; empty for an untyped hub."""
     protocol = cls.client_protocol
-    if protocol is None:
-        return {}
-    found = {}
-    for klass in reversed(protocol.__mro__):
+    found: dict[str, Callable[..., Any]] = {}
+    for klass in reversed(protocol.__mro__ if protocol is not None else ()):
         if klass in (object, Generic) or klass.__module__ in ("typing", "typing_extensions") or klass is Client:
             continue
         for name, value in vars(klass).items():
             if not name.startswith("_") and inspect.isfunction(value):
-                returns = HubMethod._hints(value).get("return")
-                found[name] = (cls.wire_name_for(name), returns not in (None, type(None), "None"))
+                found[name] = value
+    return found
+
+
+def _client_methods(cls: type[Hub]) -> dict[str, tuple[str, bool]]:
+    """Python name -> (wire name, returns a value) of each method of the client protocol of ``cls``."""
+    found = {}
+    for name, value in client_functions(cls).items():
+        returns = HubMethod._hints(value).get("return")
+        found[name] = (cls.wire_name_for(name), returns not in (None, type(None), "None"))
     return found
 
 

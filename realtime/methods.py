@@ -58,7 +58,8 @@ class ArgumentError(Exception):
     wire_name = "InvalidDataException"
 
 
-def _is_stream_annotation(annotation: Any) -> bool:
+def is_stream_annotation(annotation: Any) -> bool:
+    """Whether a parameter annotated ``annotation`` takes a client-to-server stream (``AsyncIterator[T]``...)."""
     if isinstance(annotation, str):
         return annotation.split("[", 1)[0].rsplit(".", 1)[-1] in STREAM_NAMES
     return typing.get_origin(annotation) in STREAM_TYPES or annotation in STREAM_TYPES
@@ -118,7 +119,7 @@ class HubMethod:
             if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
                 raise TypeError(f"Hub method {func.__qualname__}: only positional parameters are supported")
             annotation = hints.get(param.name, param.annotation)
-            if _is_stream_annotation(annotation):
+            if is_stream_annotation(annotation):
                 self.stream_positions.append(index)
             else:
                 required = param.default is param.empty

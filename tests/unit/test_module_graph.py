@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("clients, groups, presence", {"clients", "groups", "presence"}),
     ("hubs", {"hubs"}),
     ("context and push", {"context", "model_events", "middleware", "celery", "eventstream", "push_api"}),
-    ("entry points", {"routing", "testing", "checks", "management", "apps", "templatetags"}),
+    ("entry points", {"routing", "testing", "checks", "management", "apps", "templatetags", "typescript"}),
 ]  # fmt: skip
 
 ALLOWED_IN_FUNCTIONS = {("realtime.apps", "realtime.checks")}
