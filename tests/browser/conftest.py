@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -34,6 +35,20 @@ HELPERS = Path(__file__).with_name("helpers.js")
 OFFICIAL_BUNDLE = (
     Path(__file__).resolve().parents[1] / "js-conformance/node_modules/@microsoft/signalr/dist/browser/signalr.js"
 )
+
+
+@pytest.fixture(scope="package")
+def js_tools() -> Path:
+    """js/node_modules/.bin (esbuild, tsc: test-only tools), installed from the lockfile on first use."""
+    npm = shutil.which("npm")
+    bin_dir = REPO_ROOT / "js" / "node_modules" / ".bin"
+    if not ((bin_dir / "esbuild").exists() and (bin_dir / "tsc").exists()):
+        if npm is None or shutil.which("node") is None:
+            pytest.fail("Node.js and npm are needed to check the client (apt-get install nodejs npm)")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=REPO_ROOT / "js", check=True, timeout=240
+        )
+    return bin_dir
 
 
 @pytest.fixture(scope="package")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,20 +27,6 @@ SIZE_BUDGET = 7.5 * 1024
 MSGPACK_SIZE_BUDGET = 3 * 1024
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def js_tools() -> Path:
-    """js/node_modules/.bin, installed from the lockfile on first use."""
-    npm = shutil.which("npm")
-    bin_dir = JS_TOOLS / "node_modules" / ".bin"
-    if not (bin_dir / "esbuild").exists():
-        if npm is None or shutil.which("node") is None:
-            pytest.fail("Node.js and npm are needed to measure the client (apt-get install nodejs npm)")
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_TOOLS, check=True, timeout=240
-        )
-    return bin_dir
 
 
 def minified_gzipped(tools: Path, name: str) -> int:

@@ -82,3 +82,23 @@ class RoomHub(Hub[RoomClient]):
 
     async def ping(self) -> None:
         return None
+
+
+class TypedClient(Protocol):
+    async def greeted(self, user: str) -> None: ...
+
+
+class TypedHub(Hub[TypedClient]):
+    """Stands in for the typed hub of the conformance server (``/typedhub`` of ../shared/conformance.md) until
+    tests/conformance/hubs.py has one: test_typescript.py then compiles its usage against that one."""
+
+    naming = "pascal"
+
+    async def say_hello(self, name: str) -> str:
+        return f"hello {name}"
+
+    async def add_numbers(self, a: int, b: int) -> int:
+        return a + b
+
+    async def greet(self, user: str) -> None:
+        await self.clients.caller.greeted(user)
