@@ -3,8 +3,9 @@
 For each hub, ``<Hub>Server`` maps the wire names of its methods to their signatures, which
 ``HubConnection<Server, Client>`` of ``realtime.d.ts`` checks ``invoke``, ``send`` and ``stream`` against (a server
 stream returns ``AsyncIterable<Item>``), and a typed hub (``Hub[ChatClient]``) gets ``<Hub>Client``, the methods of
-its client protocol as the naming policy spells them, which ``on`` and ``off`` check handlers against. Types are
-read the way the server binds arguments (``msgspec.inspect``), as values cross the wire:
+its client protocol as the naming policy spells them, which ``on`` and ``off`` check handlers against (a protocol
+extending ``realtime.Client`` may be sent other names: ``on`` takes those too, unchecked). Types are read the way
+the server binds arguments (``msgspec.inspect``), as values cross the wire:
 
 ==============================================  ===============================================================
 Python                                          TypeScript
@@ -42,6 +43,7 @@ from typing import Any, TypedDict
 
 import msgspec.inspect as mi
 
+from .clients import Client
 from .conf import hub_option
 from .hubs import Hub, HubMethod, client_functions
 from .methods import is_stream_annotation
@@ -325,6 +327,12 @@ class Declarations:
                 change = self.type(PresenceChange)
                 about = "Connections joined or left a group of the connection (presence_event of a presence hub)."
                 lines += [*_doc(about, "  "), f"  {_property(event)}(change: {change}): void;"]
+            if Client in hub.client_protocol.__mro__:
+                lines += [
+                    f"  /** Other names, which the hub may send too ({hub.client_protocol.__qualname__} extends "
+                    "realtime.Client: send(name, ...)): their arguments are unchecked. */",
+                    "  [method: string]: (...args: never[]) => unknown;",
+                ]
             lines.append("}")
         self._hubs.append(lines)
 
