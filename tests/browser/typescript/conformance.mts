@@ -2,7 +2,7 @@
 // (conformance-hubs.ts). Compiled, never run, by tests/browser/test_typescript.py: each line under a
 // ts-expect-error directive must fail, with the code it names, without it.
 import { HubConnectionBuilder, Subject } from "./realtime.mjs";
-import type { ChatHubServer, TestHubServer } from "./conformance-hubs.js";
+import type { ChatHubServer, TestHubServer, TypedHubClient, TypedHubServer } from "./conformance-hubs.js";
 
 export async function conformance(): Promise<void> {
   const test = new HubConnectionBuilder().withUrl("/default").build<TestHubServer>();
@@ -26,6 +26,13 @@ export async function conformance(): Promise<void> {
   const count: number = await chat.invoke("UploadStream", items());
   chat.on("ReceiveMessage", (user: string, message: string) => console.log(user, message, count));
 
+  // /typedhub: a typed hub (Hub[TypedClient]), so on() is checked too
+  const typed = new HubConnectionBuilder().withUrl("/typedhub").build<TypedHubServer, TypedHubClient>();
+  const hello: string = await typed.invoke("SayHello", "you");
+  const sum: number = await typed.invoke("AddNumbers", 1, 2);
+  await typed.invoke("Greet", "you");
+  typed.on("Greeted", (user) => console.log(user.toUpperCase(), hello, sum));
+
   // @ts-expect-error TS2345: StreamingConcat takes a stream of strings
   await test.invoke("StreamingConcat", new Subject<number>());
   // @ts-expect-error TS2322: GetHeader resolves with null for a missing header
@@ -36,5 +43,11 @@ export async function conformance(): Promise<void> {
   await chat.invoke("sendmessage", "user", "text");
   // @ts-expect-error TS2345: Counter is a stream, which stream() calls
   await chat.send("Counter", 3, 10);
+  // @ts-expect-error TS2345: AddNumbers takes numbers (the server answers a binding failure)
+  await typed.invoke("AddNumbers", 1, "2");
+  // @ts-expect-error TS2345: the wire name is SayHello (naming = "pascal")
+  await typed.invoke("say_hello", "you");
+  // @ts-expect-error TS2345: a Greeted handler gets a string
+  typed.on("Greeted", (user: number) => console.log(user + 1));
   console.log(missing);
 }
