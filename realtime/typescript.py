@@ -45,8 +45,8 @@ import msgspec.inspect as mi
 
 from .clients import Client
 from .conf import hub_option
-from .hubs import Hub, HubMethod, client_functions
-from .methods import is_stream_annotation
+from .hubs import Hub, client_functions
+from .methods import HubMethod, is_stream_annotation
 
 PROTOCOLS = ("json", "messagepack")
 """``--protocol`` values: the types of bytes and datetimes as that protocol alone carries them."""
@@ -162,7 +162,7 @@ class Declarations:
 
     # -- types ---------------------------------------------------------------------------------------------
 
-    def type(self, annotation: Any) -> str:
+    def type_of(self, annotation: Any) -> str:
         """The TypeScript type of a value annotated ``annotation`` (``unknown`` where it cannot tell)."""
         if annotation is inspect.Parameter.empty or isinstance(annotation, str):  # unresolved forward reference
             return "unknown"
@@ -267,15 +267,15 @@ class Declarations:
             if is_stream_annotation(annotation):
                 self._uploads = True
                 arguments = typing.get_args(annotation) if not isinstance(annotation, str) else ()
-                kind = f"UploadStream<{self.type(arguments[0]) if arguments else 'unknown'}>"
+                kind = f"UploadStream<{self.type_of(arguments[0]) if arguments else 'unknown'}>"
             else:
-                kind = self.type(annotation)
+                kind = self.type_of(annotation)
             optional = "?" if parameter.default is not parameter.empty else ""
             parameters.append(f"{_parameter(parameter.name)}{optional}: {kind}")
         if returns is None:
             annotation = hints.get("return", inspect.Parameter.empty)
             none = annotation is None or annotation is type(None) or annotation == "None"
-            returns = "void" if none else self.type(annotation)
+            returns = "void" if none else self.type_of(annotation)
         return f"({', '.join(parameters)}): {returns}"
 
     def _server_method(self, method: HubMethod) -> str:
@@ -283,7 +283,7 @@ class Declarations:
             return f"{_property(method.name)}{self._signature(method.func, None)};"
         annotation = HubMethod._hints(method.func).get("return")
         arguments = typing.get_args(annotation) if annotation is not None and not isinstance(annotation, str) else ()
-        item = self.type(arguments[0]) if arguments else "unknown"
+        item = self.type_of(arguments[0]) if arguments else "unknown"
         return f"{_property(method.name)}{self._signature(method.func, f'AsyncIterable<{item}>')};"
 
     def _client_method(self, hub: type[Hub], name: str, func: Callable[..., Any]) -> str:
@@ -324,7 +324,7 @@ class Declarations:
                 lines += [*_doc(inspect.getdoc(func), "  "), f"  {self._client_method(hub, attr, func)}"]
             event = hub_option(hub, "PRESENCE_EVENT") if hub_option(hub, "TRACK_PRESENCE") else ""
             if event and event not in {hub.wire_name_for(attr) for attr in functions}:
-                change = self.type(PresenceChange)
+                change = self.type_of(PresenceChange)
                 about = "Connections joined or left a group of the connection (presence_event of a presence hub)."
                 lines += [*_doc(about, "  "), f"  {_property(event)}(change: {change}): void;"]
             if Client in hub.client_protocol.__mro__:

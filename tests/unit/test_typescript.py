@@ -117,7 +117,7 @@ MAPPING = [
     ("annotation", "expected"), MAPPING, ids=[str(pair[1]) + f"-{i}" for i, pair in enumerate(MAPPING)]
 )
 def test_mapping_table(annotation, expected):
-    assert Declarations().type(annotation) == expected
+    assert Declarations().type_of(annotation) == expected
 
 
 @pytest.mark.parametrize(
@@ -130,8 +130,8 @@ def test_mapping_table(annotation, expected):
 )
 def test_bytes_and_datetimes_as_the_protocol_carries_them(protocol, binary, instant):
     written = Declarations(protocol)
-    assert (written.type(bytes), written.type(datetime.datetime)) == (binary, instant)
-    assert written.type(list[datetime.datetime | None]) == f"({instant} | null)[]"
+    assert (written.type_of(bytes), written.type_of(datetime.datetime)) == (binary, instant)
+    assert written.type_of(list[datetime.datetime | None]) == f"({instant} | null)[]"
 
 
 def test_an_unknown_protocol_is_refused():
@@ -141,14 +141,14 @@ def test_an_unknown_protocol_is_refused():
 
 def test_named_types_are_declared_once_in_order_of_first_use():
     written = Declarations()
-    assert written.type(list[Point]) == "Point[]"
-    assert written.type(Point | None) == "Point | null"
-    assert written.type(Date) == "Date2"
-    assert written.type(Node) == "Node"
-    assert written.type(Pair) == "Pair"
-    assert written.type(Shape) == "Shape"
-    assert written.type(Level) == "Level"
-    assert written.type(dict[Level, Partial]) == "Partial<Record<Level, Partial2>>"
+    assert written.type_of(list[Point]) == "Point[]"
+    assert written.type_of(Point | None) == "Point | null"
+    assert written.type_of(Date) == "Date2"
+    assert written.type_of(Node) == "Node"
+    assert written.type_of(Pair) == "Pair"
+    assert written.type_of(Shape) == "Shape"
+    assert written.type_of(Level) == "Level"
+    assert written.type_of(dict[Level, Partial]) == "Partial<Record<Level, Partial2>>"
     assert written.render() == (
         "/** A point on the page. */\n"
         "export interface Point {\n  y: number;\n  x: number;\n  label?: string;\n}\n\n"
