@@ -217,6 +217,9 @@ REDIS = "channels_redis.core.RedisChannelLayer"
         ("8.1.2", [{"address": "redis://localhost:6379"}], True),
         ("8.0.0", [], True),
         ("8.0.0", [{"address": "redis://localhost:6379", "socket_timeout": None}], False),
+        ("8.2.0", [{"address": "redis://localhost:6379", "socket_timeout": 10}], False),
+        ("8.2.0", [{"address": "redis://localhost:6379", "socket_timeout": 5}], True),
+        ("8.2.0", [{"address": "redis://a:6379", "socket_timeout": None}, {"address": "redis://b:6379"}], True),
         ("7.4.1", ["redis://localhost:6379"], False),
     ],
 )
@@ -236,3 +239,13 @@ def test_w003_not_for_pubsub_layer(monkeypatch):
     layers = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {}}}
     with override_settings(CHANNEL_LAYERS=layers):
         assert "realtime.W003" not in realtime_ids()
+
+
+def test_w003_hint_says_to_set_the_socket_timeout(monkeypatch):
+    import redis
+
+    monkeypatch.setattr(redis, "__version__", "8.2.0")
+    layers = {"default": {"BACKEND": REDIS, "CONFIG": {"hosts": ["redis://localhost:6379"]}}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        [warning] = [m for m in checks.run_checks() if m.id == "realtime.W003"]
+    assert '"socket_timeout": None' in warning.hint and "pin" not in warning.hint
