@@ -57,7 +57,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 CHANNEL_LAYERS = {
     # One process. For several, use channels_redis.core.RedisChannelLayer with
-    # "hosts": [{"address": REDIS_URL, "socket_timeout": None}] (see the README).
+    # "hosts": [{"address": REDIS_URL, "socket_timeout": None}], which redis-py 8 needs (docs/deployment.md).
     "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10000}},
 }
 

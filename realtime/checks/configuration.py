@@ -31,26 +31,35 @@ def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 def _check_redis_timeout(config: dict[str, Any]) -> list[Any]:
-    """redis-py 8 times out idle ``RedisChannelLayer`` consumers after 5 s unless ``socket_timeout`` is set."""
+    """redis-py 8 times out idle ``RedisChannelLayer`` consumers after 5 s unless ``socket_timeout`` is set
+    (to ``None``, or above the layer's 5 s blocking read)."""
     if not str(config.get("BACKEND", "")).endswith("core.RedisChannelLayer"):
         return []
     try:
         import redis
+        from channels_redis.core import RedisChannelLayer
     except ImportError:
         return []
     if int(redis.__version__.split(".")[0]) < 8:
         return []
     hosts = (config.get("CONFIG") or {}).get("hosts") or []
-    if hosts and all(isinstance(h, dict) and "socket_timeout" in h for h in hosts):
+    if hosts and all(_outlasts(host, RedisChannelLayer.brpop_timeout) for host in hosts):
         return []
     return [
         Warning(
             f"redis-py {redis.__version__} drops idle RedisChannelLayer consumers after 5 s.",
-            hint='Give every host a socket timeout: "hosts": [{"address": REDIS_URL, "socket_timeout": None}], '
-            'or pin "redis<8".',
+            hint='Set the socket timeout of every host: "hosts": [{"address": REDIS_URL, "socket_timeout": None}] '
+            "(None, or more seconds than the layer's 5 s blocking read).",
             id="realtime.W003",
         )
     ]
+
+
+def _outlasts(host: Any, blocking_read: float) -> bool:
+    """Whether a ``hosts`` entry sets a socket timeout that a blocking read of ``blocking_read`` s survives."""
+    if not isinstance(host, dict) or "socket_timeout" not in host:
+        return False
+    return host["socket_timeout"] is None or float(host["socket_timeout"]) > blocking_read
 
 
 @register()

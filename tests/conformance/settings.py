@@ -101,11 +101,11 @@ REALTIME = {
         "realtime.resume_store.RedisResumeStore" if REDIS_URL and os.environ.get("STATEFUL_RECONNECT_STORE") else None
     ),
 }
-# presence timing: realtime's defaults unless the environment sets them (tests/multiprocess/test_presence.py)
+# presence timing and layer probes: realtime's defaults unless the environment sets them (tests/multiprocess)
 REALTIME.update(
     {
         key: float(os.environ[key])
-        for key in ("PRESENCE_TTL", "PRESENCE_LIVENESS_INTERVAL", "PRESENCE_LIVENESS_TTL")
+        for key in ("PRESENCE_TTL", "PRESENCE_LIVENESS_INTERVAL", "PRESENCE_LIVENESS_TTL", "LAYER_CHECK_INTERVAL")
         if key in os.environ
     }
 )

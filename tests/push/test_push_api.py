@@ -49,7 +49,12 @@ class PushHub(Hub):
 
 
 HUB_PATH = f"{__name__}.PushHub"
-DOWN = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
+DOWN = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:1/0", "socket_timeout": None}]},
+    }
+}
 
 
 @pytest.fixture

@@ -437,7 +437,7 @@ class QuietHandler(WSGIRequestHandler):
 
 def _ids(deploy: bool = False) -> set[str]:
     """Ids of realtime's messages about settings (those about hub classes name them in ``obj``)."""
-    found = checks.run_checks(include_deployment_checks=deploy)
+    found = checks.run_checks(databases=[], include_deployment_checks=deploy)
     return {m.id for m in found if (m.id or "").startswith("realtime.") and m.obj is None}
 
 
