@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 RS = "\x1e"
 T = TypeVar("T")
@@ -81,7 +83,7 @@ class RawHubClient:
 
     async def serve(self, duration: float) -> None:
         """Read for ``duration`` seconds, answering client results."""
-        with __import__("contextlib").suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError):
             await self._next(lambda m: False, duration)
 
     async def serve_until(self, awaitable: Awaitable[T], timeout: float = 10) -> T:
@@ -100,6 +102,8 @@ class RawHubClient:
         return pending.result()
 
     async def close(self) -> None:
-        """Send a Close message and close the socket cleanly."""
-        await self.socket.send(json.dumps({"type": 7}) + RS)
+        """Send a Close message and close the socket cleanly; a connection the server ended already (a client
+        that stayed silent longer than the server's client timeout, say) is left as it is."""
+        with contextlib.suppress(ConnectionClosed):
+            await self.socket.send(json.dumps({"type": 7}) + RS)
         await self.socket.close()

@@ -17,7 +17,7 @@ PUBSUB = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"
 
 
 def ids(*, deploy: bool = False) -> list[str]:
-    found = checks.run_checks(include_deployment_checks=deploy)
+    found = checks.run_checks(databases=[], include_deployment_checks=deploy)
     return [m.id for m in found if (m.id or "").startswith("realtime.E05") or m.id == "realtime.W036"]
 
 
