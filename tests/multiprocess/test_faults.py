@@ -91,6 +91,12 @@ async def test_redis_restart(tmp_path, layer):
             status = await asyncio.to_thread(status_of, "POST", f"{second.url}/push/group/g", b'{"message":"x"}')
             assert status == 500
             assert time.monotonic() - started < 30, "callers hung while Redis was down"
+            # Both processes noticed (a probe failed): an outage too short for any probe to fall into it can go
+            # unnoticed on the pub/sub layer (docs/deployment.md, "When the channel layer fails").
+            for server in (first, second):
+                deadline = time.monotonic() + 30
+                while (await negotiate_until(server, 503))[1] != LAYER_FAILING:
+                    assert time.monotonic() < deadline, "the probes did not notice the outage"
 
             redis = start_redis(port)
             restarted = time.monotonic()
