@@ -24,17 +24,27 @@ class RawHubClient:
         self.ids = itertools.count()
         self.inbox: list[dict[str, Any]] = []
         self.handlers: dict[str, Any] = {}
+        self._pinging: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, url: str) -> RawHubClient:
-        """Open ``ws://...`` ``url`` and complete a JSON handshake."""
+    async def open(cls, url: str, *, ping_every: float | None = None) -> RawHubClient:
+        """Open ``ws://...`` ``url`` and complete a JSON handshake. With ``ping_every``, send a Ping that often, as
+        the official clients do, so a server with a short client timeout keeps a client that is only listening."""
         socket = await connect(url, open_timeout=10)
         await socket.send(json.dumps({"protocol": "json", "version": 1}) + RS)
         reply = await asyncio.wait_for(socket.recv(), 10)
         assert reply.startswith("{}" + RS), reply
         client = cls(socket)
         client._feed(reply[3:])
+        if ping_every is not None:
+            client._pinging = asyncio.create_task(client._ping(ping_every))
         return client
+
+    async def _ping(self, every: float) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self.socket.send(json.dumps({"type": 6}) + RS)
+                await asyncio.sleep(every)  # a client's keep-alive interval, not a wait for a state
 
     def _feed(self, data: str | bytes) -> None:
         text = data.decode() if isinstance(data, bytes) else data
@@ -104,6 +114,8 @@ class RawHubClient:
     async def close(self) -> None:
         """Send a Close message and close the socket cleanly; a connection the server ended already (a client
         that stayed silent longer than the server's client timeout, say) is left as it is."""
+        if self._pinging is not None:
+            self._pinging.cancel()
         with contextlib.suppress(ConnectionClosed):
             await self.socket.send(json.dumps({"type": 7}) + RS)
         await self.socket.close()

@@ -118,7 +118,7 @@ async def bounds_server(server_kind: str) -> AsyncIterator[tuple[Server, RawHubC
     """The server, a bystander that watches departures, and the hub's WebSocket URL."""
     with conformance_server(server_kind, app=APP) as server:
         url = server.url.replace("http://", "ws://") + "/boundshub"
-        bystander = await RawHubClient.open(url)
+        bystander = await RawHubClient.open(url, ping_every=1.0)  # the hub's client timeout is 3 s
         await bystander.invoke("Watch")
         for _ in range(20):  # warm the server's code paths before the baseline
             await bystander.invoke("Echo", "warm")
