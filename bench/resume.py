@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python -m bench.resume                  # full run, about 5 minutes
+    .venv/bin/python -m bench.resume                  # full run, about 4-5 minutes
     .venv/bin/python -m bench.resume --quick          # about 1.5 minutes
     .venv/bin/python -m bench.resume --server daphne  # both processes under Daphne (default uvicorn)
     .venv/bin/python -m bench.resume --part cuts      # only part 1 (or: --part cost)
@@ -77,14 +77,14 @@ class Plan:
     members: int = 100
     offered: float = 1000.0  # deliveries per second, all members together
     cut_every: float = 2.0  # seconds between two cuts of one member's socket
-    cut_seconds: float = 30.0
+    cut_seconds: float = 20.0
     grace: float = 10.0
     repeats: int = 3
     echo_clients: tuple[int, ...] = (1, 50)
     echo_seconds: float = 3.0
     echo_warmup: float = 0.5
-    saturate_deliveries: int = 30_000
-    saturate_time_limit: float = 15.0
+    saturate_deliveries: int = 20_000
+    saturate_time_limit: float = 10.0
     rate_seconds: float = 4.0
 
     @classmethod
