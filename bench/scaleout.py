@@ -159,7 +159,7 @@ class Server(BenchServer):
     """``bench.run``'s server process with ``bench.scaleout_settings``; the layer comes with ``env`` only."""
 
     settings = SETTINGS
-    cleared = ("REDIS_URL", "CHANNEL_LAYER")
+    cleared = ("REDIS_URL", "CHANNEL_LAYER", "STATEFUL_RECONNECT_STORE")
 
 
 @contextlib.contextmanager

@@ -7,7 +7,8 @@ The environment selects the layer the way ``tests/conformance/settings.py`` does
 - ``REDIS_URL`` otherwise: ``channels_redis.core.RedisChannelLayer``, with a large ``channel_capacity`` for
   realtime's process channels (architecture.md §3a.5: a full process channel drops group messages silently).
 
-With ``REDIS_URL`` the connection registry is ``RedisRegistry`` too, so every process sees every connection.
+With ``REDIS_URL`` the connection registry is ``RedisRegistry`` too, so every process sees every connection, and
+``STATEFUL_RECONNECT_STORE=1`` turns on the durable buffer of stateful reconnect (``bench.resume``).
 """
 
 import os
@@ -37,4 +38,7 @@ elif REDIS_URL:
 REALTIME = {
     "REDIS_URL": REDIS_URL,
     "REGISTRY_BACKEND": "realtime.registry.RedisRegistry" if REDIS_URL else "realtime.registry.MemoryRegistry",
+    "STATEFUL_RECONNECT_STORE": (
+        "realtime.resume_store.RedisResumeStore" if REDIS_URL and os.environ.get("STATEFUL_RECONNECT_STORE") else None
+    ),
 }

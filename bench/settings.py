@@ -1,7 +1,10 @@
 """Settings of the benchmark server: one ASGI app serving the hub and the raw Channels baselines.
 
 No database, no auth middleware, no sessions: both sides do the same work on the same wire bytes.
+``REALTIME_LOG_LEVEL`` (default ``WARNING``) sets the level of the ``realtime`` loggers, for looking into a run.
 """
+
+import os
 
 SECRET_KEY = "bench-only-not-secret"
 DEBUG = False
@@ -23,6 +26,8 @@ REALTIME: dict[str, object] = {}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"timed": {"format": "%(created).3f %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "timed"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"realtime": {"level": os.environ.get("REALTIME_LOG_LEVEL", "WARNING")}},
 }

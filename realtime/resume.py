@@ -75,6 +75,8 @@ class Resume:
         """While the frames kept are being written to a new socket: new frames are only kept meanwhile."""
         self.epoch = 0
         """Sockets attached so far: a frame kept before an attach is written by its replay."""
+        self.replayed = 0
+        """The last sequence id the latest replay wrote: a frame kept during the replay may be written by it."""
         self.expire: Callable[[], Awaitable[None]] | None = None
         """Ends the connection when the window passed (set by the dispatcher, run by the keep-alive clock)."""
         self.evict: Callable[[], Awaitable[None]] | None = None
@@ -118,13 +120,18 @@ class Resume:
             if log in self.seen_logs:
                 return None
             self.seen_logs.add(log)
-        epoch = await self._keep(frame, ending, log, tagged.call if tagged is not None else "")
-        # a socket attached since the frame was kept replayed it already: written once, by whichever came first
-        return frame if epoch == self.epoch and self.attached else None
+        kept = await self._keep(frame, ending, log, tagged.call if tagged is not None else "")
+        if kept is None:
+            return None
+        sequence_id, epoch = kept
+        # a socket attached since the frame was kept, or a replay under way when it was, wrote it already: written
+        # once, by whichever came first (with a store, the replay may reach it while its write to Redis is awaited)
+        return frame if epoch == self.epoch and self.attached and sequence_id > self.replayed else None
 
-    async def _keep(self, frame: Frame, ending: asyncio.Future[Any], log: str, call: str) -> int | None:
+    async def _keep(self, frame: Frame, ending: asyncio.Future[Any], log: str, call: str) -> tuple[int, int] | None:
         """Keep a sequenced frame for a replay (in the durable store first, if any), after waiting while the buffer
-        is full; the :attr:`epoch` it was kept in, or ``None`` if the connection ended (or was taken over)."""
+        is full; its sequence id and the :attr:`epoch` it was kept in, or ``None`` if the connection ended (or was
+        taken over)."""
         while self.sent.full:
             if self._room is None:
                 self._room = asyncio.Event()
@@ -139,7 +146,7 @@ class Resume:
         if self.store is not None and not await self.store.keep(self.token, self.owner, sequence_id, frame, log, call):
             self._evicted()
             return None
-        return epoch
+        return sequence_id, epoch
 
     # -- what the client sends --------------------------------------------------------------------------------
 
@@ -250,10 +257,12 @@ class Resume:
         self.replaying = True
         self.epoch += 1
         next_id = self.sent.first_unacked_id()
+        self.replayed = next_id - 1
         try:
             await transport.send(connection.protocol.write(SequenceMessage(sequence_id=next_id)))
             while (frame := self.sent.frame(next_id)) is not None:
                 await transport.send(frame)
+                self.replayed = next_id
                 next_id += 1
         except Exception:
             logger.debug("realtime: replay to %s failed", connection.connection_id, exc_info=True)

@@ -6,19 +6,18 @@ thread while it is alive, which the asyncio suites that run after this package m
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 
+from tests.proxy import CuttingProxy
 from tests.servers import (
     CHROMIUM_ARGS,
     REPO_ROOT,
@@ -179,76 +178,6 @@ def demo_server(tmp: Path, **env: str) -> Iterator[DemoServer]:
         yield server
     finally:
         server.stop()
-
-
-class CuttingProxy:
-    """A TCP proxy on 127.0.0.1 in front of ``target`` (an http://127.0.0.1:port URL) whose connections the test
-    can cut as a network failure would: :meth:`cut` aborts both sides of each at once, with no WebSocket close.
-
-    It runs on an asyncio loop in a thread of its own (Playwright's sync API owns this thread's loop), so a page
-    can call :meth:`cut` (``page.expose_function``) in the middle of a scenario. ``connections`` counts the TCP
-    connections it ever accepted.
-    """
-
-    def __init__(self, target: str) -> None:
-        self.target_port = urlsplit(target).port
-        self.connections = 0
-        self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="cutting-proxy", daemon=True)
-        self._thread.start()
-        self._server = self._call(asyncio.start_server(self._accept, "127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
-    def _call(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        pair = (writer, upstream)
-        self._open.add(pair)
-        try:
-            await asyncio.gather(self._pipe(reader, upstream), self._pipe(upstream_reader, writer))
-        finally:
-            self._open.discard(pair)
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        writer.transport.abort()  # one side ended: end the other
-
-    def cut(self) -> None:
-        """Abort every open connection (both sides), now."""
-
-        async def cut() -> None:
-            for pair in self._open:
-                for writer in pair:
-                    writer.transport.abort()
-
-        self._call(cut())
-
-    def close(self) -> None:
-        async def close() -> None:
-            self._server.close()
-            for pair in self._open:
-                for writer in pair:
-                    writer.transport.abort()
-            await self._server.wait_closed()
-
-        self._call(close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
 
 
 @pytest.fixture

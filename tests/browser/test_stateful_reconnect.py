@@ -1,5 +1,5 @@
 """Stateful reconnect in Chromium: the page's client reaches the hub through a TCP proxy of the test
-(:class:`~tests.browser.conftest.CuttingProxy`) that cuts its socket, as a network failure would, while another
+(:class:`~tests.proxy.CuttingProxy`) that cuts its socket, as a network failure would, while another
 connection of the page pushes group messages to it and a server stream runs. With ``withStatefulReconnect()``
 the client opens one new socket for the same connection after each cut and everything arrives exactly once, in
 order, with the same connection id and no reconnect events.

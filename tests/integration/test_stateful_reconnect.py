@@ -234,3 +234,55 @@ async def test_without_the_grant_a_second_socket_is_still_refused():
     assert await first.next() == {}
     assert await Socket(token).connect() == (False, 409)
     await first.ws.disconnect(1000)
+
+
+async def test_with_the_durable_store_a_frame_kept_during_a_replay_is_written_once(settings, monkeypatch):
+    """A frame that a writer keeps while a new socket's replay runs is written by the replay, and only there.
+
+    With the durable store, keeping a frame awaits Redis after the frame joined the replay buffer: the replay
+    could write it meanwhile, and the writer wrote it again after, a second copy the client numbered as the next
+    message (every later sequence id off by one: a duplicate, then an Ack beyond the last id sent, a lost frame).
+    """
+    from realtime.resume_store import RedisResumeStore
+    from realtime.transports.websocket import WebsocketTransport
+    from tests.servers import redis_server
+
+    with redis_server() as url:
+        settings.REALTIME = {"REDIS_URL": url, "STATEFUL_RECONNECT_STORE": "realtime.resume_store.RedisResumeStore"}
+        token, first = await open_stateful()
+        await first.send(invocation("1", "Join", "room"))
+        assert await first.next_not_ping() == {"type": 3, "invocationId": "1", "result": "joined"}
+        await first.drop()
+
+        replay_may_go, keeping, keep_may_return = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        send, keep = WebsocketTransport.send, RedisResumeStore.keep
+
+        async def held_send(self, frame):  # the replay stops after its Sequence until the test lets it go on
+            if '"type":9' in frame:
+                await send(self, frame)
+                await replay_may_go.wait()
+                return
+            await send(self, frame)
+
+        async def held_keep(self, token, owner, sequence_id, frame, log, call):
+            kept = await keep(self, token, owner, sequence_id, frame, log, call)
+            if "during" in frame:
+                keeping.set()
+                await keep_may_return.wait()
+            return kept
+
+        monkeypatch.setattr(WebsocketTransport, "send", held_send)
+        monkeypatch.setattr(RedisResumeStore, "keep", held_keep)
+        second = Socket(token)
+        assert (await second.connect())[0]
+        assert await second.next() == {"type": 9, "sequenceId": 1}  # the replay is under way, held
+        await get_hub_context(ResumeHub).clients.group("room").asend("Msg", "during")
+        await asyncio.wait_for(keeping.wait(), 5)  # kept in the buffer, its Redis write not answered yet
+        replay_may_go.set()
+        assert await second.next() == {"type": 3, "invocationId": "1", "result": "joined"}
+        assert await second.next() == {"type": 1, "target": "Msg", "arguments": ["during"]}  # by the replay
+        keep_may_return.set()
+        await get_hub_context(ResumeHub).clients.group("room").asend("Msg", "after")
+        assert await second.next_not_ping() == {"type": 1, "target": "Msg", "arguments": ["after"]}
+        await second.ws.disconnect(1000)
+        await asyncio.wait_for(ResumeHub.ended.wait(), 5)
