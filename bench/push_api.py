@@ -57,6 +57,7 @@ from bench.run import (
     raise_fd_limit,
     ratio,
     versions,
+    write_report,
 )
 from realtime.push_api import sign_token
 
@@ -271,11 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "elapsed_seconds": round(now() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    log(f"push-api bench: wrote {args.output}")
-    return 0
+    return write_report(args.output, report, table(report), "push-api bench")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ from bench.run import (
     percentile,
     raise_fd_limit,
     ratio,
+    write_report,
 )
 from bench.scaleout import PrivateRedis, Window, machine_versions, server_processes
 from tests.proxy import Proxy, port_of
@@ -611,11 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         report["cost_summary"] = summarize(outcome["results"]["cost"])
     report["goals"] = goals(report)
     report["elapsed_seconds"] = round(now() - started, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    log(f"resume: wrote {args.output} in {report['elapsed_seconds']} s")
-    return 0
+    return write_report(args.output, report, table(report), "resume")
 
 
 if __name__ == "__main__":

@@ -861,6 +861,15 @@ def raise_fd_limit(needed: int) -> None:
         raise SystemExit(f"need {needed} open files, the hard limit is {hard}")
 
 
+def write_report(path: Path, report: dict[str, Any], text: str, name: str) -> int:
+    """Write ``report`` as JSON to ``path``, print its table ``text``; the exit status of a finished run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(text)
+    log(f"{name}: wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
@@ -900,11 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["goals"] = goals(results)
     report["elapsed_seconds"] = round(now() - started, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    log(f"bench: wrote {args.output}")
-    return 0
+    return write_report(args.output, report, table(report), "bench")
 
 
 if __name__ == "__main__":

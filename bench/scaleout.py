@@ -73,6 +73,7 @@ from bench.run import (
     ratio,
     versions,
     warm_up_broadcasts,
+    write_report,
 )
 from bench.run import Server as BenchServer
 from bench.run import open_connection as open_websocket
@@ -1048,11 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
     if "layers" in outcome["results"]:
         report["recommendation"] = recommend(outcome["results"]["layers"])
     report["elapsed_seconds"] = round(now() - started, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    log(f"scaleout: wrote {args.output}")
-    return 0
+    return write_report(args.output, report, table(report), "scaleout")
 
 
 if __name__ == "__main__":

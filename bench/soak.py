@@ -39,7 +39,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run import RESULTS, STEP_TIMEOUT, client_runner, log, machine_busy_seconds, now, percentile, raise_fd_limit
+from bench.run import (
+    RESULTS,
+    STEP_TIMEOUT,
+    client_runner,
+    log,
+    machine_busy_seconds,
+    now,
+    percentile,
+    raise_fd_limit,
+    write_report,
+)
 from bench.run import Server as BenchServer
 from bench.scaleout import HttpConnection, PrivateRedis, machine_versions, process_cpu_seconds
 from bench.soak_clients import Live, SoakClient, new_client
@@ -919,11 +929,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **outcome["machine"]},
         "elapsed_seconds": round(now() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    log(f"soak: wrote {args.output}")
-    return 0
+    return write_report(args.output, report, table(report), "soak")
 
 
 if __name__ == "__main__":
