@@ -40,6 +40,10 @@ DELETE = "realtime.delete"
 """End the long-polling connection ``token``; answered with ``status``."""
 TOPIC = "realtime.topic"
 """An event published to ``topic`` (layer ``group``): its ``id``, ``event`` type and ``data``."""
+CAPTURE = "realtime.capture"
+"""A captured database change (``realtime.capture``) for the local members of layer ``group``: its ``id`` (the
+event id, increasing in commit order: a process drops an id it has delivered to that group already), the
+``frames``, and the ``users`` who may receive it (absent: every member)."""
 PROBE = "realtime.probe"
 """A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
 RELAY_ATTACH = "realtime.relay.attach"
@@ -63,6 +67,14 @@ def frame(group: str, frames: Mapping[str, Frame], exclude: list[str], log: str 
         event["exclude"] = exclude
     if log:
         event["log"] = log
+    return event
+
+
+def capture(group: str, frames: Mapping[str, Frame], event_id: int, users: list[str] | None) -> Event:
+    """Deliver captured change ``event_id`` to the members of ``group`` (only those of ``users`` when given)."""
+    event: Event = {"type": CAPTURE, "group": group, "frames": frames, "id": event_id}
+    if users is not None:
+        event["users"] = users
     return event
 
 

@@ -28,6 +28,8 @@ class LocalTable:
     def __init__(self) -> None:
         self.connections: dict[str, HubConnection] = {}
         self.members: dict[str, set[HubConnection]] = {}
+        self.captured: dict[str, int] = {}
+        """The newest captured change delivered to each layer group (a publisher taking over resends some)."""
 
     async def add(self, connection: HubConnection) -> None:
         """Register a connection that finished its handshake and join its standard layer groups."""
@@ -75,6 +77,7 @@ class LocalTable:
             members.discard(connection)
             if not members:
                 del self.members[group]
+                self.captured.pop(group, None)
             lifetime.process_channel().leave(group)
 
     def recipients(self, group: str, exclude: list[str] | None = None) -> list[HubConnection]:
@@ -95,6 +98,18 @@ class LocalTable:
         recipients = self.recipients(group, exclude)
         for connection in recipients:
             connection.deliver(frames, log)
+        return len(recipients)
+
+    def deliver_change(self, group: str, frames: Mapping[str, Frame], event_id: int, users: list[str] | None) -> int:
+        """Hand a captured change to the local members of ``group`` that ``users`` allows (``None``: all), once per
+        ``event_id``; returns the count."""
+        if event_id <= self.captured.get(group, 0):
+            return 0
+        self.captured[group] = event_id
+        allowed = None if users is None else set(users)
+        recipients = [c for c in self.recipients(group) if allowed is None or c.user_id in allowed]
+        for connection in recipients:
+            connection.deliver(frames)
         return len(recipients)
 
     def close(self, group: str, reason: str | None, exclude: list[str] | None = None) -> int:
@@ -135,6 +150,12 @@ def _on_frame(event: dict[str, Any]) -> None:
         found.deliver(event["group"], event["frames"], event.get("exclude"), event.get("log", ""))
 
 
+def _on_capture(event: dict[str, Any]) -> None:
+    found = _tables.current()
+    if found is not None:
+        found.deliver_change(event["group"], event["frames"], event["id"], event.get("users"))
+
+
 def _on_close(event: dict[str, Any]) -> None:
     found = _tables.current()
     if found is not None:
@@ -155,4 +176,5 @@ def _messages_lost() -> None:
 
 lifetime.route(events.FRAME, _on_frame)
 lifetime.route(events.CLOSE, _on_close)
+lifetime.route(events.CAPTURE, _on_capture)
 lifetime.on_gap(_messages_lost)

@@ -1,0 +1,15 @@
+"""Database change capture on PostgreSQL: every committed insert, update and delete of a registered model,
+whatever wrote it (the ORM, ``QuerySet.update()``, bulk operations, raw SQL, ``psql``), sent once, in commit
+order, as the event ``broadcast_model`` sends. See ``docs/change-capture.md``.
+
+- :func:`capture_model` (``realtime.capture``): register a model, in ``AppConfig.ready()``.
+- :class:`~realtime.capture.operations.InstallCapture`: the migration operation that installs the triggers
+  (or ``manage.py realtime_capture install``).
+- :func:`~realtime.capture.replay.changes_since`: what a subscriber missed after an event id.
+"""
+
+from __future__ import annotations
+
+from .registration import Capture, capture_model, captures
+
+__all__ = ["Capture", "capture_model", "captures"]
