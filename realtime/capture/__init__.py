@@ -10,6 +10,7 @@ order, as the event ``broadcast_model`` sends. See ``docs/change-capture.md``.
 
 from __future__ import annotations
 
+from . import publisher  # noqa: F401  (registers the in-process publisher with the process channel)
 from .registration import Capture, capture_model, captures
 
 __all__ = ["Capture", "capture_model", "captures"]

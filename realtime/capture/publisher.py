@@ -36,6 +36,8 @@ logger = logging.getLogger("realtime.capture")
 RESET_METHOD = "CaptureReset"
 """The client method that signals changes lost for good; argument ``{"lastEventId": "<newest sent>"}``."""
 
+APPLICATION_NAME = "realtime_capture"
+"""The ``application_name`` of the publishers' connections (``pg_stat_activity``), unless OPTIONS sets one."""
 PRUNE_EVERY = 1000
 """Events sent between two prunings of the outbox down to ``CAPTURE_HISTORY_SIZE``."""
 
@@ -56,6 +58,7 @@ def conninfo(alias: str) -> str:
         "password": settings.get("PASSWORD"),
         "host": settings.get("HOST"),
         "port": settings.get("PORT"),
+        "application_name": APPLICATION_NAME,
         **options,
     }
     return psycopg.conninfo.make_conninfo(**{key: str(value) for key, value in params.items() if value})
