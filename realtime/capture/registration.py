@@ -100,14 +100,6 @@ class Capture:
         method, argument = self.invocation(instance, op)
         return Delivery(targets, self.users_for(instance), encode_invocation(hub, method, [argument]))
 
-    def visible_to(self, instance: Any, user_id: str | None, groups: Iterable[str]) -> bool:
-        """Whether a connection of ``user_id`` in hub ``groups`` may receive ``instance`` (replay)."""
-        wanted = self.events.groups_for(instance)
-        if wanted is not None and not set(wanted) & set(groups):
-            return False
-        users = self.users_for(instance)
-        return users is None or (user_id is not None and user_id in users)
-
 
 _captures: list[Capture] = []
 

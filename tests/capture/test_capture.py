@@ -8,7 +8,11 @@ import secrets
 import psycopg
 import pytest
 
+from realtime.capture import sql
 from tests.capture.conftest import CaptureStack, changes_until
+
+PRUNE_ALL = sql.PRUNE.replace("%(upto)s", "(SELECT max(last_event) FROM realtime_capture_txn)")
+"""The publisher's own pruning, down to the newest event (as a small CAPTURE_HISTORY_SIZE would)."""
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -109,3 +113,25 @@ async def test_a_row_reaches_only_its_owner(stack: CaptureStack) -> None:
     assert [c["name"] for c in await changes_until(anonymous, f"{t}-public")] == [f"{t}-public"]
     for client in (alice, bob, anonymous):
         await client.close()
+
+
+async def test_replay_after_the_last_id_then_the_loss_signal_when_too_old(stack: CaptureStack) -> None:
+    t = tag()
+    client = await stack.client(0, "alice")
+    start = await client.invoke("ItemsSince", "not-an-id")
+    assert start["complete"] is False
+    assert (await client.receive_invocation("CaptureReset"))[0] == {"lastEventId": "not-an-id"}
+    await client.close()
+    await asyncio.to_thread(
+        stack.psql,
+        f"INSERT INTO conformance_item (name, owner) VALUES ('{t}-mine', 'alice'), ('{t}-bobs', 'bob'); "
+        f"INSERT INTO conformance_item (name) VALUES ('{t}-all')",
+    )
+    back = await stack.client(1, "alice")
+    answer = await back.invoke("ItemsSince", start["lastEventId"])
+    assert answer["complete"] is True and int(answer["lastEventId"]) == int(start["lastEventId"]) + 3
+    assert [c["name"] for c in await changes_until(back, f"{t}-all")] == [f"{t}-mine", f"{t}-all"]
+    stack.sql(PRUNE_ALL)
+    assert (await back.invoke("ItemsSince", start["lastEventId"]))["complete"] is False
+    assert (await back.receive_invocation("CaptureReset"))[0] == {"lastEventId": start["lastEventId"]}
+    await back.close()
