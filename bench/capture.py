@@ -33,6 +33,7 @@ from typing import Any
 
 import psycopg
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from bench.run import ms, percentile
 from tests.servers import conformance_server, redis_server
@@ -108,7 +109,10 @@ async def subscriber(ws_url: str, total: int, arrivals: list[tuple[int, float]],
         ready.set()
         seen = 0
         while seen < total:
-            data = await socket.recv()
+            try:
+                data = await socket.recv()
+            except ConnectionClosed:  # the server closes a subscriber that cannot keep up (MAX_OUTBOUND_BYTES)
+                return
             now = time.perf_counter()
             for part in data.split(RS):
                 if '"ItemChanged"' in part:
