@@ -41,9 +41,9 @@ DELETE = "realtime.delete"
 TOPIC = "realtime.topic"
 """An event published to ``topic`` (layer ``group``): its ``id``, ``event`` type and ``data``."""
 CAPTURE = "realtime.capture"
-"""A captured database change (``realtime.capture``) for the local members of layer ``group``: its ``id`` (the
-event id, increasing in commit order: a process drops an id it has delivered to that group already), the
-``frames``, and the ``users`` who may receive it (absent: every member)."""
+"""Captured database changes (``realtime.capture``) for the local members of layer ``group``: ``changes``, in
+commit order, each ``[id, users, frames]``: the event id (a process drops an id it has delivered to that group
+already), who may receive it (``None``: every member) and its frame per hub protocol."""
 PROBE = "realtime.probe"
 """A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
 RELAY_ATTACH = "realtime.relay.attach"
@@ -70,12 +70,13 @@ def frame(group: str, frames: Mapping[str, Frame], exclude: list[str], log: str 
     return event
 
 
-def capture(group: str, frames: Mapping[str, Frame], event_id: int, users: list[str] | None) -> Event:
-    """Deliver captured change ``event_id`` to the members of ``group`` (only those of ``users`` when given)."""
-    event: Event = {"type": CAPTURE, "group": group, "frames": frames, "id": event_id}
-    if users is not None:
-        event["users"] = users
-    return event
+CapturedChange = tuple[int, list[str] | None, Mapping[str, Frame]]
+"""One captured change for a group: event id, who may receive it (``None``: every member), frame per protocol."""
+
+
+def capture(group: str, changes: list[CapturedChange]) -> Event:
+    """Deliver captured ``changes`` (in commit order) to the members of ``group``."""
+    return {"type": CAPTURE, "group": group, "changes": [list(change) for change in changes]}
 
 
 def invoke(connection_id: str, message: InvocationMessage, timeout: float) -> Event:

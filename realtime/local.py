@@ -3,14 +3,15 @@
 There is one table per event loop (one per server process in production). When a connection joins a
 layer group, the table tells the process channel (``lifetime.process_channel``) that it wants that group;
 every frame that arrives for a group is handed here to the group's local members, the same finished
-frame to each. The table owns the ``FRAME`` and ``CLOSE`` layer events, and asks its clients to reconnect when the
-channel reports that messages to this process may have been lost.
+frame to each (a batch of captured changes: one frame per member holding every change it may see, see
+``protocol.batch``). The table owns the ``FRAME``, ``CAPTURE`` and ``CLOSE`` layer events, and asks its
+clients to reconnect when the channel reports that messages to this process may have been lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import events, lifetime, names
@@ -18,6 +19,7 @@ from .connection import HubConnection, State
 from .loops import PerLoop
 from .protocol import errors
 from .protocol.base import Frame
+from .protocol.batch import FrameBatch
 
 logger = logging.getLogger("realtime.local")
 
@@ -100,17 +102,30 @@ class LocalTable:
             connection.deliver(frames, log)
         return len(recipients)
 
-    def deliver_change(self, group: str, frames: Mapping[str, Frame], event_id: int, users: list[str] | None) -> int:
-        """Hand a captured change to the local members of ``group`` that ``users`` allows (``None``: all), once per
-        ``event_id``; returns the count."""
-        if event_id <= self.captured.get(group, 0):
+    def deliver_changes(self, group: str, changes: Sequence[Sequence[Any]]) -> int:
+        """Hand captured ``changes`` (``[event id, users, frames]``, in commit order) to the local members of
+        ``group``, each change once per event id, each member one frame holding every change its user may see
+        (one per change on a resumable connection: its sequence ids count frames); returns the frames queued."""
+        last = self.captured.get(group, 0)
+        fresh = [(users, frames) for event_id, users, frames in changes if event_id > last]
+        if not fresh:
             return 0
-        self.captured[group] = event_id
-        allowed = None if users is None else set(users)
-        recipients = [c for c in self.recipients(group) if allowed is None or c.user_id in allowed]
-        for connection in recipients:
-            connection.deliver(frames)
-        return len(recipients)
+        self.captured[group] = max(last, changes[-1][0])
+        batch = FrameBatch(fresh)
+        count = 0
+        for connection in self.recipients(group):
+            protocol = connection.protocol
+            if protocol is None or connection.state is not State.CONNECTED:
+                continue
+            if connection.resume is None:
+                frame = batch.joined(protocol.name, connection.user_id)
+                found = [frame] if frame is not None else []
+            else:
+                found = batch.frames(protocol.name, connection.user_id)
+            for frame in found:
+                connection.enqueue_frame(frame)
+            count += len(found)
+        return count
 
     def close(self, group: str, reason: str | None, exclude: list[str] | None = None) -> int:
         """Close every local member of ``group`` except ``exclude`` with a Close message carrying ``reason``."""
@@ -153,7 +168,7 @@ def _on_frame(event: dict[str, Any]) -> None:
 def _on_capture(event: dict[str, Any]) -> None:
     found = _tables.current()
     if found is not None:
-        found.deliver_change(event["group"], event["frames"], event["id"], event.get("users"))
+        found.deliver_changes(event["group"], event["changes"])
 
 
 def _on_close(event: dict[str, Any]) -> None:

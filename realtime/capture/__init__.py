@@ -1,6 +1,6 @@
 """Database change capture on PostgreSQL: every committed insert, update and delete of a registered model,
 whatever wrote it (the ORM, ``QuerySet.update()``, bulk operations, raw SQL, ``psql``), sent once, in commit
-order, as the event ``broadcast_model`` sends. See ``docs/change-capture.md``.
+order, as the event ``broadcast_model`` sends. See change-capture.md in the documentation.
 
 - :func:`capture_model` (``realtime.capture``): register a model, in ``AppConfig.ready()``.
 - :class:`~realtime.capture.operations.InstallCapture`: the migration operation that installs the triggers

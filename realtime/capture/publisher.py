@@ -5,12 +5,13 @@ time leads, the one holding the PostgreSQL session advisory lock :data:`~.sql.LE
 connection. The others stand by and try the lock every ``CAPTURE_STANDBY_INTERVAL`` seconds, so when the
 leader's connection ends (its process died, ``pg_terminate_backend``, a restart) another takes over.
 
-The leader reads the changes after its durable position (``realtime_capture_state.published``), sends each
-to the layer groups of its registrations, then stores the position. A leader that fails between sending and
-storing is followed by one that sends those changes again with the same event ids; every process drops an
-id it delivered to a group already (``local.LocalTable.deliver_change``), so each client gets each change
-once. Changes the outbox no longer holds (pruned or deleted before they were sent) are a gap that cannot be
-recovered: the hubs' clients get ``CaptureReset({"lastEventId": ...})`` and the stream goes on.
+The leader reads the changes after its durable position (``realtime_capture_state.published``), sends them
+to the layer groups of their registrations (one layer message per group for each batch read), then stores
+the position. A leader that fails between sending and storing is followed by one that sends those changes
+again with the same event ids; every process drops an id it delivered to a group already
+(``local.LocalTable.deliver_changes``), so each client gets each change once. Changes the outbox no longer
+holds (pruned or deleted before they were sent) are a gap that cannot be recovered: the hubs' clients get
+``CaptureReset({"lastEventId": ...})`` and the stream goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.db import connections
 from .. import lifetime, loops, names
 from ..clients import encode_invocation
 from ..conf import realtime_settings
+from ..events import CapturedChange
 from ..events import capture as capture_event
 from ..events import frame as frame_event
 from . import rows as row_values
@@ -146,20 +148,25 @@ class Publisher:
             changes = await cursor.fetchall()
             if not changes:
                 return published
-            for event_id, sends in await sync_to_async(deliveries)(changes, self.alias):
-                if event_id > self.sent:
-                    for delivery in sends:
-                        await self._send(event_id, delivery)
-                    self.sent = event_id
+            await self._send(await sync_to_async(deliveries)(changes, self.alias))
             published = changes[-1][0]
             await conn.execute(sql.STORE, {"published": published})
             if published - self._pruned_at >= PRUNE_EVERY:
                 self._pruned_at = published
                 await conn.execute(sql.PRUNE, {"upto": published - int(realtime_settings.CAPTURE_HISTORY_SIZE)})
 
-    async def _send(self, event_id: int, delivery: Delivery) -> None:
-        for group in delivery.targets:
-            await lifetime.send_to_group(group, capture_event(group, delivery.frames, event_id, delivery.users))
+    async def _send(self, built: list[tuple[int, list[Delivery]]]) -> None:
+        """One layer message per group for the changes of a drained batch not sent yet (in commit order)."""
+        by_group: dict[str, list[CapturedChange]] = {}
+        for event_id, sends in built:
+            if event_id > self.sent:
+                for delivery in sends:
+                    for group in delivery.targets:
+                        by_group.setdefault(group, []).append((event_id, delivery.users, delivery.frames))
+        for group, changes in by_group.items():
+            await lifetime.send_to_group(group, capture_event(group, changes))
+        if built:
+            self.sent = max(self.sent, built[-1][0])
 
     async def _lost(self, published: int, pruned: int) -> None:
         logger.error("realtime capture: changes %s to %s are gone from the outbox unsent", published + 1, pruned)
