@@ -41,6 +41,7 @@ from tests.servers import conformance_server, redis_server
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 RS = "\x1e"
+MARK = '"target":"ItemChanged"'
 ROW_NAME = re.compile(r'"target":"ItemChanged","arguments":\[\{[^}]*?"name":"(\d+)"')
 RESULTS = Path(__file__).parent / "results" / "capture-latest.json"
 
@@ -78,6 +79,20 @@ def writer_cost(url: str, rows: int, rounds: int) -> dict[str, Any]:
     return out
 
 
+def caught_up(url: str, timeout: float) -> None:
+    """Wait until the publisher has sent every committed change (its stored position is the newest id)."""
+    query = (
+        "SELECT published >= (SELECT coalesce(max(last_event), 0) FROM realtime_capture_txn) "
+        "FROM realtime_capture_state"
+    )
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as connection:
+        while not connection.execute(query).fetchone()[0]:  # type: ignore[index]
+            if time.monotonic() > deadline:
+                raise TimeoutError("the capture publisher did not catch up with the writer-cost rows")
+            time.sleep(0.05)
+
+
 def write_at_rate(url: str, rate: int, seconds: float, committed: list[float], done: threading.Event) -> None:
     """Commit ``rate`` rows/s for ``seconds`` (every 10 ms, the rows due); ``committed[i]``: row i's commit time."""
     total = int(rate * seconds)
@@ -99,8 +114,13 @@ def write_at_rate(url: str, rate: int, seconds: float, committed: list[float], d
     done.set()
 
 
-async def subscriber(ws_url: str, total: int, arrivals: list[tuple[int, float]], ready: asyncio.Event) -> None:
-    async with connect(ws_url, open_timeout=30, max_queue=None) as socket:
+async def subscriber(
+    ws_url: str, total: int, frames: list[tuple[float, str]], ready: asyncio.Event, deflate: bool
+) -> None:
+    """Join ``items`` and keep each frame with its arrival time until ``total`` changes came (parsed afterwards,
+    so the clients' own work delays the next frame less)."""
+    compression = "deflate" if deflate else None  # browsers offer permessage-deflate; daphne declines it
+    async with connect(ws_url, open_timeout=30, max_queue=None, compression=compression) as socket:
         await socket.send(json.dumps({"protocol": "json", "version": 1}) + RS)
         await socket.recv()
         await socket.send(
@@ -115,18 +135,18 @@ async def subscriber(ws_url: str, total: int, arrivals: list[tuple[int, float]],
                 data = await socket.recv()
             except ConnectionClosed:  # the server closes a subscriber that cannot keep up (MAX_OUTBOUND_BYTES)
                 return
-            now = time.perf_counter()
-            for name in ROW_NAME.findall(data):  # one frame may hold many ItemChanged invocations
-                arrivals.append((int(name), now))
-                seen += 1
+            frames.append((time.perf_counter(), data))
+            seen += data.count(MARK)  # one frame may hold many ItemChanged invocations
 
 
-async def latency(base: str, url: str, subscribers: int, rate: int, seconds: float) -> dict[str, Any]:
+async def latency(
+    base: str, url: str, subscribers: int, rate: int, seconds: float, deflate: bool = True
+) -> dict[str, Any]:
     total = int(rate * seconds)
     ws_url = base.replace("http://", "ws://") + "/chathub"
-    arrivals: list[tuple[int, float]] = []
+    frames: list[tuple[float, str]] = []
     readies = [asyncio.Event() for _ in range(subscribers)]
-    tasks = [asyncio.create_task(subscriber(ws_url, total, arrivals, ready)) for ready in readies]
+    tasks = [asyncio.create_task(subscriber(ws_url, total, frames, ready, deflate)) for ready in readies]
     await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 60)
     committed: list[float] = []
     done = threading.Event()
@@ -137,6 +157,7 @@ async def latency(base: str, url: str, subscribers: int, rate: int, seconds: flo
         task.cancel()
     await writer
     elapsed = time.perf_counter() - began
+    arrivals = [(int(name), now) for now, data in frames for name in ROW_NAME.findall(data)]
     delays = sorted(arrival - committed[index] for index, arrival in arrivals)
     return {
         "subscribers": subscribers,
@@ -152,12 +173,27 @@ async def latency(base: str, url: str, subscribers: int, rate: int, seconds: flo
     }
 
 
+async def measure(base: str, url: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The writer's cost, then the latency. A connection is open throughout: the server's publisher starts with
+    its process channel (the first connection), and the cost rows' changes are sent before the subscribers join."""
+    ws_url = base.replace("http://", "ws://") + "/chathub"
+    async with connect(ws_url, open_timeout=30) as socket:
+        await socket.send(json.dumps({"protocol": "json", "version": 1}) + RS)
+        await socket.recv()
+        cost = await asyncio.to_thread(writer_cost, url, args.cost_rows, 2)
+        await asyncio.to_thread(caught_up, url, 120)
+        measured = await latency(base, url, args.subscribers, args.rate, args.seconds, not args.no_deflate)
+    return cost, measured
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--cost-rows", type=int, default=1000)
+    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
+    parser.add_argument("--no-deflate", action="store_true", help="subscribers do not offer permessage-deflate")
     args = parser.parse_args()
     name = f"realtime_capture_bench_{os.getpid()}_{secrets.token_hex(3)}"
     admin(f'CREATE DATABASE "{name}"')
@@ -165,12 +201,16 @@ def main() -> None:
         url = f"{POSTGRES}/{name}"
         with redis_server() as redis_url:
             env = {"REDIS_URL": redis_url, "CHANNEL_LAYER": "pubsub", "CONFORMANCE_DATABASE_URL": url}
-            with conformance_server("daphne", env=env) as server:
-                cost = writer_cost(url, args.cost_rows, rounds=2)
-                measured = asyncio.run(latency(server.url, url, args.subscribers, args.rate, args.seconds))
+            with conformance_server(args.server, env=env) as server:
+                cost, measured = asyncio.run(measure(server.url, url, args))
     finally:
         admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    result = {"writer_cost": cost, "latency": measured, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    result = {
+        "server": args.server,
+        "writer_cost": cost,
+        "latency": measured,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
