@@ -10,7 +10,8 @@ A fresh PostgreSQL database (127.0.0.1:5432, user postgres) and a private Redis;
 (pub/sub layer) whose in-process publisher sends ``conformance_item`` changes to ChatHub group ``items``.
 
 1. **Writer cost**: the same inserts into ``conformance_item`` (captured) and into ``plain_item`` (the same
-   columns, no trigger), alternating, one row per transaction and 100 rows per transaction.
+   columns, no trigger), alternating, one row per transaction and 100 rows per transaction; first with no
+   publisher running (what the triggers cost), then while the server's publisher sends every change.
 2. **Latency**: ``--subscribers`` WebSocket clients join ``items``; a writer commits ``--rate`` rows/s (every
    10 ms, the rows due, one transaction) for ``--seconds``; each row's name is its index, and the latency is
    the time from ``COMMIT`` returning to the frame's arrival at each subscriber (one clock: this process).
@@ -174,16 +175,20 @@ async def latency(
 
 
 async def measure(base: str, url: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The writer's cost, then the latency. A connection is open throughout: the server's publisher starts with
-    its process channel (the first connection), and the cost rows' changes are sent before the subscribers join."""
+    """The writer's cost with no publisher running (the triggers alone), then with the server's publisher
+    sending every change (on the same cores), then the latency. A connection is open from the second step: the
+    publisher starts with the server's process channel (its first connection), and the cost rows' changes are
+    all sent before the subscribers join."""
+    alone = await asyncio.to_thread(writer_cost, url, args.cost_rows, 2)
     ws_url = base.replace("http://", "ws://") + "/chathub"
     async with connect(ws_url, open_timeout=30) as socket:
         await socket.send(json.dumps({"protocol": "json", "version": 1}) + RS)
         await socket.recv()
-        cost = await asyncio.to_thread(writer_cost, url, args.cost_rows, 2)
+        await asyncio.to_thread(caught_up, url, 120)
+        live = await asyncio.to_thread(writer_cost, url, args.cost_rows, 2)
         await asyncio.to_thread(caught_up, url, 120)
         measured = await latency(base, url, args.subscribers, args.rate, args.seconds, not args.no_deflate)
-    return cost, measured
+    return {"triggers_only": alone, "with_publisher": live}, measured
 
 
 def main() -> None:

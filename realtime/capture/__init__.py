@@ -10,7 +10,8 @@ order, as the event ``broadcast_model`` sends. See change-capture.md in the docu
 
 from __future__ import annotations
 
-from . import publisher  # noqa: F401  (registers the in-process publisher with the process channel)
+# history: the outbox as the history of captured SSE topics; publisher: started with the process channel
+from . import history, publisher  # noqa: F401
 from .registration import Capture, capture_model, captures
 
 __all__ = ["Capture", "capture_model", "captures"]

@@ -29,6 +29,7 @@ from ..conf import realtime_settings
 from ..events import CapturedChange
 from ..events import capture as capture_event
 from ..events import frame as frame_event
+from ..events import topic as topic_event
 from . import rows as row_values
 from . import sql
 from .registration import Delivery, captures, captures_of_table
@@ -90,6 +91,8 @@ class Publisher:
         self.leading = False
         self._woken = asyncio.Event()
         self._pruned_at = 0
+        self._prev: dict[str, int] = {}
+        """The newest change sent to each SSE topic."""
 
     async def run(self) -> None:
         """Lead or stand by until cancelled; reconnect after a failure (back-off up to ``CAPTURE_RECONNECT_MAX``)."""
@@ -102,6 +105,7 @@ class Publisher:
             except Exception as exc:
                 logger.warning("realtime capture: %s: %s; reconnecting in %.1f s", type(exc).__name__, exc, delay)
             self.leading = False
+            self._prev.clear()  # what a former leader sent meanwhile is unknown: the topic feeds ask the outbox
             await asyncio.sleep(delay)
             delay = min(delay * 2, float(realtime_settings.CAPTURE_RECONNECT_MAX))
 
@@ -165,8 +169,22 @@ class Publisher:
                         by_group.setdefault(group, []).append((event_id, delivery.users, delivery.frames))
         for group, changes in by_group.items():
             await lifetime.send_to_group(group, capture_event(group, changes))
+        for event_id, sends in built:
+            for delivery in sends:
+                if event_id > self.sent and delivery.event is not None:
+                    await self._publish(event_id, delivery)
         if built:
             self.sent = max(self.sent, built[-1][0])
+
+    async def _publish(self, event_id: int, delivery: Delivery) -> None:
+        """Send a change to the streams of its SSE topics (``prev``: the topic's previous change, when known)."""
+        assert delivery.event is not None
+        event, data = delivery.event
+        for topic in delivery.topics:
+            group = names.topic(topic)
+            message = topic_event(topic, group, event_id, event, data, prev=self._prev.get(topic), users=delivery.users)
+            await lifetime.send_to_group(group, message)
+            self._prev[topic] = event_id
 
     async def _lost(self, published: int, pruned: int) -> None:
         logger.error("realtime capture: changes %s to %s are gone from the outbox unsent", published + 1, pruned)

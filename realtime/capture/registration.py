@@ -23,13 +23,15 @@ from django.db import models
 
 from .. import names
 from ..clients import encode_invocation
+from ..eventstream.response import to_json
+from ..eventstream.topics import check_topic
 from ..model_events import ModelBroadcaster, PayloadSpec
 from ..protocol.base import Frame
 
 if TYPE_CHECKING:
     from ..hubs import Hub
 
-__all__ = ["Capture", "Delivery", "capture_model", "captures", "captures_of_table"]
+__all__ = ["Capture", "Delivery", "capture_model", "captured_topic", "captures", "captures_of_table"]
 
 OPS = {"i": ("insert", "created"), "u": ("update", "updated"), "d": ("delete", "deleted")}
 """The outbox's operation letters: the SQL word (``op`` of a ``method`` payload) and the model event action."""
@@ -46,6 +48,10 @@ class Delivery:
     users: list[str] | None
     """The user identifiers allowed to receive it (``None``: every member of the targets)."""
     frames: dict[str, Frame]
+    topics: list[str]
+    """SSE topics (``TopicStreamView``) the change is published to too."""
+    event: tuple[str, str] | None
+    """Its SSE event type and data (JSON text), when it goes to topics."""
 
 
 class Capture:
@@ -61,7 +67,9 @@ class Capture:
         audience: AudienceSpec = None,
         method: str | None = None,
         event_prefix: str | None = None,
+        topics: Iterable[str] = (),
     ) -> None:
+        self.topics = [check_topic(topic) for topic in ([topics] if isinstance(topics, str) else topics)]
         self.events = ModelBroadcaster(model, hub=hub, groups=groups, payload=payload, event_prefix=event_prefix)
         self.model = model
         self.table = model._meta.db_table
@@ -98,7 +106,9 @@ class Capture:
         groups = self.events.groups_for(instance)
         targets = [names.hub_all(name)] if groups is None else [names.group(name, g) for g in groups]
         method, argument = self.invocation(instance, op)
-        return Delivery(targets, self.users_for(instance), encode_invocation(hub, method, [argument]))
+        event = (method, to_json(argument)) if self.topics else None
+        frames = encode_invocation(hub, method, [argument])
+        return Delivery(targets, self.users_for(instance), frames, self.topics, event)
 
 
 _captures: list[Capture] = []
@@ -113,6 +123,7 @@ def capture_model(
     audience: AudienceSpec = None,
     method: str | None = None,
     event_prefix: str | None = None,
+    topics: Iterable[str] = (),
 ) -> Capture:
     """Send every committed insert, update and delete of ``model``'s table to ``hub``, whatever wrote it.
 
@@ -120,15 +131,30 @@ def capture_model(
     ``manage.py realtime_capture install``). ``groups``, ``payload``, ``event_prefix``: as for
     ``broadcast_model``. ``audience``: ``row -> user identifiers | None``, who may receive each row.
     ``method``: one client method for the three operations, called with the payload (a dict) plus ``"op"``
-    (``"insert"``, ``"update"`` or ``"delete"``). Call it once per model and hub, in ``AppConfig.ready()``.
+    (``"insert"``, ``"update"`` or ``"delete"``). ``topics``: SSE topic names the changes are published to too
+    (event type: the client method, data: its argument; ``TopicStreamView`` replays them from the outbox after
+    a ``Last-Event-ID``, and ``audience`` applies to the streams' users). Call it once per model and hub, in
+    ``AppConfig.ready()``.
     """
     capture = Capture(
-        model, hub=hub, groups=groups, payload=payload, audience=audience, method=method, event_prefix=event_prefix
+        model,
+        hub=hub,
+        groups=groups,
+        payload=payload,
+        audience=audience,
+        method=method,
+        event_prefix=event_prefix,
+        topics=topics,
     )
     if any(c.model is model and c.events.hub_path == capture.events.hub_path for c in _captures):
         raise ImproperlyConfigured(f"{model.__name__} is already captured to {capture.events.hub_path}.")
     _captures.append(capture)
     return capture
+
+
+def captured_topic(topic: str) -> bool:
+    """Whether a registration publishes to SSE topic ``topic`` (its history is the outbox then)."""
+    return any(topic in capture.topics for capture in _captures)
 
 
 def captures() -> list[Capture]:

@@ -100,7 +100,11 @@ LIMIT %(limit)s
 """The committed changes after event id ``after``, in commit order: ``(event id, table, op, row as JSON)``."""
 
 STATE = "SELECT published, pruned FROM realtime_capture_state WHERE id = 1"
-LAST_EVENT = "SELECT coalesce(max(last_event), 0) FROM realtime_capture_txn"
+LAST_EVENT = (
+    "SELECT greatest(coalesce(max(last_event), 0), (SELECT pruned FROM realtime_capture_state WHERE id = 1)) "
+    "FROM realtime_capture_txn"
+)
+"""The newest event id (the pruned position when the outbox holds nothing)."""
 STORE = "UPDATE realtime_capture_state SET published = %(published)s WHERE id = 1"
 PRUNE = """
 WITH gone AS (

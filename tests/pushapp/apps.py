@@ -36,4 +36,5 @@ class PushappConfig(AppConfig):
                 payload=["id", "name", "done"],
                 method="ItemChanged",
                 audience=lambda item: None if item.owner is None else [item.owner],
+                topics=["captured-items"],  # GET /sse/captured-items, replayed from the outbox (tests/capture)
             )
