@@ -29,6 +29,9 @@ _EXPORTS = {
     "broadcast_model": "realtime.model_events",
     "broadcasters_for": "realtime.model_events",
     "ModelBroadcaster": "realtime.model_events",
+    "capture_model": "realtime.capture.registration",
+    "InstallCapture": "realtime.capture.operations",
+    "replay_to_caller": "realtime.capture.replay",
     "ConnectionIdMiddleware": "realtime.middleware",
     "connection_id_of": "realtime.middleware",
     "report_progress": "realtime.celery",
@@ -76,6 +79,7 @@ __all__ = [
     "HubCommunicator",
     "HubError",
     "HubFilter",
+    "InstallCapture",
     "InvocationContext",
     "JWTAuthMiddleware",
     "JWTAuthMiddlewareStack",
@@ -92,12 +96,14 @@ __all__ = [
     "areport_progress",
     "broadcast_model",
     "broadcasters_for",
+    "capture_model",
     "connection_id_of",
     "connection_routes",
     "get_hub_context",
     "hub_method",
     "hub_routes",
     "publish",
+    "replay_to_caller",
     "report_progress",
     "request_user",
     "sender",
@@ -119,6 +125,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and editors see
     from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack, JWTQueryAuthentication, request_user
+    from realtime.capture.operations import InstallCapture
+    from realtime.capture.registration import capture_model
+    from realtime.capture.replay import replay_to_caller
     from realtime.celery import areport_progress, report_progress
     from realtime.clients import Client, sender
     from realtime.context import get_hub_context

@@ -73,6 +73,13 @@ DEFAULTS: dict[str, Any] = {
     "SSE_RETRY_MS": 3000,
     "SSE_TOPIC_PATTERN": r"[A-Za-z0-9_.:@-]{1,200}",
     "SSE_MAX_EVENT_SIZE": 64 * 1024,
+    "CAPTURE_DATABASE": "default",
+    "CAPTURE_LISTENER": "process",
+    "CAPTURE_HISTORY_SIZE": 100_000,
+    "CAPTURE_BATCH_SIZE": 500,
+    "CAPTURE_POLL_INTERVAL": 5.0,
+    "CAPTURE_STANDBY_INTERVAL": 1.0,
+    "CAPTURE_RECONNECT_MAX": 5.0,
     "SSE_AUTHENTICATION_CLASSES": [
         "realtime.auth.JWTQueryAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -39,7 +39,12 @@ POLL = "realtime.poll"
 DELETE = "realtime.delete"
 """End the long-polling connection ``token``; answered with ``status``."""
 TOPIC = "realtime.topic"
-"""An event published to ``topic`` (layer ``group``): its ``id``, ``event`` type and ``data``."""
+"""An event published to ``topic`` (layer ``group``): its ``id``, ``event`` type and ``data``; captured changes
+also say the id of the ``prev`` change sent to the topic and the ``users`` who may receive it (absent: all)."""
+CAPTURE = "realtime.capture"
+"""Captured database changes (``realtime.capture``) for the local members of layer ``group``: ``changes``, in
+commit order, each ``[id, users, frames]``: the event id (a process drops an id it has delivered to that group
+already), who may receive it (``None``: every member) and its frame per hub protocol."""
 PROBE = "realtime.probe"
 """A process's numbered message to itself through a layer group (``seq``): a gap shows lost messages."""
 RELAY_ATTACH = "realtime.relay.attach"
@@ -64,6 +69,15 @@ def frame(group: str, frames: Mapping[str, Frame], exclude: list[str], log: str 
     if log:
         event["log"] = log
     return event
+
+
+CapturedChange = tuple[int, list[str] | None, Mapping[str, Frame]]
+"""One captured change for a group: event id, who may receive it (``None``: every member), frame per protocol."""
+
+
+def capture(group: str, changes: list[CapturedChange]) -> Event:
+    """Deliver captured ``changes`` (in commit order) to the members of ``group``."""
+    return {"type": CAPTURE, "group": group, "changes": [list(change) for change in changes]}
 
 
 def invoke(connection_id: str, message: InvocationMessage, timeout: float) -> Event:
@@ -112,9 +126,24 @@ def delete(token: str) -> Event:
     return {"type": DELETE, "token": token}
 
 
-def topic(name: str, group: str, event_id: int, event: str | None, data: str) -> Event:
-    """Event ``event_id`` (SSE type ``event``, JSON ``data``) of topic ``name``, for the processes in ``group``."""
-    return {"type": TOPIC, "topic": name, "group": group, "id": event_id, "event": event, "data": data}
+def topic(
+    name: str,
+    group: str,
+    event_id: int,
+    event: str | None,
+    data: str,
+    *,
+    prev: int | None = None,
+    users: list[str] | None = None,
+) -> Event:
+    """Event ``event_id`` (SSE type ``event``, JSON ``data``) of topic ``name``, for the processes in ``group``
+    (``prev``: the id of the topic's previous event when not ``event_id - 1``; ``users``: who may receive it)."""
+    found: Event = {"type": TOPIC, "topic": name, "group": group, "id": event_id, "event": event, "data": data}
+    if prev is not None:
+        found["prev"] = prev
+    if users is not None:
+        found["users"] = users
+    return found
 
 
 def relay_attach(token: str, relay: str, socket: str) -> Event:

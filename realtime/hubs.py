@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from . import names
 from .clients import Client, ClientT, HubCallerClients
 from .conf import hub_option, realtime_settings
 from .connection import current_invocation
@@ -92,6 +93,10 @@ class HubCallerContext:
         """The hub protocol name: ``json`` or ``messagepack``."""
         protocol = self._connection.protocol
         return protocol.name if protocol else ""
+
+    def in_group(self, name: str) -> bool:
+        """Whether the connection is in hub group ``name``."""
+        return names.group(self._connection.hub.hub_name(), name) in self._connection.hub_groups
 
     def abort(self) -> None:
         """Close the connection from the server side, once the current invocation has answered."""

@@ -235,6 +235,7 @@ class ProcessChannel:
                 self._probes = True
                 services.start("layer-probe", self._probe_loop)
             services.on_close(self._close)
+            loops.channel_started()
             self._started.set_result(self.name)
         return await asyncio.shield(self._started)
 

@@ -3,14 +3,15 @@
 There is one table per event loop (one per server process in production). When a connection joins a
 layer group, the table tells the process channel (``lifetime.process_channel``) that it wants that group;
 every frame that arrives for a group is handed here to the group's local members, the same finished
-frame to each. The table owns the ``FRAME`` and ``CLOSE`` layer events, and asks its clients to reconnect when the
-channel reports that messages to this process may have been lost.
+frame to each (a batch of captured changes: one frame per member holding every change it may see, see
+``protocol.batch``). The table owns the ``FRAME``, ``CAPTURE`` and ``CLOSE`` layer events, and asks its
+clients to reconnect when the channel reports that messages to this process may have been lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import events, lifetime, names
@@ -18,6 +19,7 @@ from .connection import HubConnection, State
 from .loops import PerLoop
 from .protocol import errors
 from .protocol.base import Frame
+from .protocol.batch import FrameBatch
 
 logger = logging.getLogger("realtime.local")
 
@@ -28,6 +30,8 @@ class LocalTable:
     def __init__(self) -> None:
         self.connections: dict[str, HubConnection] = {}
         self.members: dict[str, set[HubConnection]] = {}
+        self.captured: dict[str, int] = {}
+        """The newest captured change delivered to each layer group (a publisher taking over resends some)."""
 
     async def add(self, connection: HubConnection) -> None:
         """Register a connection that finished its handshake and join its standard layer groups."""
@@ -75,6 +79,7 @@ class LocalTable:
             members.discard(connection)
             if not members:
                 del self.members[group]
+                self.captured.pop(group, None)
             lifetime.process_channel().leave(group)
 
     def recipients(self, group: str, exclude: list[str] | None = None) -> list[HubConnection]:
@@ -96,6 +101,31 @@ class LocalTable:
         for connection in recipients:
             connection.deliver(frames, log)
         return len(recipients)
+
+    def deliver_changes(self, group: str, changes: Sequence[Sequence[Any]]) -> int:
+        """Hand captured ``changes`` (``[event id, users, frames]``, in commit order) to the local members of
+        ``group``, each change once per event id, each member one frame holding every change its user may see
+        (one per change on a resumable connection: its sequence ids count frames); returns the frames queued."""
+        last = self.captured.get(group, 0)
+        fresh = [(users, frames) for event_id, users, frames in changes if event_id > last]
+        if not fresh:
+            return 0
+        self.captured[group] = max(last, changes[-1][0])
+        batch = FrameBatch(fresh)
+        count = 0
+        for connection in self.recipients(group):
+            protocol = connection.protocol
+            if protocol is None or connection.state is not State.CONNECTED:
+                continue
+            if connection.resume is None:
+                frame = batch.joined(protocol.name, connection.user_id)
+                found = [frame] if frame is not None else []
+            else:
+                found = batch.frames(protocol.name, connection.user_id)
+            for frame in found:
+                connection.enqueue_frame(frame)
+            count += len(found)
+        return count
 
     def close(self, group: str, reason: str | None, exclude: list[str] | None = None) -> int:
         """Close every local member of ``group`` except ``exclude`` with a Close message carrying ``reason``."""
@@ -135,6 +165,12 @@ def _on_frame(event: dict[str, Any]) -> None:
         found.deliver(event["group"], event["frames"], event.get("exclude"), event.get("log", ""))
 
 
+def _on_capture(event: dict[str, Any]) -> None:
+    found = _tables.current()
+    if found is not None:
+        found.deliver_changes(event["group"], event["changes"])
+
+
 def _on_close(event: dict[str, Any]) -> None:
     found = _tables.current()
     if found is not None:
@@ -155,4 +191,5 @@ def _messages_lost() -> None:
 
 lifetime.route(events.FRAME, _on_frame)
 lifetime.route(events.CLOSE, _on_close)
+lifetime.route(events.CAPTURE, _on_capture)
 lifetime.on_gap(_messages_lost)

@@ -9,6 +9,7 @@ connections would not work.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -90,6 +91,22 @@ class Services:
 
 
 _services: PerLoop[Services] = PerLoop(Services)
+_channel_hooks: list[Callable[[], None]] = []
+
+
+def on_channel_start(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` on its loop when this process's layer channel starts (the change-capture listener)."""
+    if hook not in _channel_hooks:
+        _channel_hooks.append(hook)
+
+
+def channel_started() -> None:
+    """Run the :func:`on_channel_start` hooks (called by ``lifetime`` on the channel's loop)."""
+    for hook in list(_channel_hooks):
+        try:
+            hook()
+        except Exception:
+            logging.getLogger("realtime.lifetime").exception("realtime: a channel start hook failed")
 
 
 def services() -> Services:

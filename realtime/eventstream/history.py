@@ -19,6 +19,7 @@ import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,11 +29,13 @@ from ..redis_client import LoopClients
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One published event: its id, its SSE event type (``None``: ``message``) and its data (JSON text)."""
+    """One published event: its id, its SSE event type (``None``: ``message``), its data (JSON text) and who may
+    receive it (``None``: every stream of the topic; else user identifiers: captured rows, ``realtime.capture``)."""
 
     id: int
     event: str | None
     data: str
+    users: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,3 +221,20 @@ class RedisHistory:
 def history() -> HistoryBackend:
     """The configured history backend (``REALTIME["SSE_HISTORY_BACKEND"]``), created once per process."""
     return configured_backend("SSE_HISTORY_BACKEND")
+
+
+_topic_backends: list[tuple[Callable[[str], bool], HistoryBackend]] = []
+
+
+def register_topics(owns: Callable[[str], bool], backend: HistoryBackend) -> None:
+    """Let ``backend`` keep the history of the topics ``owns`` accepts (the change-capture outbox does so for
+    captured topics; their events are published by the database, never by ``apublish``)."""
+    _topic_backends.append((owns, backend))
+
+
+def history_of(topic: str) -> HistoryBackend:
+    """The history backend of ``topic``: one that :func:`register_topics` gave it, else :func:`history`."""
+    for owns, backend in _topic_backends:
+        if owns(topic):
+            return backend
+    return history()

@@ -17,7 +17,7 @@ from ..exceptions import RealtimeError
 from ..loops import PerLoop
 from ..protocol.event_stream import format_sse
 from ..sync import run_sync, uses_private_loop
-from .history import Replay, StoredEvent, history
+from .history import Replay, StoredEvent, history_of
 from .response import HEARTBEAT, to_json
 
 logger = logging.getLogger("realtime.eventstream")
@@ -47,13 +47,21 @@ def _encode(item: StoredEvent) -> bytes:
     return format_sse(item.data, event=item.event, id=str(item.id))
 
 
-def _reset(asked: int, last_id: int) -> tuple[int, bytes]:
+Chunk = tuple[int, bytes, frozenset[str] | None]
+"""An encoded event: its id, the SSE text, who may receive it (``None``: every stream)."""
+
+
+def _chunk(item: StoredEvent) -> Chunk:
+    return item.id, _encode(item), item.users
+
+
+def _reset(asked: int, last_id: int) -> Chunk:
     data = to_json({"lastEventId": str(asked)})
-    return last_id, format_sse(data, event=RESET_EVENT, id=str(last_id))
+    return last_id, format_sse(data, event=RESET_EVENT, id=str(last_id)), None
 
 
-async def _resume(topic: str, after: int) -> tuple[Replay, list[tuple[int, bytes]]]:
-    """What a stream or feed that has seen ``topic`` up to id ``after`` gets next: ``(replay, [(id, chunk)])``.
+async def _resume(topic: str, after: int) -> tuple[Replay, list[Chunk]]:
+    """What a stream or feed that has seen ``topic`` up to id ``after`` gets next: ``(replay, [chunk])``.
 
     The kept events after ``after``. When the history no longer reaches back that far, a reset event first:
     when ``after`` is older than the history's epoch and the epoch keeps all it had (the history was
@@ -61,16 +69,16 @@ async def _resume(topic: str, after: int) -> tuple[Replay, list[tuple[int, bytes
     it; else at the newest id. A replay of more than
     ``MAX_OUTBOUND_BYTES`` is a reset at the newest id too (the page refetches instead).
     """
-    replay = await history().since(topic, after)
+    replay = await history_of(topic).since(topic, after)
     if replay.complete:
-        chunks = [(item.id, _encode(item)) for item in replay.events]
+        chunks = [_chunk(item) for item in replay.events]
     else:
-        epoch = await history().since(topic, 0) if replay.last_id else replay
+        epoch = await history_of(topic).since(topic, 0) if replay.last_id else replay
         if epoch.complete and epoch.events and after < epoch.events[0].id:
-            chunks = [_reset(after, epoch.events[0].id - 1), *((item.id, _encode(item)) for item in epoch.events)]
+            chunks = [_reset(after, epoch.events[0].id - 1), *map(_chunk, epoch.events)]
         else:
             chunks = [_reset(after, replay.last_id)]
-    if sum(len(chunk) for _, chunk in chunks) > int(realtime_settings.MAX_OUTBOUND_BYTES):
+    if sum(len(chunk) for _, chunk, _ in chunks) > int(realtime_settings.MAX_OUTBOUND_BYTES):
         chunks = [_reset(after, replay.last_id)]
     return replay, chunks
 
@@ -97,7 +105,7 @@ async def apublish(topic: str, data: Any, event: str | None = None) -> str:
     limit = int(realtime_settings.SSE_MAX_EVENT_SIZE)
     if size > limit:
         raise EventTooLarge(f"The event is {size} bytes; SSE_MAX_EVENT_SIZE allows {limit}.")
-    event_id = await history().append(topic, event, text)
+    event_id = await history_of(topic).append(topic, event, text)
     group = names.topic(topic)
     try:
         await lifetime.send_to_group(group, events.topic(topic, group, event_id, event, text))
@@ -133,7 +141,7 @@ def publish(topic: str, data: Any, event: str | None = None) -> str:
             return await apublish(topic, data, event)
         finally:
             if private:
-                await history().release_loop()
+                await history_of(topic).release_loop()
 
     result: str = run_sync(once)
     return result
@@ -142,9 +150,11 @@ def publish(topic: str, data: Any, event: str | None = None) -> str:
 class _Subscriber:
     """One open topic stream: encoded events the feed handed it and the stream has not yet written."""
 
-    __slots__ = ("after", "ended", "_items", "_size", "_limit", "_waiter")
+    __slots__ = ("after", "ended", "user", "_items", "_size", "_limit", "_waiter")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, user: str | None = None) -> None:
+        self.user = user
+        """The stream's user identifier: events for some users only reach theirs."""
         self.after = 0
         """The id of the newest event this stream has, from its replay or the feed."""
         self.ended = False
@@ -153,9 +163,13 @@ class _Subscriber:
         self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
 
-    def push(self, event_id: int, chunk: bytes) -> None:
+    def may_see(self, users: frozenset[str] | None) -> bool:
+        """Whether an event for ``users`` (``None``: everyone) reaches this stream."""
+        return users is None or (self.user is not None and self.user in users)
+
+    def push(self, event_id: int, chunk: bytes, users: frozenset[str] | None = None) -> None:
         """Queue one encoded event (from the feed); past the limit the stream ends (its client is too slow)."""
-        if self.ended:
+        if self.ended or not self.may_see(users):
             return
         self._items.append((event_id, chunk))
         self._size += len(chunk)
@@ -208,7 +222,7 @@ class _Feed:
 
     async def _start(self) -> None:
         await self.channel.join(self.group)
-        self.cursor = (await history().since(self.topic, None)).last_id
+        self.cursor = (await history_of(self.topic).since(self.topic, None)).last_id
         self.ready = True
         self._fill_soon()  # what arrived meanwhile
         interval = float(realtime_settings.SSE_HEARTBEAT_INTERVAL)
@@ -224,20 +238,22 @@ class _Feed:
                 self._filling = asyncio.ensure_future(self._fill(check=True))
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """A ``TOPIC`` event from the layer: hand it on now if it is the next one, else sort it out."""
-        item = StoredEvent(event["id"], event.get("event"), event["data"])
-        if self.ready and self._filling is None and item.id <= self.cursor + 1:
-            if item.id == self.cursor + 1:
-                self._emit(item.id, _encode(item))
+        """A ``TOPIC`` event from the layer: hand it on now if it is the next one (the id after the cursor, or
+        the event says the cursor's is its previous one), else sort it out."""
+        users = event.get("users")
+        item = StoredEvent(event["id"], event.get("event"), event["data"], None if users is None else frozenset(users))
+        if self.ready and self._filling is None and (item.id <= self.cursor + 1 or event.get("prev") == self.cursor):
+            if item.id > self.cursor:
+                self._emit(_chunk(item))
             return  # an id it already handed on
         self._pending.append(item)
         if self.ready:
             self._fill_soon()
 
-    def _emit(self, event_id: int, chunk: bytes) -> None:
-        self.cursor = event_id
+    def _emit(self, chunk: Chunk) -> None:
+        self.cursor = chunk[0]
         for subscriber in self.subscribers:
-            subscriber.push(event_id, chunk)
+            subscriber.push(*chunk)
 
     def _fill_soon(self) -> None:
         if self._filling is None and self._pending:
@@ -255,7 +271,7 @@ class _Feed:
                 pending, self._pending = sorted(self._pending, key=lambda item: item.id), []
                 for item in pending:
                     if item.id > self.cursor:  # a gap the history could not fill is accepted
-                        self._emit(item.id, _encode(item))
+                        self._emit(_chunk(item))
         finally:
             self._filling = None
 
@@ -269,8 +285,8 @@ class _Feed:
             if not replay.last_id:
                 return  # the history was forgotten and nothing came since: the next epoch's first event says so
             logger.warning("realtime: SSE topic %r: the history does not reach back to id %s", self.topic, self.cursor)
-        for event_id, chunk in chunks:
-            self._emit(event_id, chunk)
+        for chunk in chunks:
+            self._emit(chunk)
 
     def close(self) -> None:
         """Stop listening (the last stream of the topic in this process ended)."""
@@ -301,14 +317,17 @@ def _unsubscribe(feed: _Feed, subscriber: _Subscriber) -> None:
         feed.close()
 
 
-async def subscribe(topic: str, last_event_id: int | None, *, heartbeat: float | None = None) -> TopicStream:
+async def subscribe(
+    topic: str, last_event_id: int | None, *, heartbeat: float | None = None, user: str | None = None
+) -> TopicStream:
     """The encoded events of ``topic``: the replay after ``last_event_id`` (or a reset), then live, with a
     comment after ``heartbeat`` seconds of silence (``None``: ``SSE_HEARTBEAT_INTERVAL``; ``0``: none).
+    ``user``: the stream's user identifier (events for some users only reach theirs).
 
     Returns once subscribed and replayed (so errors surface before the response starts).
     """
     feed = _feed(topic)
-    subscriber = _Subscriber(int(realtime_settings.MAX_OUTBOUND_BYTES))
+    subscriber = _Subscriber(int(realtime_settings.MAX_OUTBOUND_BYTES), user)
     feed.subscribers.add(subscriber)  # before any await: the feed must not close under us
     try:
         await feed.start()
@@ -318,7 +337,7 @@ async def subscribe(topic: str, last_event_id: int | None, *, heartbeat: float |
         else:
             replay, chunks = await _resume(topic, last_event_id)
             subscriber.after = replay.last_id
-            first = [chunk for _, chunk in chunks]
+            first = [chunk for _, chunk, users in chunks if subscriber.may_see(users)]
     except BaseException:
         _unsubscribe(feed, subscriber)
         raise

@@ -175,7 +175,7 @@ class TopicStreamView(EventStreamView):
         if refusal is not None:
             return refusal
         try:
-            events = await subscribe(topic, last_event_id, heartbeat=self.heartbeat_interval)
+            events = await subscribe(topic, last_event_id, heartbeat=self.heartbeat_interval, user=self.user_id)
         except Exception:
             logger.exception("realtime: subscribing to SSE topic %r failed", topic)
             return HttpResponse("The event history is unavailable.", status=503, content_type="text/plain")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from realtime import Client
+from realtime.capture.replay import replay_to_caller
 from realtime.context import get_hub_context
 from realtime.exceptions import HubError
 from realtime.hubs import Hub
@@ -167,6 +168,12 @@ class ChatHub(Hub):
 
     async def WhoAmI(self) -> str | None:  # noqa: N802
         return self.context.user_identifier
+
+    async def ItemsSince(self, last_id: str) -> dict[str, Any]:  # noqa: N802
+        """Change-capture replay: the ``ItemChanged`` calls missed after ``last_id`` (tests/capture)."""
+        from tests.pushapp.models import Item
+
+        return await replay_to_caller(self, Item, last_id)
 
 
 class TypedClient(Client, Protocol):

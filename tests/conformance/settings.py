@@ -96,6 +96,8 @@ REALTIME = {
     "SSE_HEARTBEAT_INTERVAL": float(os.environ.get("SSE_HEARTBEAT_INTERVAL", "15")),
     "SSE_RETRY_MS": int(os.environ.get("SSE_RETRY_MS", "3000")),
     "SSE_HISTORY_SIZE": int(os.environ.get("SSE_HISTORY_SIZE", "1000")),
+    # CAPTURE_LISTENER=worker: the servers publish no captured change, `realtime_capture run` does (tests/capture)
+    "CAPTURE_LISTENER": os.environ.get("CAPTURE_LISTENER", "process"),
     # STATEFUL_RECONNECT_STORE=1 with REDIS_URL: connections survive their owner (tests/multiprocess)
     "STATEFUL_RECONNECT_STORE": (
         "realtime.resume_store.RedisResumeStore" if REDIS_URL and os.environ.get("STATEFUL_RECONNECT_STORE") else None

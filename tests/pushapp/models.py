@@ -52,3 +52,15 @@ class Sample(models.Model):
     uuid = models.UUIDField(null=True)
     order = models.ForeignKey(Order, null=True, on_delete=models.SET_NULL, related_name="+")
     only_order = models.OneToOneField(Order, null=True, on_delete=models.SET_NULL, related_name="+")
+
+
+class Item(models.Model):
+    """The change-capture table of the conformance server (``conformance_item``, shared/conformance.md)."""
+
+    id = models.AutoField(primary_key=True)
+    name = models.TextField()
+    done = models.BooleanField(default=False, db_default=False)
+    owner = models.TextField(null=True)
+
+    class Meta:
+        db_table = "conformance_item"

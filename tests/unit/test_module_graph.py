@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("dispatcher", {"dispatcher", "invocations", "takeover"}),
     ("clients, groups, presence", {"clients", "groups", "presence"}),
     ("hubs", {"hubs"}),
-    ("context and push", {"context", "model_events", "middleware", "celery", "eventstream", "push_api"}),
+    ("context and push", {"context", "model_events", "middleware", "celery", "eventstream", "push_api", "capture"}),
     ("entry points", {"routing", "testing", "checks", "management", "apps", "templatetags", "typescript"}),
 ]  # fmt: skip
 
