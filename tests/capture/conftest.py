@@ -102,7 +102,8 @@ def stack(database_url: str) -> Iterator[CaptureStack]:
     """Two daphne conformance servers on the test database and a private Redis (started one after the other:
     each migrates on start)."""
     with redis_server() as redis_url:
-        env = {"REDIS_URL": redis_url, "CHANNEL_LAYER": "pubsub", "CONFORMANCE_DATABASE_URL": database_url}
+        # DATABASE_URL: the name conformance.md gives (tests/push uses CONFORMANCE_DATABASE_URL, which wins over it)
+        env = {"REDIS_URL": redis_url, "CHANNEL_LAYER": "pubsub", "DATABASE_URL": database_url}
         with conformance_server("daphne", env=env) as first, conformance_server("daphne", env=env) as second:
             yield CaptureStack(database_url, [first, second], env)
 

@@ -28,11 +28,13 @@ DATABASES = {
         "NAME": os.environ.get("CONFORMANCE_DB") or str(Path(tempfile.gettempdir()) / "realtime-conformance.sqlite3"),
     }
 }
-# PostgreSQL instead, e.g. CONFORMANCE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/some_db (tests/push).
-if os.environ.get("CONFORMANCE_DATABASE_URL"):
-    _url = urlsplit(os.environ["CONFORMANCE_DATABASE_URL"])
+# PostgreSQL instead (and change capture with it): DATABASE_URL=postgresql://postgres@127.0.0.1:5432/some_db, as
+# conformance.md names it; CONFORMANCE_DATABASE_URL, which the project's own tests set, wins over it.
+_database_url = os.environ.get("CONFORMANCE_DATABASE_URL") or os.environ.get("DATABASE_URL")
+if _database_url:
+    _url = urlsplit(_database_url)
     if _url.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"CONFORMANCE_DATABASE_URL: only postgresql:// URLs are supported, not {_url.scheme!r}")
+        raise ValueError(f"DATABASE_URL: only postgresql:// URLs are supported, not {_url.scheme!r}")
     DATABASES["default"] = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": _url.path.lstrip("/"),
