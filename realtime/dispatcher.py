@@ -227,7 +227,7 @@ class HubDispatcher:
         durable.own(resume.token)
         self._connected = True
         for participant in participants:
-            await participant.connected(connection)
+            await participant.adopted(connection)
 
     async def _make_durable(self, store: RedisResumeStore, protocol: HubProtocol) -> None:
         """Keep this connection's state in the durable store, so another process can take it over."""
@@ -252,7 +252,7 @@ class HubDispatcher:
         await self.invocations.stop()
         await connection.cleanup()
         for participant in reversed(participants):
-            await participant.disconnected(connection)
+            await participant.let_go(connection)  # presence: the entries are the new owner's, nobody left
         if self._connected:
             local.table().remove(connection)
         await connection.transport.close()

@@ -247,5 +247,11 @@ class _UserGroups:
     async def disconnected(self, connection: HubConnection) -> None:
         return None
 
+    async def adopted(self, connection: HubConnection) -> None:
+        await self.connected(connection)  # memberships given to the user while no process had the connection
+
+    async def let_go(self, connection: HubConnection) -> None:
+        return None
+
 
 take_part(_UserGroups())

@@ -17,6 +17,13 @@ class Participant(Protocol):
     async def disconnected(self, connection: HubConnection) -> None:
         """After ``on_disconnected``, before the connection leaves its groups."""
 
+    async def adopted(self, connection: HubConnection) -> None:
+        """This process took the connection over from one that did not answer (stateful reconnect): it goes on
+        here as it was, in its groups again, with no handshake and no ``on_connected``."""
+
+    async def let_go(self, connection: HubConnection) -> None:
+        """Another process took the connection over: drop what this process holds for it, without ending it."""
+
 
 participants: list[Participant] = []
 """The participants in every hub connection's life, in the order they registered (:func:`take_part`)."""

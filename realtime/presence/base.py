@@ -132,7 +132,17 @@ class PresenceBackend(abc.ABC):
 
     @abc.abstractmethod
     async def leave(self, process: str, connection_id: str, scopes: Sequence[PresenceScope]) -> list[bool]:
-        """Remove the connection from each scope; per scope, ``True`` if it was there."""
+        """Remove the connection from each scope; per scope, ``True`` if it was there and ``process`` owned it
+        (an entry that another process took over stays)."""
+
+    @abc.abstractmethod
+    async def take(
+        self, process: str, connection_id: str, ttl: float, liveness: float | None = None
+    ) -> list[tuple[PresenceScope, PresenceEntry]]:
+        """Make ``process`` the owner of every live entry of the connection, pushing their expiry to now + ``ttl``,
+        and return them: a process took the connection over (stateful reconnect), so its old owner's removals and
+        the sweep of its old owner leave them alone. Marks ``process`` alive as :meth:`join` does.
+        """
 
     @abc.abstractmethod
     async def refresh(self, process: str, items: Sequence[tuple[PresenceScope, str]], ttl: float) -> list[int]:

@@ -44,15 +44,33 @@ class MemoryPresence(PresenceBackend):
         return added
 
     async def leave(self, process: str, connection_id: str, scopes: Sequence[PresenceScope]) -> list[bool]:
-        """Remove the connection from each scope; per scope, ``True`` if it was there."""
+        """Remove the connection from each scope; per scope, ``True`` if it was there and ``process`` owned it."""
         removed = []
         with self._lock:
             for scope in scopes:
                 members = self._scopes.get(scope)
-                removed.append(members is not None and members.pop(connection_id, None) is not None)
-                if members is not None and not members:
-                    del self._scopes[scope]
+                found = members.get(connection_id) if members is not None else None
+                removed.append(found is not None and found[2] == process)
+                if members is not None and removed[-1]:
+                    del members[connection_id]
+                    if not members:
+                        del self._scopes[scope]
         return removed
+
+    async def take(
+        self, process: str, connection_id: str, ttl: float, liveness: float | None = None
+    ) -> list[tuple[PresenceScope, PresenceEntry]]:
+        """Make ``process`` the owner of every live entry of the connection; returns them."""
+        now = time.monotonic()
+        taken = []
+        with self._lock:
+            self._earliest = min(self._earliest, now + ttl)
+            for scope, members in self._scopes.items():
+                found = members.get(connection_id)
+                if found is not None and found[1] > now:
+                    members[connection_id] = (found[0], now + ttl, process)
+                    taken.append((scope, found[0]))
+        return taken
 
     async def refresh(self, process: str, items: Sequence[tuple[PresenceScope, str]], ttl: float) -> list[int]:
         """Push the expiry of each live item forward; returns the indexes of the missing ones."""

@@ -12,6 +12,9 @@ Data model (``P`` = ``realtime:presence:``; ``sid`` = a digest of hub, scope kin
   forward by ``alive()`` (one ``ZADD``, whatever the number of entries) and by every join; every process
   that owns entries is in it, so a dead one is always found.
 - ``P p:<process>``: set of ``"<sid> <connection id>"``, every entry the process owns.
+- ``P c:<connection id>``: hash, sid → the process that owns the connection's entry there: a process that
+  takes a connection over (stateful reconnect) takes its entries with it, and a process removes or sweeps
+  only the entries it owns.
 
 Every write is one Lua script (atomic); times come from Redis ``TIME``, so process clocks never matter.
 A scope's keys, name and index entry disappear with its last entry; a process's set with its last entry.
@@ -39,6 +42,9 @@ local expiry = now + tonumber(ARGV[3])
 local added = {}
 for i = 6, #ARGV, 4 do
   local sid = ARGV[i]
+  local owner = redis.call('HGET', P .. 'c:' .. conn, sid)
+  if owner and owner ~= pid then redis.call('SREM', P .. 'p:' .. owner, sid .. ' ' .. conn) end
+  redis.call('HSET', P .. 'c:' .. conn, sid, pid)
   added[#added + 1] = redis.call('ZADD', P .. 's:' .. sid, expiry, conn)
   redis.call('HSET', P .. 'e:' .. sid, conn, ARGV[i + 1])
   redis.call('HSET', P .. 'n', sid, ARGV[i + 2])
@@ -56,13 +62,19 @@ local removed = {}
 for i = 4, #ARGV, 2 do
   local sid = ARGV[i]
   local s = P .. 's:' .. sid
-  removed[#removed + 1] = redis.call('ZREM', s, conn)
-  redis.call('HDEL', P .. 'e:' .. sid, conn)
-  redis.call('SREM', P .. 'p:' .. pid, sid .. ' ' .. conn)
-  if redis.call('ZCARD', s) == 0 then
-    redis.call('DEL', P .. 'e:' .. sid)
-    redis.call('HDEL', P .. 'n', sid)
-    redis.call('SREM', P .. 'k:' .. ARGV[i + 1], sid)
+  local owner = redis.call('HGET', P .. 'c:' .. conn, sid)
+  if owner and owner ~= pid then  -- another process took the connection over: its entry stays
+    removed[#removed + 1] = 0
+  else
+    removed[#removed + 1] = redis.call('ZREM', s, conn)
+    redis.call('HDEL', P .. 'e:' .. sid, conn)
+    redis.call('HDEL', P .. 'c:' .. conn, sid)
+    redis.call('SREM', P .. 'p:' .. pid, sid .. ' ' .. conn)
+    if redis.call('ZCARD', s) == 0 then
+      redis.call('DEL', P .. 'e:' .. sid)
+      redis.call('HDEL', P .. 'n', sid)
+      redis.call('SREM', P .. 'k:' .. ARGV[i + 1], sid)
+    end
   end
 end
 return removed
@@ -118,8 +130,10 @@ local out = {}
 for _, item in ipairs(redis.call('SPOP', P .. 'p:' .. pid, ARGV[3])) do
   local at = string.find(item, ' ', 1, true)
   local sid, conn = string.sub(item, 1, at - 1), string.sub(item, at + 1)
-  local s, e = P .. 's:' .. sid, P .. 'e:' .. sid
-  if redis.call('ZREM', s, conn) == 1 then
+  local s, e, c = P .. 's:' .. sid, P .. 'e:' .. sid, P .. 'c:' .. conn
+  local owner = redis.call('HGET', c, sid)
+  if (not owner or owner == pid) and redis.call('ZREM', s, conn) == 1 then
+    redis.call('HDEL', c, sid)
     local name = redis.call('HGET', P .. 'n', sid)
     out[#out + 1] = name or ''
     out[#out + 1] = conn
@@ -137,6 +151,34 @@ if redis.call('SCARD', P .. 'p:' .. pid) == 0 then
   return {1, out}
 end
 return {0, out}
+"""
+)
+
+_TAKE = (
+    _NOW
+    + """
+local P, pid, conn = ARGV[1], ARGV[2], ARGV[3]
+local c, expiry = P .. 'c:' .. conn, now + tonumber(ARGV[4])
+local flat = redis.call('HGETALL', c)
+local out = {}
+for i = 1, #flat, 2 do
+  local sid, owner = flat[i], flat[i + 1]
+  local s = P .. 's:' .. sid
+  if redis.call('ZSCORE', s, conn) then
+    if owner ~= pid then
+      redis.call('SREM', P .. 'p:' .. owner, sid .. ' ' .. conn)
+      redis.call('SADD', P .. 'p:' .. pid, sid .. ' ' .. conn)
+      redis.call('HSET', c, sid, pid)
+    end
+    redis.call('ZADD', s, expiry, conn)
+    out[#out + 1] = redis.call('HGET', P .. 'n', sid) or ''
+    out[#out + 1] = redis.call('HGET', P .. 'e:' .. sid, conn) or ''
+  else
+    redis.call('HDEL', c, sid)
+  end
+end
+redis.call('ZADD', P .. 'procs', now + tonumber(ARGV[5]), pid)
+return out
 """
 )
 
@@ -202,6 +244,7 @@ _SCRIPTS = {
     "alive": _ALIVE,
     "dead": _DEAD,
     "reap": _REAP,
+    "take": _TAKE,
     "members": _MEMBERS,
     "ids": _IDS,
     "count": _COUNT,
@@ -315,6 +358,19 @@ class RedisPresence(PresenceBackend):
                 if done:
                     break
         return removed
+
+    async def take(
+        self, process: str, connection_id: str, ttl: float, liveness: float | None = None
+    ) -> list[tuple[PresenceScope, PresenceEntry]]:
+        """Make ``process`` the owner of every entry of the connection (one script call); returns them."""
+        alive_ms = int((ttl if liveness is None else liveness) * 1000)
+        flat = await self._scripts()["take"](args=[self.prefix, process, connection_id, int(ttl * 1000), alive_ms])
+        taken = []
+        for name, text in zip(flat[::2], flat[1::2], strict=True):
+            if name:
+                data = json.loads(name)
+                taken.append((PresenceScope(data["h"], data["k"], data["n"]), _entry(connection_id, text)))
+        return taken
 
     async def members(self, scope: PresenceScope) -> list[PresenceEntry]:
         """The live entries of ``scope``: one round trip and one JSON document, whatever the size."""

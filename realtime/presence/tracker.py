@@ -8,6 +8,13 @@ retries failed removals, and sweeps the entries of processes whose liveness expi
 ``left``. Every ``PRESENCE_TTL / 3`` seconds, and at once if its process had been given up for dead, a
 beat also pushes its entries' own expiry forward, writing back any the store lost. A store outage never
 fails a connection: failed writes come back with a later beat, failed removals are retried.
+
+A connection taken over from a process that did not answer (stateful reconnect) takes its entries with it,
+unannounced: it never left, so no ``left`` and no second ``joined``, and the sweep of the old process leaves
+them alone. That process, if it was only slow, lets the connection go without removing or announcing anything
+(the store removes an entry only for the process that owns it). Entries swept before the takeover (it came
+more than ``PRESENCE_LIVENESS_TTL`` after the old process's last beat) were announced as ``left``: the takeover
+writes the hub and user entries again, not the group entries.
 """
 
 from __future__ import annotations
@@ -125,6 +132,35 @@ class Tracker:
         async with tracked.lock:
             await self._write(tracked, connection.connection_id, tracked.scopes())
         return tracked
+
+    async def adopt(self, connection: HubConnection, metadata: Mapping[str, Any] | None = None) -> Tracked:
+        """Go on with a connection taken over from another process: its entries become this process's, unannounced
+        (it never left); the hub and user entries are written again if the store lost them (``metadata``)."""
+        connection_id = connection.connection_id
+        try:
+            taken = await store().take(self.process, connection_id, ttl(), liveness_ttl())
+        except Exception:
+            logger.warning("realtime: presence of %s not taken over; the heartbeat rewrites it", connection_id)
+            taken = []
+        limit = int(realtime_settings.PRESENCE_MAX_METADATA_SIZE)
+        fresh = PresenceEntry(connection_id, connection.user_id, time.time(), normalize_metadata(metadata, limit))
+        entry = next((found for scope, found in taken if scope.kind == HUB), fresh)
+        groups = {scope.name: found for scope, found in taken if scope.kind == GROUP}
+        tracked = self.connections[connection_id] = Tracked(connection.hub, entry, groups)
+        self._hubs[connection.hub.hub_name()] = connection.hub
+        loops.services().start("presence", self.run)
+        kept = {scope for scope, _ in taken}
+        async with tracked.lock:
+            missing = [(scope, found) for scope, found in tracked.scopes() if scope not in kept]
+            if missing:
+                await self._write(tracked, connection_id, missing)
+        return tracked
+
+    def let_go(self, connection_id: str) -> None:
+        """Forget a connection another process took over, without a write: its entries are that process's now."""
+        tracked = self.connections.pop(connection_id, None)
+        if tracked is not None:
+            tracked.closed = True
 
     async def join(
         self,
@@ -330,6 +366,14 @@ class _Presence:
     async def disconnected(self, connection: HubConnection) -> None:
         if tracks(connection.hub):
             await tracker().disconnected(connection.connection_id)
+
+    async def adopted(self, connection: HubConnection) -> None:
+        if tracks(connection.hub):
+            await tracker().adopt(connection, await connection.hub(connection).presence_metadata())
+
+    async def let_go(self, connection: HubConnection) -> None:
+        if tracks(connection.hub):
+            tracker().let_go(connection.connection_id)
 
 
 take_part(_Presence())

@@ -286,3 +286,54 @@ async def test_with_the_durable_store_a_frame_kept_during_a_replay_is_written_on
         assert await second.next_not_ping() == {"type": 1, "target": "Msg", "arguments": ["after"]}
         await second.ws.disconnect(1000)
         await asyncio.wait_for(ResumeHub.ended.wait(), 5)
+
+
+async def test_a_slow_owner_that_was_taken_over_lets_go_without_a_presence_leave(settings, monkeypatch):
+    """The owner did not answer a relay in time (a backlogged layer) and another process took the connection over
+    from the durable store: at its next write this process learns it and lets the connection go. That must leave
+    the connection's presence alone (the entries are the new owner's to keep) and announce no ``left``."""
+    from realtime.presence import presence
+    from realtime.resume_store import RedisResumeStore
+    from tests.servers import redis_server
+
+    monkeypatch.setattr(ResumeHub, "track_presence", True, raising=False)
+    with redis_server() as url:
+        settings.REALTIME = {
+            "REDIS_URL": url,
+            "STATEFUL_RECONNECT_STORE": "realtime.resume_store.RedisResumeStore",
+            "PRESENCE_BACKEND": "realtime.presence.redis.RedisPresence",
+        }
+        observer = Socket(await negotiate(stateful=False))
+        assert (await observer.connect())[0]
+        await observer.send({"protocol": "json", "version": 1})
+        assert await observer.next() == {}
+        await observer.send(invocation("1", "Join", "room"))
+        assert (await observer.next_not_ping())["target"] == "PresenceChanged"  # its own join, then the result
+        assert await observer.next_not_ping() == {"type": 3, "invocationId": "1", "result": "joined"}
+        token, mover = await open_stateful()
+        await mover.send(invocation("1", "Join", "room"))
+        assert (await mover.next_not_ping())["target"] == "PresenceChanged"  # its own join, then the result
+        assert await mover.next_not_ping() == {"type": 3, "invocationId": "1", "result": "joined"}
+        diffs = [await observer.next_not_ping()]
+        assert diffs[0]["target"] == "PresenceChanged"
+        moved = diffs[0]["arguments"][0]["joined"][0]
+        connection = local.find(moved)
+        assert connection is not None and connection.resume is not None
+        assert await RedisResumeStore().take(token, connection.resume.owner, "another-process") is not None
+
+        await get_hub_context(ResumeHub).clients.group("room").asend("Msg", "x")  # its keep fails: evicted
+        for _ in range(10):
+            if "closed" in await mover.next_not_ping():
+                break  # the eviction ran to its end (the socket is closed last)
+        else:
+            pytest.fail("the taken-over connection was not let go")
+        await get_hub_context(ResumeHub).clients.group("room").asend("Msg", "marker")
+        seen = []
+        for _ in range(10):
+            seen.append(await observer.next_not_ping())
+            if seen[-1].get("arguments") == ["marker"]:
+                break
+        assert [m for m in seen if m.get("target") == "PresenceChanged"] == []
+        async with presence().session():
+            assert moved in await get_hub_context(ResumeHub).presence.connection_ids("room")
+        await observer.ws.disconnect(1000)

@@ -168,3 +168,56 @@ ctest("when the owner dies, another process takes the connection over from the d
         await proxy.close();
     }
 }, { skip: !OWNER_PID || !process.env.DURABLE ? "needs OWNER_PID and DURABLE=1 (tests/multiprocess/test_stateful_reconnect.py)" : skip });
+
+// Run alone, with OWNER_PID and DURABLE=1: it kills the owner. Presence (issue 17 part 1): the connection taken
+// over stays listed in its group and its other members never see it leave, while a connection that died with the
+// owner (the witness) is swept and announced as left, which proves the sweep of the dead process's entries ran.
+ctest("when a process took a connection over from its dead owner, presence shows no leave", async (track) => {
+    const proxy = await cuttingProxy(SERVER_URL);
+    try {
+        const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, statefulReconnect: true });
+        const { hub: witness } = buildHub({ url: `${SERVER_URL}/chathub` });
+        const { hub: observer } = buildHub({ url: `${SERVER2_URL}/chathub` });
+        for (const hub of [receiver, witness, observer]) track(hub);
+        const diffs = [];
+        const waiting = [];
+        observer.on("PresenceChanged", (diff) => {
+            diffs.push(diff);
+            for (const waiter of waiting.filter((w) => w.until())) {
+                waiting.splice(waiting.indexOf(waiter), 1);
+                waiter.resolve();
+            }
+        });
+        const until = (what, condition) => {
+            const wait = deferred();
+            waiting.push({ until: condition, resolve: wait.resolve });
+            if (condition()) wait.resolve();
+            return withTimeout(wait.promise, what, 30_000);
+        };
+        const messages = collector(receiver);
+        await observer.start();
+        await receiver.start();
+        await witness.start();
+        const [o, r, w] = [observer.connectionId, receiver.connectionId, witness.connectionId];
+        const joined = (id) => diffs.filter((diff) => diff.joined.includes(id)).length;
+        const left = (id) => diffs.filter((diff) => diff.left.includes(id)).length;
+        const group = `presence-takeover-${Date.now()}`;
+        await observer.invoke("JoinGroup", group);
+        await receiver.invoke("JoinGroup", group);
+        await witness.invoke("JoinGroup", group);
+        await until("the receiver's and the witness's joins", () => joined(r) === 1 && joined(w) === 1);
+        assert.deepEqual(await observer.invoke("GetGroupMembers", group), [o, r, w].sort());
+        proxy.target = SERVER2_URL;
+        process.kill(OWNER_PID, "SIGKILL");
+        await observer.invoke("SendToGroup", group, "after the kill");
+        await messages.arrived(1);  // the receiver resumed on the other process (taken over)
+        await until("the witness's leave (the sweep of the dead owner's entries)", () => left(w) === 1);
+        assert.equal(left(r), 0, JSON.stringify(diffs));
+        assert.equal(joined(r), 1, JSON.stringify(diffs));  // listed all along: never announced again
+        assert.deepEqual(await observer.invoke("GetGroupMembers", group), [o, r].sort());
+        assert.deepEqual(await receiver.invoke("GetGroupMembers", group), [o, r].sort());
+        assert.equal(receiver.connectionId, r);
+    } finally {
+        await proxy.close();
+    }
+}, { skip: !OWNER_PID || !process.env.DURABLE ? "needs OWNER_PID and DURABLE=1 (tests/multiprocess/test_stateful_reconnect.py)" : skip });

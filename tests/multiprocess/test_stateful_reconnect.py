@@ -89,3 +89,16 @@ def test_a_dead_owner_with_the_durable_store_is_taken_over_without_loss(node_mod
             raise AssertionError(f"{exc}\n--- the owner ---\n{owner}\n--- the taker ---\n{taker}") from None
         assert first.process.wait(timeout=10) == -signal.SIGKILL
         assert "Traceback" not in second.output()
+
+
+def test_a_connection_taken_over_from_a_dead_owner_never_leaves_its_presence_groups(node_modules, tmp_path):
+    """Presence's default timings (``PRESENCE_LIVENESS_TTL`` 10 s, more than the relay's 5 s attach timeout): the
+    takeover comes before the sweep of the dead owner's entries, which must leave the connection's entries alone."""
+    with two_servers("pubsub", tmp_path, STATEFUL_RECONNECT_STORE="1", REALTIME_LOG_LEVEL="INFO") as (first, second):
+        urls = {"SERVER_URL": first.url, "SERVER2_URL": second.url}
+        try:
+            run_node("presence shows no leave", 1, **urls, OWNER_PID=str(first.process.pid), DURABLE="1")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- the taker ---\n{second.output()[-6000:]}") from None
+        assert first.process.wait(timeout=10) == -signal.SIGKILL
+        assert "Traceback" not in second.output()

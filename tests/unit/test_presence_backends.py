@@ -141,6 +141,30 @@ async def test_missing_entries_are_reported_for_rewriting(backend):
     assert await backend.refresh("p1", [], 10) == []
 
 
+async def test_a_connection_taken_over_keeps_its_entries_through_its_old_owners_leave_and_sweep(backend):
+    """Stateful reconnect's takeover: the new owner takes the entries as they are (metadata included); the old
+    owner's removals and the sweep of the old owner leave them, and the new owner removes them when it ends."""
+    user = PresenceScope(HUBNAME, USER, "u1")
+    await backend.join("old", "a", [(ALL, entry("a", "u1")), (user, entry("a", "u1")), (ROOM, entry("a", nick="A"))], 1)
+    await backend.join("old", "b", [(ROOM, entry("b"))], 1, liveness=0)
+    taken = await backend.take("new", "a", 30, liveness=30)
+    assert sorted((scope.kind, scope.name, e.metadata) for scope, e in taken) == [
+        ("group", "room", {"nick": "A"}),
+        ("hub", "", {}),
+        ("user", "u1", {}),
+    ]
+    assert await backend.take("new", "nobody", 30) == []
+    assert await backend.leave("old", "a", [ROOM, ALL]) == [False, False]  # the old owner lets it go: no-op
+    await asyncio.sleep(1.1)  # the old owner's liveness and entries expired
+    swept = await backend.sweep("new")
+    assert [(scope.name, e.connection_id) for scope, e in swept] == [("room", "b")]
+    assert await backend.connection_ids(ROOM) == ["a"]  # pushed forward by the take
+    assert await backend.connection_ids(user) == ["a"]
+    assert await backend.join("new", "a", [(ROOM, entry("a", nick="A2"))], 30) == [False]
+    assert await backend.leave("new", "a", [ROOM, ALL, user]) == [True, True, True]
+    assert await backend.connection_ids(ROOM) == []
+
+
 async def test_refresh_in_batches(backend):
     items = []
     for index in range(2500):
@@ -202,6 +226,15 @@ async def test_redis_leaves_no_keys_behind(redis_backend, raw):
     assert len(await redis_backend.sweep("p1")) == 3
     assert await raw.keys("realtime:presence:*") == ["realtime:presence:procs"]
     assert await raw.zrange("realtime:presence:procs", 0, -1) == ["p1"]
+
+
+async def test_redis_a_takeover_leaves_no_keys_behind(redis_backend, raw):
+    await redis_backend.join("old", "a", [(ROOM, entry("a")), (ALL, entry("a"))], 30, liveness=0)
+    assert len(await redis_backend.take("new", "a", 30)) == 2
+    assert await raw.exists("realtime:presence:p:old") == 0  # nothing of its left for a sweep to take
+    assert await redis_backend.sweep("new") == []
+    assert await redis_backend.leave("new", "a", [ROOM, ALL]) == [True, True]
+    assert await raw.keys("realtime:presence:*") == ["realtime:presence:procs"]
 
 
 async def test_redis_listing_is_one_round_trip(redis_backend, raw):
