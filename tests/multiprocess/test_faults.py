@@ -138,6 +138,11 @@ def negotiate(server, hub: str = "chathub") -> tuple[int, str, str | None]:
         return error.code, error.read().decode(), error.headers.get("content-type")
 
 
+def server_log(server) -> str:
+    lines = server.log.read_text(errors="replace").splitlines()
+    return "\n".join(line for line in lines if '" 503 ' not in line and '" 200 ' not in line)[-6000:]
+
+
 async def negotiate_until(server, status: int, timeout: float = 30) -> tuple[int, str, str | None]:
     """The first negotiate answered with ``status``; fails after ``timeout`` seconds of other answers."""
     deadline = time.monotonic() + timeout
@@ -145,7 +150,9 @@ async def negotiate_until(server, status: int, timeout: float = 30) -> tuple[int
         reply = await asyncio.to_thread(negotiate, server)
         if reply[0] == status:
             return reply
-        assert time.monotonic() < deadline, f"negotiate kept answering {reply}"
+        assert time.monotonic() < deadline, (
+            f"negotiate kept answering {reply}; server log but access lines:\n{server_log(server)}"
+        )
         await asyncio.sleep(0.1)
 
 
