@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -202,6 +203,28 @@ def start_redis(port: int) -> subprocess.Popen[bytes]:
             stop(process)
             raise RuntimeError("redis-server did not start")
         time.sleep(0.1)
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+"""The machine's PostgreSQL (trust auth); tests make databases of their own on it (:func:`postgres_database`)."""
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database named after ``prefix``, this process and a random part; yields its URL and
+    drops it afterwards (closing what is still connected to it)."""
+    import psycopg  # the dev extra has it; only the PostgreSQL suites need it
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=10) as connection:
+            connection.execute(sql)
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,16 +18,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.servers import REPO_ROOT, Server, conformance_server, redis_server
+from tests.servers import REPO_ROOT, Server, conformance_server, postgres_database, redis_server
 from tests.signalr_client import RawHubClient
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 COMMAND_TIMEOUT = 60
-
-
-def admin(sql: str) -> None:
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=10) as connection:
-        connection.execute(sql)
 
 
 @dataclass
@@ -89,12 +82,8 @@ def _get(url: str) -> str:
 @pytest.fixture(scope="package")
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this run, dropped at the end."""
-    name = f"realtime_capture_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("realtime_capture_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.capture.conftest import CaptureStack, admin, changes_until
+from tests.capture.conftest import CaptureStack, changes_until
 from tests.capture.test_capture import PRUNE_ALL
-from tests.servers import REPO_ROOT, conformance_server, redis_server
+from tests.servers import REPO_ROOT, conformance_server, postgres_database, redis_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,21 +26,15 @@ PUBLISHERS = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 're
 @pytest.fixture
 def worker_stack() -> Iterator[CaptureStack]:
     """A database of its own, a private Redis and one daphne server that leaves publishing to a worker."""
-    name = f"realtime_capture_worker_{os.getpid()}_{secrets.token_hex(4)}"
-    admin(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        with redis_server() as redis_url:
-            env = {
-                "REDIS_URL": redis_url,
-                "CHANNEL_LAYER": "pubsub",
-                "CONFORMANCE_DATABASE_URL": url,
-                "CAPTURE_LISTENER": "worker",
-            }
-            with conformance_server("daphne", env=env) as server:
-                yield CaptureStack(url, [server], env)
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("realtime_capture_worker") as url, redis_server() as redis_url:
+        env = {
+            "REDIS_URL": redis_url,
+            "CHANNEL_LAYER": "pubsub",
+            "CONFORMANCE_DATABASE_URL": url,
+            "CAPTURE_LISTENER": "worker",
+        }
+        with conformance_server("daphne", env=env) as server:
+            yield CaptureStack(url, [server], env)
 
 
 def start_worker(stack: CaptureStack) -> subprocess.Popen[str]:

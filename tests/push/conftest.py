@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
 import urllib.error
@@ -20,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.servers import REPO_ROOT, Server, conformance_server, redis_server
+from tests.servers import REPO_ROOT, Server, conformance_server, postgres_database, redis_server
 from tests.signalr_client import RawHubClient
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 COMMAND_TIMEOUT = 60
 
 
@@ -80,22 +78,11 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
         return exc.code, exc.read().decode()
 
 
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=10) as connection:
-        connection.execute(sql)
-
-
 @pytest.fixture(scope="package")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
-    name = f"realtime_push_{os.getpid()}_{secrets.token_hex(4)}"
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("realtime_push") as url:
+        yield url
 
 
 @pytest.fixture(scope="package")
