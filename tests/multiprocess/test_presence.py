@@ -226,7 +226,9 @@ async def test_a_thousand_fast_joins_and_leaves_end_exact(cluster, context):
     """10 clients on two processes make 1,000 random joins/leaves over 5 groups, concurrently."""
     servers = cluster[2]
     groups = [f"churn-{index}" for index in range(5)]
-    observers = [await RawHubClient.open(ws(servers[index % 2])) for index in range(len(groups))]
+    # Observers only listen while the workers churn (which can outlast the 30 s client timeout on a loaded machine),
+    # so they ping as the official clients do.
+    observers = [await RawHubClient.open(ws(servers[index % 2]), ping_every=10.0) for index in range(len(groups))]
     workers = [await RawHubClient.open(ws(servers[index % 2])) for index in range(10)]
     try:
         observer_ids = {}
