@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -98,11 +99,12 @@ async def test_unknown_scopes_are_empty(backend):
 
 
 async def test_expired_entries_are_not_listed_and_refresh_keeps_them(backend):
-    await backend.join("p1", "a", [(ROOM, entry("a"))], 0.3)
-    await backend.join("p1", "b", [(ROOM, entry("b"))], 0.3)
-    await asyncio.sleep(0.15)
-    assert await backend.refresh("p1", [(ROOM, "a"), (ROOM, "gone")], 0.3) == [1]
-    await asyncio.sleep(0.25)
+    # Margins of seconds, not tenths, so a loaded machine keeps to the plan: b lives 2 s, a is refreshed at once to 10.
+    joined = time.monotonic()
+    await backend.join("p1", "a", [(ROOM, entry("a"))], 2.0)
+    await backend.join("p1", "b", [(ROOM, entry("b"))], 2.0)
+    assert await backend.refresh("p1", [(ROOM, "a"), (ROOM, "gone")], 10.0) == [1]
+    await asyncio.sleep(joined + 2.1 - time.monotonic())  # b's expiry is the passing of time itself
     assert await backend.connection_ids(ROOM) == ["a"]
     assert await backend.count(ROOM) == 1
     assert [e.connection_id for e in await backend.members(ROOM)] == ["a"]
