@@ -28,6 +28,7 @@ from ..context import HubContext
 from ..hubs import Hub
 from ..presence import tracks
 from ..protocol.base import Frame
+from ..transports.http import BodyTooLarge, read_body, respond
 from ..types import Receive, Scope, Send
 from . import keys, openapi
 from .errors import ApiError, bad_request
@@ -114,7 +115,12 @@ class PushApiApp:
             raise ApiError(404, "HubNotFound", f"No hub {hub!r} is served here.", target="hub")
         call = Call(context, params, query)
         if operation.body:
-            body = await read_body(receive, int(realtime_settings.PUSH_API_MAX_BODY_SIZE))
+            limit = int(realtime_settings.PUSH_API_MAX_BODY_SIZE)
+            try:
+                body = await read_body(receive, limit)
+            except BodyTooLarge:
+                too_large = f"The body is over {limit} bytes (PUSH_API_MAX_BODY_SIZE)."
+                raise ApiError(413, "PayloadTooLarge", too_large) from None
             if body is None:
                 return None
             call.frames = parse_message(body, context.hub)
@@ -213,27 +219,3 @@ def parse_message(body: bytes, hub: type[Hub]) -> dict[str, Frame]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body; 413 past ``limit`` bytes; ``None`` when the client went away."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "PayloadTooLarge", f"The body is over {limit} bytes (PUSH_API_MAX_BODY_SIZE).")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-async def respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    """Send a complete response with its ``Content-Length``."""
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -55,8 +55,12 @@ async def respond(send: Send, status: int, body: bytes = b"", headers: list[tupl
     await send({"type": "http.response.body", "body": body})
 
 
+class BodyTooLarge(Exception):
+    """A request body went past the limit given to :func:`read_body`."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or ``None`` when it exceeds ``limit`` bytes or the client went away."""
+    """The request body, or ``None`` when the client went away; :class:`BodyTooLarge` past ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -66,7 +70,7 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return None
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
@@ -237,8 +241,11 @@ class EndpointHttpApp:
     async def _hand_over(self, receive: Receive, entry: Entry, token: str) -> int:
         """Read the POST body and hand it to the connection's owner, here or in another process."""
         limit = int(realtime_settings.MAX_POST_SIZE)
-        body = await read_body(receive, limit)
-        if body is None:
+        try:
+            body = await read_body(receive, limit)
+        except BodyTooLarge:
+            body = None
+        if body is None:  # too large, or the client went away: either way it is answered 413 and not handed on
             raise Refusal(413, f"Request bodies are limited to {limit} bytes (MAX_POST_SIZE).")
         owner = owner_of(token)
         if owner is not None:
