@@ -101,35 +101,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="realtime.W005",
             )
         )
-    backend = user.get("PRESENCE_BACKEND", DEFAULTS["PRESENCE_BACKEND"])
-    if str(getattr(backend, "__name__", backend)).endswith("RedisPresence") and not user.get("REDIS_URL"):
-        problems.append(
-            Error(
-                "PRESENCE_BACKEND is RedisPresence but REDIS_URL is not set.",
-                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
-                id="realtime.E006",
-            )
-        )
-    registry = user.get("REGISTRY_BACKEND", DEFAULTS["REGISTRY_BACKEND"])
-    if str(getattr(registry, "__name__", registry)).endswith("RedisRegistry") and not user.get("REDIS_URL"):
-        problems.append(
-            Error(
-                "REGISTRY_BACKEND is RedisRegistry but REDIS_URL is not set: every negotiate would fail.",
-                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
-                id="realtime.E010",
-            )
-        )
+    problems += redis_without_url(user, "PRESENCE_BACKEND", "RedisPresence", "realtime.E006")
+    problems += redis_without_url(
+        user, "REGISTRY_BACKEND", "RedisRegistry", "realtime.E010", ": every negotiate would fail"
+    )
     if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
         problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
-    store = user.get("STATEFUL_RECONNECT_STORE")
-    if str(getattr(store, "__name__", store or "")).endswith("RedisResumeStore") and not user.get("REDIS_URL"):
-        problems.append(
-            Error(
-                "STATEFUL_RECONNECT_STORE is RedisResumeStore but REDIS_URL is not set.",
-                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
-                id="realtime.E012",
-            )
-        )
+    problems += redis_without_url(user, "STATEFUL_RECONNECT_STORE", "RedisResumeStore", "realtime.E012")
     if int(user.get("STATEFUL_RECONNECT_BUFFER_SIZE", DEFAULTS["STATEFUL_RECONNECT_BUFFER_SIZE"])) < 1:
         problems.append(
             Error(
@@ -167,20 +145,22 @@ def _check_presence_liveness(user: dict[str, Any]) -> list[Any]:
     return []
 
 
+def redis_without_url(user: dict[str, Any], setting: str, backend: str, error_id: str, why: str = "") -> list[Any]:
+    """The error ``error_id`` when ``REALTIME[setting]`` names the Redis class ``backend`` but no ``REDIS_URL``."""
+    chosen = user.get(setting, DEFAULTS.get(setting))
+    if not str(getattr(chosen, "__name__", chosen or "")).endswith(backend) or user.get("REDIS_URL"):
+        return []
+    message = f"{setting} is {backend} but REDIS_URL is not set{why}."
+    hint = 'Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).'
+    return [Error(message, hint=hint, id=error_id)]
+
+
 @register()
 def check_sse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """SSE topic settings: the history backend, its sizes and the topic pattern (``realtime.eventstream``)."""
     user = getattr(settings, "REALTIME", None) or {}
     problems: list[Any] = []
-    backend = str(user.get("SSE_HISTORY_BACKEND", DEFAULTS["SSE_HISTORY_BACKEND"]))
-    if backend.endswith("RedisHistory") and not user.get("REDIS_URL"):
-        problems.append(
-            Error(
-                "SSE_HISTORY_BACKEND is RedisHistory but REDIS_URL is not set.",
-                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
-                id="realtime.E020",
-            )
-        )
+    problems += redis_without_url(user, "SSE_HISTORY_BACKEND", "RedisHistory", "realtime.E020")
     for key in ("SSE_HISTORY_SIZE", "SSE_HISTORY_TTL", "SSE_MAX_EVENT_SIZE"):
         if float(user.get(key, DEFAULTS[key])) < 1:
             problems.append(Error(f"REALTIME[{key!r}] must be at least 1.", id="realtime.E022"))

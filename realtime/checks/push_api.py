@@ -9,6 +9,7 @@ from django.core.checks import Error, register
 
 from ..conf import DEFAULTS
 from ..push_api.keys import MIN_KEY_LENGTH, key_problems
+from .configuration import redis_without_url
 
 
 @register()
@@ -27,13 +28,4 @@ def check_push_api(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     ]
     if int(user.get("PUSH_API_MAX_BODY_SIZE", DEFAULTS["PUSH_API_MAX_BODY_SIZE"])) < 1:
         problems.append(Error("REALTIME['PUSH_API_MAX_BODY_SIZE'] must be at least 1 byte.", id="realtime.E051"))
-    backend = user.get("USER_GROUP_BACKEND", DEFAULTS["USER_GROUP_BACKEND"])
-    if str(getattr(backend, "__name__", backend)).endswith("RedisUserGroups") and not user.get("REDIS_URL"):
-        problems.append(
-            Error(
-                "USER_GROUP_BACKEND is RedisUserGroups but REDIS_URL is not set.",
-                hint='Set REALTIME["REDIS_URL"] = "redis://127.0.0.1:6379/0" (the Redis every process shares).',
-                id="realtime.E052",
-            )
-        )
-    return problems
+    return problems + redis_without_url(user, "USER_GROUP_BACKEND", "RedisUserGroups", "realtime.E052")
