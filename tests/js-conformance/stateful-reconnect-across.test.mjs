@@ -50,20 +50,27 @@ function collector(hub) {
     };
 }
 
+/** A stateful receiver through `proxy` (to SERVER_URL) and a sender on SERVER2_URL, both tracked and started; the
+ * receiver's ReceiveMessage texts are collected. */
+async function receiverAndSender(track, proxy, protocol = PROTOCOLS[0]) {
+    const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, protocol, statefulReconnect: true });
+    const { hub: sender } = buildHub({ url: `${SERVER2_URL}/chathub`, protocol });
+    track(receiver);
+    track(sender);
+    const messages = collector(receiver);
+    await receiver.start();
+    await sender.start();
+    return { receiver, sender, messages };
+}
+
 for (const protocol of PROTOCOLS) {
     ctest(`[${protocol.name}] a socket cut and reopened on the other process resumes exactly once, in order`, async (track) => {
         const proxy = await cuttingProxy(SERVER_URL);
         try {
-            const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, protocol, statefulReconnect: true });
-            const { hub: sender } = buildHub({ url: `${SERVER2_URL}/chathub`, protocol });
-            track(receiver);
-            track(sender);
+            const { receiver, sender, messages } = await receiverAndSender(track, proxy, protocol);
             const events = [];
             receiver.onreconnecting(() => events.push("reconnecting"));
             receiver.onclose(() => events.push("close"));
-            const messages = collector(receiver);
-            await receiver.start();
-            await sender.start();
             const id = receiver.connectionId;
             const group = `across-${protocol.name}-${Date.now()}`;
             await receiver.invoke("JoinGroup", group);
@@ -93,15 +100,9 @@ for (const protocol of PROTOCOLS) {
 ctest("when the owner dies and no durable buffer keeps its state, the client is told at once, never resumed with a gap", async (track) => {
     const proxy = await cuttingProxy(SERVER_URL);
     try {
-        const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, statefulReconnect: true });
-        const { hub: sender } = buildHub({ url: `${SERVER2_URL}/chathub` });
-        track(receiver);
-        track(sender);
+        const { receiver, sender, messages } = await receiverAndSender(track, proxy);
         const closed = deferred();
         receiver.onclose((error) => closed.resolve(error));
-        const messages = collector(receiver);
-        await receiver.start();
-        await sender.start();
         const group = `owner-dies-${Date.now()}`;
         await receiver.invoke("JoinGroup", group);
         await sender.invoke("SendToGroup", group, "before");
@@ -121,16 +122,10 @@ ctest("when the owner dies and no durable buffer keeps its state, the client is 
 ctest("when the owner dies, another process takes the connection over from the durable store: nothing lost or doubled", async (track) => {
     const proxy = await cuttingProxy(SERVER_URL);
     try {
-        const { hub: receiver } = buildHub({ url: `${proxy.url}/chathub`, statefulReconnect: true });
-        const { hub: sender } = buildHub({ url: `${SERVER2_URL}/chathub` });
-        track(receiver);
-        track(sender);
+        const { receiver, sender, messages } = await receiverAndSender(track, proxy);
         const events = [];
         receiver.onreconnecting(() => events.push("reconnecting"));
         receiver.onclose(() => events.push("close"));
-        const messages = collector(receiver);
-        await receiver.start();
-        await sender.start();
         const id = receiver.connectionId;
         const group = `takeover-${Date.now()}`;
         await receiver.invoke("JoinGroup", group);
