@@ -126,23 +126,16 @@ def delete(token: str) -> Event:
     return {"type": DELETE, "token": token}
 
 
-def topic(
-    name: str,
-    group: str,
-    event_id: int,
-    event: str | None,
-    data: str,
-    *,
-    prev: int | None = None,
-    users: list[str] | None = None,
-) -> Event:
-    """Event ``event_id`` (SSE type ``event``, JSON ``data``) of topic ``name``, for the processes in ``group``
-    (``prev``: the id of the topic's previous event when not ``event_id - 1``; ``users``: who may receive it)."""
-    found: Event = {"type": TOPIC, "topic": name, "group": group, "id": event_id, "event": event, "data": data}
+TopicItem = tuple[int, str | None, str, list[str] | None]
+"""One event of a ``TOPIC`` message: id, SSE type, JSON data, who may receive it (``None``: everyone)."""
+
+
+def topic(name: str, group: str, items: list[TopicItem], *, prev: int | None = None) -> Event:
+    """Events of topic ``name`` in id order, for the processes in ``group`` (``prev``: the id of the topic's
+    event before the first one, when not ``id - 1``; each later one follows the one before it)."""
+    found: Event = {"type": TOPIC, "topic": name, "group": group, "items": items}
     if prev is not None:
         found["prev"] = prev
-    if users is not None:
-        found["users"] = users
     return found
 
 

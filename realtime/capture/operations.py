@@ -29,7 +29,7 @@ def install(schema_editor: Any, table: str) -> None:
 def remove(schema_editor: Any, table: str) -> None:
     """Drop the row trigger of ``table`` (the shared outbox stays: other tables may use it)."""
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(sql.remove_table(schema_editor.quote_name(table)))
+        sql.run(cursor, sql.remove_table(schema_editor.quote_name(table)))
 
 
 class InstallCapture(Operation):

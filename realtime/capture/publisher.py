@@ -26,7 +26,7 @@ from django.db import connections
 from .. import lifetime, loops, names
 from ..clients import encode_invocation
 from ..conf import realtime_settings
-from ..events import CapturedChange
+from ..events import CapturedChange, TopicItem
 from ..events import capture as capture_event
 from ..events import frame as frame_event
 from ..events import topic as topic_event
@@ -74,7 +74,7 @@ def deliveries(changes: list[Change], alias: str) -> list[tuple[int, list[Delive
         out = []
         for capture in captures_of_table(table):
             try:
-                out.append(capture.delivery(row_values.instance(capture.model, row_values.parse(text), alias), op))
+                out.append(capture.delivery(row_values.instance_of(capture.model, op, text, alias), op))
             except Exception:
                 logger.exception("realtime capture: change %s of %s could not be built; it is skipped", event_id, table)
         found.append((event_id, out))
@@ -160,31 +160,27 @@ class Publisher:
                 await conn.execute(sql.PRUNE, {"upto": published - int(realtime_settings.CAPTURE_HISTORY_SIZE)})
 
     async def _send(self, built: list[tuple[int, list[Delivery]]]) -> None:
-        """One layer message per group for the changes of a drained batch not sent yet (in commit order)."""
+        """One layer message per group, and one per SSE topic, for the changes of a drained batch not sent yet
+        (in commit order)."""
         by_group: dict[str, list[CapturedChange]] = {}
+        by_topic: dict[str, list[TopicItem]] = {}
         for event_id, sends in built:
-            if event_id > self.sent:
-                for delivery in sends:
-                    for group in delivery.targets:
-                        by_group.setdefault(group, []).append((event_id, delivery.users, delivery.frames))
+            if event_id <= self.sent:
+                continue
+            for delivery in sends:
+                for group in delivery.targets:
+                    by_group.setdefault(group, []).append((event_id, delivery.users, delivery.frames))
+                if delivery.event is not None:
+                    for topic in delivery.topics:
+                        by_topic.setdefault(topic, []).append((event_id, *delivery.event, delivery.users))
         for group, changes in by_group.items():
             await lifetime.send_to_group(group, capture_event(group, changes))
-        for event_id, sends in built:
-            for delivery in sends:
-                if event_id > self.sent and delivery.event is not None:
-                    await self._publish(event_id, delivery)
+        for topic, items in by_topic.items():
+            group = names.topic(topic)
+            await lifetime.send_to_group(group, topic_event(topic, group, items, prev=self._prev.get(topic)))
+            self._prev[topic] = items[-1][0]
         if built:
             self.sent = max(self.sent, built[-1][0])
-
-    async def _publish(self, event_id: int, delivery: Delivery) -> None:
-        """Send a change to the streams of its SSE topics (``prev``: the topic's previous change, when known)."""
-        assert delivery.event is not None
-        event, data = delivery.event
-        for topic in delivery.topics:
-            group = names.topic(topic)
-            message = topic_event(topic, group, event_id, event, data, prev=self._prev.get(topic), users=delivery.users)
-            await lifetime.send_to_group(group, message)
-            self._prev[topic] = event_id
 
     async def _lost(self, published: int, pruned: int) -> None:
         logger.error("realtime capture: changes %s to %s are gone from the outbox unsent", published + 1, pruned)

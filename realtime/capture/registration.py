@@ -33,8 +33,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Capture", "Delivery", "capture_model", "captured_topic", "captures", "captures_of_table"]
 
-OPS = {"i": ("insert", "created"), "u": ("update", "updated"), "d": ("delete", "deleted")}
-"""The outbox's operation letters: the SQL word (``op`` of a ``method`` payload) and the model event action."""
+OPS = {
+    "i": ("insert", "created"),
+    "u": ("update", "updated"),
+    "d": ("delete", "deleted"),
+    "t": ("truncate", "truncated"),
+}
+"""The outbox's operation letters: the SQL word (``op`` of a ``method`` payload) and the model event action.
+A truncate has no row: its payload is ``{}``."""
+TRUNCATE = "t"
 
 AudienceSpec = Callable[[Any], Iterable[str] | None] | None
 
@@ -68,6 +75,7 @@ class Capture:
         method: str | None = None,
         event_prefix: str | None = None,
         topics: Iterable[str] = (),
+        truncate_groups: Iterable[str] | None = None,
     ) -> None:
         self.topics = [check_topic(topic) for topic in ([topics] if isinstance(topics, str) else topics)]
         self.events = ModelBroadcaster(model, hub=hub, groups=groups, payload=payload, event_prefix=event_prefix)
@@ -77,23 +85,34 @@ class Capture:
         self.method = method
         if audience is not None and not callable(audience):
             raise ImproperlyConfigured(f"capture_model({model.__name__}): audience is a function of the row.")
+        if isinstance(truncate_groups, str) or callable(truncate_groups):
+            raise ImproperlyConfigured(f"capture_model({model.__name__}): truncate_groups is a list of group names.")
+        if truncate_groups is None and groups is not None and not callable(groups):
+            truncate_groups = groups
+        self.truncate_groups = None if truncate_groups is None else [str(group) for group in truncate_groups]
 
     @property
     def hub(self) -> type[Hub]:
         """The hub the events go to."""
         return self.events.hub
 
+    def groups_for(self, instance: Any) -> list[str] | None:
+        """The groups ``instance``'s changes go to (``None``: every connection of the hub); a truncate (no
+        instance) goes to ``truncate_groups``."""
+        return self.truncate_groups if instance is None else self.events.groups_for(instance)
+
     def users_for(self, instance: Any) -> list[str] | None:
-        """The user identifiers that may receive ``instance`` (``None``: no restriction)."""
-        if self.audience is None:
+        """The user identifiers that may receive ``instance`` (``None``: no restriction, as for a truncate)."""
+        if self.audience is None or instance is None:
             return None
         found = self.audience(instance)
         return None if found is None else [str(user) for user in found]
 
     def invocation(self, instance: Any, op: str) -> tuple[str, Any]:
-        """The client method and its argument for a change ``op`` (``"i"``, ``"u"``, ``"d"``) of ``instance``."""
+        """The client method and its argument for a change ``op`` (``"i"``, ``"u"``, ``"d"``, ``"t"``) of
+        ``instance`` (``None`` for a truncate)."""
         word, action = OPS[op]
-        payload = self.events.payload_for(instance)
+        payload = {} if instance is None else self.events.payload_for(instance)
         if self.method is None:
             return self.events.event(action), payload
         if not isinstance(payload, dict):
@@ -103,7 +122,7 @@ class Capture:
     def delivery(self, instance: Any, op: str) -> Delivery:
         """Groups, audience and encoded invocation of one change, computed now."""
         hub, name = self.hub, self.hub.hub_name()
-        groups = self.events.groups_for(instance)
+        groups = self.groups_for(instance)
         targets = [names.hub_all(name)] if groups is None else [names.group(name, g) for g in groups]
         method, argument = self.invocation(instance, op)
         event = (method, to_json(argument)) if self.topics else None
@@ -124,6 +143,7 @@ def capture_model(
     method: str | None = None,
     event_prefix: str | None = None,
     topics: Iterable[str] = (),
+    truncate_groups: Iterable[str] | None = None,
 ) -> Capture:
     """Send every committed insert, update and delete of ``model``'s table to ``hub``, whatever wrote it.
 
@@ -133,8 +153,10 @@ def capture_model(
     ``method``: one client method for the three operations, called with the payload (a dict) plus ``"op"``
     (``"insert"``, ``"update"`` or ``"delete"``). ``topics``: SSE topic names the changes are published to too
     (event type: the client method, data: its argument; ``TopicStreamView`` replays them from the outbox after
-    a ``Last-Event-ID``, and ``audience`` applies to the streams' users). Call it once per model and hub, in
-    ``AppConfig.ready()``.
+    a ``Last-Event-ID``, and ``audience`` applies to the streams' users). A ``TRUNCATE`` of the table sends
+    ``"<app_label>.<Model>.truncated"`` with ``{}`` (or ``method`` with ``{"op": "truncate"}``) to
+    ``truncate_groups`` (default: ``groups`` when it is a list, else every connection of the hub). Call it once
+    per model and hub, in ``AppConfig.ready()``.
     """
     capture = Capture(
         model,
@@ -145,6 +167,7 @@ def capture_model(
         method=method,
         event_prefix=event_prefix,
         topics=topics,
+        truncate_groups=truncate_groups,
     )
     if any(c.model is model and c.events.hub_path == capture.events.hub_path for c in _captures):
         raise ImproperlyConfigured(f"{model.__name__} is already captured to {capture.events.hub_path}.")

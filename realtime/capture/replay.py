@@ -36,8 +36,8 @@ __all__ = ["Missed", "changes_since", "replay_to_caller"]
 class Missed:
     """What :func:`changes_since` found."""
 
-    changes: list[tuple[int, Capture, models.Model, str]]
-    """``(event id, registration, row, op letter)``, oldest first."""
+    changes: list[tuple[int, Capture, models.Model | None, str]]
+    """``(event id, registration, row, op letter)``, oldest first (no row for a truncate)."""
     last_id: int
     """The newest event id (the position to remember)."""
     complete: bool
@@ -60,9 +60,7 @@ def changes_since(after: int, model: type[models.Model] | None = None, limit: in
     for event_id, table, op, text in found:
         for capture in captures():
             if capture.table == table and (model is None or capture.model is model):
-                changes.append(
-                    (event_id, capture, row_values.instance(capture.model, row_values.parse(text), alias), op)
-                )
+                changes.append((event_id, capture, row_values.instance_of(capture.model, op, text, alias), op))
     last = found[-1][0] if found else after
     return Missed(changes, last, len(found) < limit)
 
@@ -86,8 +84,8 @@ async def replay_to_caller(hub: Hub, model: type[models.Model] | None, last_id: 
     return {"lastEventId": str(missed.last_id), "complete": True}
 
 
-def _visible(capture: Capture, instance: models.Model, context: Any) -> bool:
-    groups = capture.events.groups_for(instance)
+def _visible(capture: Capture, instance: models.Model | None, context: Any) -> bool:
+    groups = capture.groups_for(instance)
     if groups is not None and not any(context.in_group(group) for group in groups):
         return False
     users = capture.users_for(instance)

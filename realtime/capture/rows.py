@@ -37,3 +37,8 @@ def instance(model: type[models.Model], row: dict[str, Any], using: str) -> mode
     fields = model._meta.concrete_fields
     names = [field.attname for field in fields]
     return model.from_db(using, names, [_value(field, row.get(field.column)) for field in fields])
+
+
+def instance_of(model: type[models.Model], op: str, text: str, using: str) -> models.Model | None:
+    """The instance of an outbox change (``None`` for a truncate, op ``"t"``, which has no row)."""
+    return None if op == "t" else instance(model, parse(text), using)

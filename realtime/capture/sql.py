@@ -3,7 +3,8 @@
 Every captured table has an ``AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW`` trigger that appends the
 row (``to_jsonb``: the new row, or the old one for a delete) to ``realtime_capture_outbox`` with its
 transaction's id and its rank in that transaction (0, 1, ...; a per-transaction counter kept in the
-transaction-local setting ``realtime.capture_n``, undone with a rolled-back savepoint like the rows).
+transaction-local setting ``realtime.capture_n``, undone with a rolled-back savepoint like the rows), and an
+``AFTER TRUNCATE ... FOR EACH STATEMENT`` trigger that appends one row-less change (op ``t``, row ``{}``).
 
 Commit order: the first outbox row of a transaction queues a deferred constraint trigger that runs at
 ``COMMIT``. It takes a transaction-level advisory lock, reserves the transaction's event ids from a sequence
@@ -26,6 +27,8 @@ CHANNEL = "realtime_capture"
 """The NOTIFY channel: a wake-up, no payload."""
 TRIGGER = "realtime_capture"
 """The name of the row trigger on every captured table."""
+TRUNCATE_TRIGGER = "realtime_capture_truncate"
+"""The name of the statement trigger that captures a ``TRUNCATE`` of a captured table."""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS realtime_capture_outbox (
@@ -58,7 +61,7 @@ BEGIN
     PERFORM set_config('realtime.capture_n', (n + 1)::text, true);
     INSERT INTO realtime_capture_outbox (n, tbl, op, row) VALUES (
         n, TG_TABLE_NAME, lower(left(TG_OP, 1)),
-        CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END
+        CASE TG_OP WHEN 'DELETE' THEN to_jsonb(OLD) WHEN 'TRUNCATE' THEN '{{}}'::jsonb ELSE to_jsonb(NEW) END
     );
     RETURN NULL;
 END $$;
@@ -119,22 +122,26 @@ WHERE id = 1 AND EXISTS (SELECT 1 FROM gone)
 
 TRY_LEAD = f"SELECT pg_try_advisory_lock({LEADER_LOCK})"
 INSTALLED = (
-    "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-    f"WHERE t.tgname = '{TRIGGER}' AND NOT t.tgisinternal ORDER BY 1"
+    f"SELECT c.relname, bool_or(t.tgname = '{TRUNCATE_TRIGGER}') "
+    "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    f"WHERE t.tgname IN ('{TRIGGER}', '{TRUNCATE_TRIGGER}') AND NOT t.tgisinternal GROUP BY 1 ORDER BY 1"
 )
+"""The captured tables, each with whether its ``TRUNCATE`` is captured too (installed before it was not)."""
 
 
 def install_table(quoted_table: str) -> str:
     """The statements that capture ``quoted_table`` (already quoted); run after :data:`SCHEMA`."""
     return (
-        f"DROP TRIGGER IF EXISTS {TRIGGER} ON {quoted_table};\nCREATE TRIGGER {TRIGGER} "
-        f"AFTER INSERT OR UPDATE OR DELETE ON {quoted_table} FOR EACH ROW EXECUTE FUNCTION realtime_capture_row()"
+        f"{remove_table(quoted_table)};\nCREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {quoted_table} "
+        "FOR EACH ROW EXECUTE FUNCTION realtime_capture_row();\n"
+        f"CREATE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON {quoted_table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION realtime_capture_row()"
     )
 
 
 def remove_table(quoted_table: str) -> str:
-    """The statement that stops capturing ``quoted_table``."""
-    return f"DROP TRIGGER IF EXISTS {TRIGGER} ON {quoted_table}"
+    """The statements that stop capturing ``quoted_table``."""
+    return ";\n".join(f"DROP TRIGGER IF EXISTS {name} ON {quoted_table}" for name in (TRIGGER, TRUNCATE_TRIGGER))
 
 
 def run(cursor: Any, script: str) -> None:

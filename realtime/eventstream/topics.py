@@ -108,7 +108,7 @@ async def apublish(topic: str, data: Any, event: str | None = None) -> str:
     event_id = await history_of(topic).append(topic, event, text)
     group = names.topic(topic)
     try:
-        await lifetime.send_to_group(group, events.topic(topic, group, event_id, event, text))
+        await lifetime.send_to_group(group, events.topic(topic, group, [(event_id, event, text, None)]))
     except Exception:  # stored: the streams read it from the history (a retry would publish it twice)
         logger.warning(
             "realtime: SSE event %s of %r is stored, but the channel layer refused it: streams get it from the "
@@ -238,11 +238,16 @@ class _Feed:
                 self._filling = asyncio.ensure_future(self._fill(check=True))
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """A ``TOPIC`` event from the layer: hand it on now if it is the next one (the id after the cursor, or
-        the event says the cursor's is its previous one), else sort it out."""
-        users = event.get("users")
-        item = StoredEvent(event["id"], event.get("event"), event["data"], None if users is None else frozenset(users))
-        if self.ready and self._filling is None and (item.id <= self.cursor + 1 or event.get("prev") == self.cursor):
+        """A ``TOPIC`` message from the layer: hand each event on now if it is the next one (the id after the
+        cursor, or its previous one is the cursor's), else sort it out."""
+        prev = event.get("prev")
+        for event_id, kind, data, users in event["items"]:
+            item = StoredEvent(event_id, kind, data, None if users is None else frozenset(users))
+            self._on_item(item, prev)
+            prev = event_id
+
+    def _on_item(self, item: StoredEvent, prev: int | None) -> None:
+        if self.ready and self._filling is None and (item.id <= self.cursor + 1 or prev == self.cursor):
             if item.id > self.cursor:
                 self._emit(_chunk(item))
             return  # an id it already handed on

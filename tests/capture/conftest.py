@@ -100,6 +100,6 @@ def stack(database_url: str) -> Iterator[CaptureStack]:
 async def changes_until(client: RawHubClient, marker: str, timeout: float = 20) -> list[dict[str, Any]]:
     """Every ``ItemChanged`` payload up to and including the one whose name is ``marker``."""
     seen: list[dict[str, Any]] = []
-    while not seen or seen[-1]["name"] != marker:
+    while not seen or seen[-1].get("name") != marker:  # a truncate has no name
         seen.append((await client.receive_invocation("ItemChanged", timeout))[0])
     return seen

@@ -135,3 +135,33 @@ async def test_replay_after_the_last_id_then_the_loss_signal_when_too_old(stack:
     assert (await back.invoke("ItemsSince", start["lastEventId"]))["complete"] is False
     assert (await back.receive_invocation("CaptureReset"))[0] == {"lastEventId": start["lastEventId"]}
     await back.close()
+
+
+async def test_a_truncate_reaches_the_group_live_and_by_replay(stack: CaptureStack) -> None:
+    """TRUNCATE fires no row trigger: its statement trigger makes one row-less change, in commit order."""
+    first, second = await stack.client(0), await stack.client(1, "bob")
+    position = (await first.invoke("ItemsSince", "not-an-id"))["lastEventId"]  # the newest id (and a reset)
+    t = tag()
+    await asyncio.to_thread(
+        stack.psql,
+        f"INSERT INTO conformance_item (name) VALUES ('{t}-before'); TRUNCATE conformance_item; "
+        f"INSERT INTO conformance_item (name) VALUES ('{t}-after')",
+    )
+    expected = [("insert", f"{t}-before"), ("truncate", None), ("insert", f"{t}-after")]
+    for client in (first, second):
+        assert [(c["op"], c.get("name")) for c in await changes_until(client, f"{t}-after")] == expected
+    assert (await first.invoke("ItemsSince", position))["complete"] is True
+    assert [(c["op"], c.get("name")) for c in await changes_until(first, f"{t}-after")] == expected
+    assert stack.sql("SELECT name FROM conformance_item") == [(f"{t}-after",)]
+    await first.close()
+    await second.close()
+
+
+def test_status_names_tables_installed_before_truncates_were_captured(stack: CaptureStack) -> None:
+    assert "captured tables: conformance_item\n" in stack.command("realtime_capture", "status").stdout
+    stack.sql(f"DROP TRIGGER {sql.TRUNCATE_TRIGGER} ON conformance_item")  # as an earlier version installed it
+    assert "TRUNCATE not captured (run install again): conformance_item" in stack.command(
+        "realtime_capture", "status"
+    ).stdout
+    assert stack.command("realtime_capture", "install").stdout == "installed capture of conformance_item\n"
+    assert "TRUNCATE not captured" not in stack.command("realtime_capture", "status").stdout

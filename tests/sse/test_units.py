@@ -161,7 +161,7 @@ async def test_crossed_lost_and_repeated_layer_messages_are_repaired():
     group = names.topic("t")
 
     async def send(event_id: int, data: str) -> None:
-        await lifetime.send_to_group(group, events.topic("t", group, event_id, None, data))
+        await lifetime.send_to_group(group, events.topic("t", group, [(event_id, None, data, None)]))
 
     a = await history().append("t", None, '"a"')
     b = await history().append("t", None, '"b"')

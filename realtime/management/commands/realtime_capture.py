@@ -65,8 +65,12 @@ class Command(BaseCommand):
     def _status(self, connection: Any) -> None:
         with connection.cursor() as cursor:
             cursor.execute(sql.INSTALLED)
-            tables = [row[0] for row in cursor.fetchall()]
+            found = cursor.fetchall()
+            tables = [table for table, _truncate in found]
             self.stdout.write("captured tables: " + (", ".join(tables) or "none"))
+            older = [table for table, truncate in found if not truncate]
+            if older:
+                self.stdout.write(self.style.WARNING(f"TRUNCATE not captured (run install again): {', '.join(older)}"))
             if tables:
                 cursor.execute(sql.STATE)
                 published, pruned = cursor.fetchone()
