@@ -24,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from . import events, loops, names
 from .conf import realtime_settings
 from .events import Event
+from .probes import LayerProbes, on_gap
 
 logger = logging.getLogger("realtime.lifetime")
 
@@ -33,7 +34,6 @@ HOUSEKEEPING_INTERVAL = 10.0
 """Seconds between two prunings of the layer groups nothing in this process wants any more."""
 
 _routes: dict[str, Callable[[Event], None]] = {}
-_gap_listeners: list[Callable[[], None]] = []
 
 
 def route(kind: str, handler: Callable[[Event], None]) -> None:
@@ -43,16 +43,6 @@ def route(kind: str, handler: Callable[[Event], None]) -> None:
     it must not block (spawn a task with ``loops.services().spawn`` for work that awaits).
     """
     _routes[kind] = handler
-
-
-def on_gap(listener: Callable[[], None]) -> Callable[[], None]:
-    """Call ``listener()`` whenever messages to this process may have been lost and delivery works again.
-
-    Returns a function that stops it.
-    """
-    if listener not in _gap_listeners:
-        _gap_listeners.append(listener)
-    return lambda: _gap_listeners.remove(listener) if listener in _gap_listeners else None
 
 
 _call_layer: ContextVar[BaseChannelLayer | None] = ContextVar("realtime_call_layer", default=None)
@@ -191,13 +181,7 @@ class ProcessChannel:
     Interest in a group is counted (:meth:`join`, :meth:`leave`); a group nothing wants any more is left
     lazily, by the channel's housekeeping, which also re-adds the others before the layer's ``group_expiry``.
 
-    Neither channels_redis layer says when it drops group messages: a restarted Redis forgets the group
-    memberships, and the pub/sub layer re-subscribes after a lost connection without a word, so sends in
-    between reach nobody although their callers saw success. So every ``LAYER_CHECK_INTERVAL`` seconds the
-    channel sends itself a numbered probe through a group of its own. A probe that cannot be sent, a
-    receive that fails, or a gap in the numbers means messages to this process may have been lost; once a
-    probe sent after that arrives, delivery works again and the :func:`on_gap` listeners run (the
-    connection table then asks its clients to reconnect, so nothing is lost silently).
+    Its :attr:`probes` (``realtime.probes``) tell when messages to this process may have been lost.
     """
 
     def __init__(self) -> None:
@@ -209,10 +193,7 @@ class ProcessChannel:
         self._started: asyncio.Future[str] | None = None
         self._probes = False
         self._probe_group = ""
-        self._probes_sent = 0
-        self._probes_seen = 0
-        self._lost_before: int | None = None
-        """While messages may have been lost: only a probe numbered above this shows delivery is back."""
+        self.probes = LayerProbes()
 
     async def start(self) -> str:
         """Open the channel and start its loops once; returns the channel name."""
@@ -228,6 +209,7 @@ class ProcessChannel:
                 started.exception()  # retrieved: the next caller retries
                 raise
             self._probe_group = names.probe(self.name)
+            self.probes.name = self.name
             services = loops.services()
             services.start("process-channel", self._receive_loop)
             services.start("layer-housekeeping", self._housekeep)
@@ -241,11 +223,9 @@ class ProcessChannel:
 
     @property
     def failing(self) -> bool:
-        """Whether the layer failed (a receive or a probe) and delivery has not been seen to work since.
-
-        Known without a layer round trip: negotiate asks it for every connection.
-        """
-        return self._lost_before is not None
+        """Whether messages to this process may have been lost and delivery has not been seen to work since
+        (:attr:`LayerProbes.failing`)."""
+        return self.probes.failing
 
     async def join(self, group: str) -> None:
         """Want messages of layer ``group``; returns once the channel is in it (joined once per process)."""
@@ -326,13 +306,13 @@ class ProcessChannel:
                     rejoin = False
                     logger.warning("realtime process channel %s: layer back; groups re-added", self.name)
                     if not self._probes:  # no probes to show that delivery is back: the rejoin is the sign
-                        self._lost_before = None
+                        self.probes.back()
                 event = await self._layer.receive(self.name)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("realtime process channel %s: layer failed (%r); retrying", self.name, exc)
-                self._maybe_lost()
+                self.probes.lost()
                 rejoin = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -343,7 +323,7 @@ class ProcessChannel:
     def _dispatch(self, event: Event) -> None:
         kind = event.get("type")
         if kind == events.PROBE:
-            self._probe_arrived(event["seq"])
+            self.probes.arrived(event["seq"])
             return
         handler = _routes.get(kind)  # type: ignore[arg-type]
         if handler is None:
@@ -355,34 +335,13 @@ class ProcessChannel:
             logger.exception("realtime process channel %s: handling %r failed", self.name, kind)
 
     async def _probe_loop(self) -> None:
-        interval = float(realtime_settings.LAYER_CHECK_INTERVAL)
-        await self.join(self._probe_group)
-        while True:
-            await asyncio.sleep(interval)
-            self._probes_sent += 1
-            try:
-                await self._layer.group_send(self._probe_group, events.probe(self._probes_sent))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self._maybe_lost()
-
-    def _maybe_lost(self) -> None:
-        """The layer failed: messages sent to this process from now until a later probe arrives may be lost."""
-        if self._lost_before is None:
-            logger.warning("realtime process channel %s: messages to this process may have been lost", self.name)
-        self._lost_before = self._probes_sent
-
-    def _probe_arrived(self, seq: int) -> None:
-        if seq != self._probes_seen + 1 and self._lost_before is None:
-            first_lost = self._probes_seen + 1
-            logger.warning("realtime process channel %s: probes %s-%s were lost", self.name, first_lost, seq - 1)
-            self._lost_before = seq - 1
-        self._probes_seen = seq
-        if self._lost_before is not None and seq > self._lost_before:
-            self._lost_before = None
-            for listener in list(_gap_listeners):
-                listener()
+        group = self._probe_group
+        await self.probes.run(
+            float(realtime_settings.LAYER_CHECK_INTERVAL),
+            join=lambda: self.join(group),
+            leave=lambda: self.leave(group),
+            send=lambda seq: self._layer.group_send(group, events.probe(seq)),
+        )
 
     async def _close(self) -> None:
         """Leave every group, and let the next caller of :func:`process_channel` open a new channel."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from realtime import lifetime, loops
+from realtime.probes import LayerProbes
 
 
 @pytest.fixture
@@ -15,7 +16,7 @@ def probed() -> Iterator[tuple[lifetime.ProcessChannel, list[int]]]:
     """A process channel (not started) and the probe numbers at which the gap listeners ran."""
     process = lifetime.ProcessChannel()
     gaps: list[int] = []
-    stop = lifetime.on_gap(lambda: gaps.append(process._probes_seen))
+    stop = lifetime.on_gap(lambda: gaps.append(process.probes.seen))
     yield process, gaps
     stop()
 
@@ -23,55 +24,81 @@ def probed() -> Iterator[tuple[lifetime.ProcessChannel, list[int]]]:
 def test_probes_in_order_report_nothing(probed):
     process, gaps = probed
     for seq in (1, 2, 3):
-        process._probes_sent = seq
-        process._probe_arrived(seq)
+        process.probes.sent = seq
+        process.probes.arrived(seq)
     assert gaps == []
 
 
 def test_a_lost_probe_reports_a_gap_when_the_next_one_arrives(probed):
     process, gaps = probed
-    process._probes_sent = 4
+    process.probes.sent = 4
     for seq in (1, 2, 4):  # 3 was lost: so may be anything sent before 4 was
-        process._probe_arrived(seq)
+        process.probes.arrived(seq)
     assert gaps == [4]
 
 
 def test_after_a_layer_failure_only_a_later_probe_shows_delivery_is_back(probed):
     process, gaps = probed
-    process._probes_sent = 2
-    process._probe_arrived(1)
-    process._maybe_lost()  # e.g. a receive or a probe send failed while probe 2 was on its way
-    process._probe_arrived(2)  # sent before the failure: it proves nothing
+    process.probes.sent = 2
+    process.probes.arrived(1)
+    process.probes.lost()  # e.g. a receive or a probe send failed while probe 2 was on its way
+    process.probes.arrived(2)  # sent before the failure: it proves nothing
     assert gaps == []
-    process._probes_sent = 3
-    process._maybe_lost()  # probe 3 could not be sent either
-    process._probes_sent = 4
-    process._probe_arrived(4)
+    process.probes.sent = 3
+    process.probes.lost()  # probe 3 could not be sent either
+    process.probes.sent = 4
+    process.probes.arrived(4)
     assert gaps == [4]
 
 
-class CountingChannel(lifetime.ProcessChannel):
+class CountingProbes(LayerProbes):
     """Sets ``three`` once three probes came back through the layer."""
 
     def __init__(self) -> None:
         super().__init__()
         self.three = asyncio.Event()
 
-    def _probe_arrived(self, seq: int) -> None:
-        super()._probe_arrived(seq)
+    def arrived(self, seq: int) -> None:
+        super().arrived(seq)
         if seq == 3:
             self.three.set()
 
 
 async def test_probes_flow_through_the_layer_in_order(settings):
     settings.REALTIME = {"LAYER_CHECK_INTERVAL": 0.01}
-    process = CountingChannel()
+    process = lifetime.ProcessChannel()
+    process.probes = CountingProbes()
     await process.start()
     try:
-        await asyncio.wait_for(process.three.wait(), 5)
-        assert process._lost_before is None
+        await asyncio.wait_for(process.probes.three.wait(), 5)
+        assert not process.failing
     finally:
         await loops.close()
+
+
+async def test_a_probe_group_join_that_fails_is_retried_and_probes_follow():
+    """The layer may fail between the channel's start and its probe group's join (a loaded machine, Redis
+    stopping): the join is retried, and the channel counts as failing until a probe comes back."""
+    probes = LayerProbes("test")
+    joins: list[str] = []
+    arrived = asyncio.Event()
+
+    async def join() -> None:
+        joins.append("join")
+        if len(joins) == 1:
+            raise ConnectionError("Redis is down")
+
+    async def send(seq: int) -> None:
+        probes.arrived(seq)
+        arrived.set()
+
+    running = asyncio.ensure_future(probes.run(0.01, join, lambda: joins.append("leave"), send))
+    try:
+        await asyncio.wait_for(arrived.wait(), 5)
+    finally:
+        running.cancel()
+    assert joins == ["join", "leave", "join"]
+    assert not probes.failing and probes.seen >= 1
 
 
 async def until(condition, what: str, timeout: float = 30.0) -> None:

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "types", "exceptions", "conf", "names", "links", "loops", "eager", "methods", "modelvalues", "slots",
             "streams", "logging", "transactions", "request", "users", "filters", "keepalive", "redis_client",
-            "participants", "naming",
+            "participants", "naming", "probes",
         },
     ),
     ("protocol", {"protocol"}),
