@@ -56,13 +56,19 @@ class Claim:
 class MemoryRegistry:
     """Registry for one process (the embedded default)."""
 
+    SWEEP_INTERVAL = 1.0
+    """Seconds between two sweeps of expired entries (a sweep reads every entry: not on every negotiate)."""
+
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Entry, float]] = {}
+        self._next_sweep = 0.0
 
     async def create(self, token: str, entry: Entry) -> None:
         """Remember ``entry`` under ``token`` until claimed or ``DISCONNECT_TIMEOUT`` passes."""
         now = time.monotonic()
-        self._entries = {t: (e, exp) for t, (e, exp) in self._entries.items() if exp > now}
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_INTERVAL
+            self._entries = {t: (e, exp) for t, (e, exp) in self._entries.items() if exp > now}
         self._entries[token] = (entry, now + float(realtime_settings.DISCONNECT_TIMEOUT))
 
     async def lookup(self, token: str) -> Entry | None:
