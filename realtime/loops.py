@@ -50,6 +50,13 @@ class PerLoop(Generic[T]):
         return list(self._values.values())
 
 
+def _report_failure(task: asyncio.Task[Any]) -> None:
+    """Log a background loop that ended with an error: it runs no more (until started again)."""
+    if not task.cancelled() and task.exception() is not None:
+        error = task.exception()
+        logging.getLogger("realtime").error("realtime: %s stopped on an error", task.get_name(), exc_info=error)
+
+
 class Services:
     """The background tasks of one event loop: each started once by name, all stopped together.
 
@@ -67,7 +74,8 @@ class Services:
         """Run ``factory()`` as a task named ``name`` unless one runs already."""
         running = self._named.get(name)
         if running is None or running.done():
-            self._named[name] = asyncio.create_task(factory(), name=f"realtime-{name}")
+            task = self._named[name] = asyncio.create_task(factory(), name=f"realtime-{name}")
+            task.add_done_callback(_report_failure)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coroutine`` as a short task owned here (answers to layer requests, the end of a connection)."""
