@@ -118,7 +118,24 @@ async def own_layer() -> AsyncIterator[None]:
 
 async def send_to_group(group: str, event: Event) -> None:
     """Send ``event`` to every channel in layer ``group`` (one message per member process)."""
-    await _on_home_loop(layer().group_send(group, event))
+    chosen = layer()
+    local = _in_process(chosen)
+    if local is not None:
+        local.deliver_here(group, event)
+    else:
+        await _on_home_loop(chosen.group_send(group, event))
+
+
+def _in_process(chosen: BaseChannelLayer) -> ProcessChannel | None:
+    """The process channel, when every member of every group is in it and runs on this loop, so a group send
+    is handed to it directly: Channels' in-memory layer (one process) scans every group of every connection
+    and deep-copies the message on each send and receive."""
+    if type(chosen) is not InMemoryChannelLayer:
+        return None
+    local = _channels.current()
+    if local is None or local.name is None or len(_channels.values()) != 1:
+        return None  # not started, or several loops in this process (tests; sync calls outside a server)
+    return local
 
 
 async def send(channel: str, event: Event) -> None:
@@ -237,6 +254,11 @@ class ProcessChannel:
             pending = asyncio.ensure_future(self._group_add(group))
             self._joining[group] = pending
         await asyncio.shield(pending)
+
+    def deliver_here(self, group: str, event: Event) -> None:
+        """Handle a group send now, if this channel is in ``group`` (see ``_in_process``)."""
+        if group in self._interest or group in self._joined:
+            self._dispatch(event)
 
     def wants(self, group: str) -> bool:
         """Whether anything in this process wants messages of layer ``group`` now."""

@@ -87,8 +87,8 @@ async def test_negotiate_asks_the_process_channel_whether_the_layer_fails(settin
     settings.REALTIME = {"LAYER_CHECK_INTERVAL": 0}  # no probe of its own in between: this test plays them
     assert (await negotiate())[0] == 200
     channel = lifetime.process_channel()
-    channel._maybe_lost()  # what a failed receive or probe send does
+    channel.probes.lost()  # what a failed receive or probe send does
     status, body, _ = await negotiate()
     assert (status, body) == (503, PREFIX + "its channel layer is failing; retry later")
-    channel._probe_arrived(channel._probes_sent + 1)
+    channel.probes.arrived(channel.probes.sent + 1)
     assert (await negotiate())[0] == 200
