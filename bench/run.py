@@ -16,47 +16,49 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
-import gc
-import json
-import math
 import os
 import platform
-import resource
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from tests.servers import free_port, server_command, stop
+from bench.common import (
+    RESULTS,
+    Meter,
+    Server,
+    client_runner,
+    fmt,
+    log,
+    ms,
+    now,
+    percentile,
+    raise_fd_limit,
+    ratio,
+    versions,
+    write_report,
+)
+from bench.hubclient import (
+    Connections,
+    Deliveries,
+    Sender,
+    echo_loop,
+    invoke_and_wait,
+    measure_broadcasts,
+    member_reader,
+    warm_up_broadcasts,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
-APP = "bench.asgi:application"
 SIDES = ("hub", "raw")
 PATHS = {
     "hub": {"echo": "/benchhub", "fanout": "/benchhub", "idle": "/benchhub"},
     "raw": {"echo": "/raw/echo", "fanout": "/raw/fanout", "idle": "/raw/echo"},
 }
-RS = "\x1e"
-HANDSHAKE = '{"protocol":"json","version":1}' + RS
-PING = '{"type":6}' + RS
-KEEPALIVE_INTERVAL = 10.0  # the client pings every connection this often (the JS client: every 15 s)
-CONNECT_CONCURRENCY = 100
-STEP_TIMEOUT = 20.0  # bound for any single connect / handshake / answer
-START_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 300.0  # hard bound for one scenario on one side
-ECHO_PAYLOAD = "0123456789abcdef0123456789abcdef"  # 32 characters
-FANOUT_PAD = "x" * 32
-now = time.perf_counter
 
 
 @dataclass(frozen=True)
@@ -89,291 +91,6 @@ class Plan:
         )
 
 
-# -- statistics ---------------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile of already sorted values (``None`` when empty)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-def ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 2)
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
-
-
-# -- the server process -------------------------------------------------------------------------------
-
-
-def client_runner(no_uvloop: bool) -> tuple[Callable[..., Any], str]:
-    """How the bench client runs its event loop: ``uvloop.run`` when installed (unless refused), else
-    ``asyncio.run``; and the loop's name for the report."""
-    if not no_uvloop:
-        with contextlib.suppress(ImportError):
-            import uvloop
-
-            return uvloop.run, "uvloop"
-    return asyncio.run, "asyncio"
-
-
-def log(text: str) -> None:
-    """Progress on stderr (the tables go to stdout)."""
-    print(text, file=sys.stderr, flush=True)
-
-
-class Server:
-    """One server process serving ``app`` on a free port; stopped with SIGTERM, then SIGKILL.
-
-    Subclasses choose ``app``, ``settings`` (``None``: the app sets its own) and the environment variables
-    of this process that the server must not inherit (``cleared``); ``env`` adds more.
-    """
-
-    app = APP
-    settings: str | None = "bench.settings"
-    cleared: tuple[str, ...] = ()
-
-    def __init__(self, kind: str, label: str, env: dict[str, str] | None = None) -> None:
-        self.kind = kind
-        self.port = free_port()
-        self.log_path = RESULTS / f"server-{label}.log"
-        self.env = env or {}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def launch(self) -> None:
-        """Start the process (without waiting for it to accept connections)."""
-        env = {key: value for key, value in os.environ.items() if key not in (*self.cleared, "DJANGO_SETTINGS_MODULE")}
-        env.update(PYTHONUNBUFFERED="1", **self.env)
-        if self.settings is not None:
-            env["DJANGO_SETTINGS_MODULE"] = self.settings
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                server_command(self.kind, self.port, self.app, log_level="warning"),
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def __enter__(self) -> Server:
-        self.launch()
-        try:
-            self._wait_accepting()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _wait_accepting(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"server did not accept connections within {START_TIMEOUT} s:\n{self.output()[-3000:]}")
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def url(self, path: str) -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def rss_kb(self) -> int:
-        """VmRSS of the server process, in KiB."""
-        with open(f"/proc/{self.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the server process used so far."""
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-
-
-class Meter:
-    """Wall time and CPU time (server process and this client process) over one measured window.
-
-    The client's cyclic garbage collector is paused inside the window (unless ``CLIENT_GC``), so a
-    collection in the client (1,000 sockets) does not show up as server latency.
-    """
-
-    client_gc = False
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-
-    def __enter__(self) -> Meter:
-        if not self.client_gc:
-            gc.collect()
-            gc.disable()
-        self.wall0, self.server0, self.client0 = now(), self.server.cpu_seconds(), time.process_time()
-        self.machine0 = machine_busy_seconds()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall = now() - self.wall0
-        self.server_cpu = self.server.cpu_seconds() - self.server0
-        self.client_cpu = time.process_time() - self.client0
-        self.others_cpu = max(0.0, machine_busy_seconds() - self.machine0 - self.server_cpu - self.client_cpu)
-        gc.enable()
-
-    def figures(self, operations: int) -> dict[str, Any]:
-        return {
-            "server_cpu_pct": round(100 * self.server_cpu / self.wall, 1),
-            "client_cpu_pct": round(100 * self.client_cpu / self.wall, 1),
-            "others_cpu_pct": round(100 * self.others_cpu / self.wall, 1),
-            "server_cpu_us_per_op": round(1e6 * self.server_cpu / operations, 1) if operations else None,
-        }
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all processes of the machine used so far (``/proc/stat``: everything but idle and iowait)."""
-    with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    busy = sum(fields[:8]) - idle  # guest time is already counted in user
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-# -- the client ---------------------------------------------------------------------------------------
-
-
-async def open_connection(url: str) -> ClientConnection:
-    """Connect and do the SignalR JSON handshake (the same bytes for the hub and the raw consumers)."""
-    ws = await connect(
-        url, compression=None, proxy=None, ping_interval=None, open_timeout=STEP_TIMEOUT, close_timeout=2
-    )
-    try:
-        await ws.send(HANDSHAKE)
-        async with asyncio.timeout(STEP_TIMEOUT):
-            reply = await ws.recv()
-        if not isinstance(reply, str) or not reply.startswith("{}" + RS):
-            raise RuntimeError(f"bad handshake reply from {url}: {reply!r}")
-    except BaseException:
-        await ws.close()
-        raise
-    return ws
-
-
-async def invoke_and_wait(ws: ClientConnection, invocation_id: str, target: str, arguments: list[Any]) -> Any:
-    """Send a blocking Invocation and read until its Completion (nothing else is expected meanwhile)."""
-    await ws.send(invocation(invocation_id, target, arguments))
-    async with asyncio.timeout(STEP_TIMEOUT):
-        while True:
-            for record in (await ws.recv()).split(RS):  # type: ignore[union-attr]
-                if record.startswith('{"type":3'):
-                    message = json.loads(record)
-                    if message.get("invocationId") == invocation_id:
-                        if "error" in message:
-                            raise RuntimeError(f"{target} failed: {message['error']}")
-                        return message.get("result")
-
-
-def invocation(invocation_id: str, target: str, arguments: list[Any]) -> str:
-    message = {"type": 1, "invocationId": invocation_id, "target": target, "arguments": arguments}
-    return json.dumps(message, separators=(",", ":")) + RS
-
-
-async def bounded_gather(factories: Iterable[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
-    semaphore = asyncio.Semaphore(limit)
-
-    async def run(factory: Callable[[], Awaitable[Any]]) -> Any:
-        async with semaphore:
-            return await factory()
-
-    return await asyncio.gather(*(run(f) for f in factories))
-
-
-class Connections:
-    """A set of open connections, pinged every ``KEEPALIVE_INTERVAL`` and all closed on exit."""
-
-    def __init__(self) -> None:
-        self.sockets: list[ClientConnection] = []
-        self._pinger: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Connections:
-        self._pinger = asyncio.create_task(self._ping())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._pinger is not None:
-            self._pinger.cancel()
-            await asyncio.gather(self._pinger, return_exceptions=True)
-        async with asyncio.timeout(60):
-            await bounded_gather([ws.close for ws in self.sockets], 200)
-        self.sockets.clear()
-
-    async def open(
-        self, url: str, count: int, then: Callable[[ClientConnection], Awaitable[Any]] | None = None
-    ) -> None:
-        async def one() -> None:
-            ws = await open_connection(url)
-            self.sockets.append(ws)
-            if then is not None:
-                await then(ws)
-
-        await bounded_gather([one] * count, CONNECT_CONCURRENCY)
-
-    async def _ping(self) -> None:
-        while True:
-            await asyncio.sleep(KEEPALIVE_INTERVAL)
-            for ws in list(self.sockets):
-                with contextlib.suppress(Exception):
-                    await ws.send(PING)
-
-
-# -- echo ---------------------------------------------------------------------------------------------
-
-
-async def echo_loop(ws: ClientConnection, until: float, latencies: list[float] | None, counter: list[int]) -> None:
-    """Closed loop: send the next Echo as soon as the previous Completion arrives, until ``until``."""
-    sequence = 0
-    expected = f',"result":{json.dumps(ECHO_PAYLOAD)}}}'
-    while True:
-        started = now()
-        if started >= until:
-            return
-        sequence += 1
-        invocation_id = str(sequence)
-        await ws.send(invocation(invocation_id, "Echo", [ECHO_PAYLOAD]))
-        async with asyncio.timeout(STEP_TIMEOUT):
-            while True:
-                reply = await ws.recv()
-                if reply.startswith('{"type":3'):  # type: ignore[union-attr]
-                    break
-        elapsed = now() - started
-        message = json.loads(reply.split(RS, 1)[0])  # type: ignore[union-attr]
-        if message.get("invocationId") != invocation_id or not reply.endswith(expected + RS):  # type: ignore[union-attr]
-            counter[1] += 1
-        counter[0] += 1
-        if latencies is not None:
-            latencies.append(elapsed)
-
-
 async def run_echo(server: Server, side: str, clients: int, plan: Plan) -> dict[str, Any]:
     url = server.url(PATHS[side]["echo"])
     async with Connections() as connections:
@@ -395,167 +112,6 @@ async def run_echo(server: Server, side: str, clients: int, plan: Plan) -> dict[
         "p50_ms": ms(percentile(latencies, 50)),
         "p99_ms": ms(percentile(latencies, 99)),
         **meter.figures(counter[0]),
-    }
-
-
-# -- fan-out ------------------------------------------------------------------------------------------
-
-
-class Deliveries:
-    """What the members received: counts per broadcast sequence number and delivery latencies."""
-
-    def __init__(self) -> None:
-        self.per_sequence: dict[int, int] = {}
-        self.latencies: list[float] = []
-        self.last_arrival = 0.0
-        self.total = 0
-        self.changed = asyncio.Event()
-
-    def record(self, data: str, arrived: float) -> None:
-        for record in data.split(RS):
-            if not record.startswith('{"type":1'):
-                continue  # Ping, Completion, empty tail
-            payload = json.loads(record)["arguments"][0]
-            sequence = payload["s"]
-            self.per_sequence[sequence] = self.per_sequence.get(sequence, 0) + 1
-            if sequence >= 0:
-                self.latencies.append(arrived - payload["t"])
-                self.last_arrival = arrived
-                self.total += 1
-            self.changed.set()
-
-    async def wait_for(self, done: Callable[[], bool], deadline: float) -> bool:
-        while not done():
-            left = deadline - now()
-            if left <= 0:
-                return False
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(left, 0.2)):
-                    await self.changed.wait()
-        return True
-
-
-async def member_reader(ws: ClientConnection, deliveries: Deliveries) -> None:
-    with contextlib.suppress(Exception):
-        async for data in ws:
-            deliveries.record(data, now())  # type: ignore[arg-type]
-
-
-class Sender:
-    """The connection that triggers broadcasts; a reader task matches Completions to pending invocations."""
-
-    def __init__(self, ws: ClientConnection, group: str) -> None:
-        self.ws = ws
-        self.group = group
-        self.pending: dict[str, asyncio.Future[Any]] = {}
-        self.errors = 0
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        with contextlib.suppress(Exception):
-            async for data in self.ws:
-                for record in data.split(RS):  # type: ignore[union-attr]
-                    if record.startswith('{"type":3'):
-                        message = json.loads(record)
-                        self.errors += "error" in message
-                        future = self.pending.pop(message["invocationId"], None)
-                        if future is not None and not future.done():
-                            future.set_result(message.get("result"))
-
-    async def broadcast(self, sequence: int) -> asyncio.Future[Any]:
-        """Send ``Broadcast(group, {"s": sequence, "t": send time})``; the future completes with its Completion."""
-        invocation_id = f"b{sequence}"
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending[invocation_id] = future
-        payload = {"s": sequence, "t": now(), "d": FANOUT_PAD}
-        await self.ws.send(invocation(invocation_id, "Broadcast", [self.group, payload]))
-        return future
-
-    async def close(self) -> None:
-        self.reader.cancel()
-        await asyncio.gather(self.reader, return_exceptions=True)
-
-
-async def warm_up_broadcasts(sender: Sender, deliveries: Deliveries, members: int) -> None:
-    """Two broadcasts nobody counts, each awaited until every member has it."""
-    for sequence in (-1, -2):
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await (await sender.broadcast(sequence))
-        await deliveries.wait_for(lambda s=sequence: deliveries.per_sequence.get(s, 0) >= members, now() + STEP_TIMEOUT)
-
-
-async def measure_broadcasts(
-    sender: Sender,
-    deliveries: Deliveries,
-    members: int,
-    mode: str,
-    meter: Any,
-    *,
-    offered: float,
-    seconds: float,
-    saturate_deliveries: int,
-    time_limit: float,
-    grace: float,
-) -> dict[str, Any]:
-    """Broadcast to ``members`` while ``meter`` (a ``Meter``-like context) measures; the delivery figures.
-
-    ``rate``: ``offered`` deliveries/s for ``seconds`` (open loop). ``saturate``: ``saturate_deliveries``
-    back to back, each broadcast awaited, for at most ``time_limit`` seconds. Late deliveries get ``grace``.
-    """
-    sent = 0
-    with meter:
-        first_send = now()
-        if mode == "rate":
-            rate = offered / members  # broadcasts per second
-            count = max(1, round(seconds * rate))
-            futures = []
-            for sequence in range(count):
-                delay = first_send + sequence / rate - now()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                futures.append(await sender.broadcast(sequence))
-                sent += 1
-            last_send = now()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await asyncio.gather(*futures)
-        else:
-            count = max(1, saturate_deliveries // members)
-            stop_sending = first_send + time_limit
-            for sequence in range(count):
-                if now() >= stop_sending:
-                    break
-                completion = await sender.broadcast(sequence)
-                sent += 1
-                try:
-                    async with asyncio.timeout(STEP_TIMEOUT):
-                        await completion
-                except TimeoutError:
-                    break  # the server stopped answering the sender: count what arrives
-            last_send = now()
-        expected = sent * members
-        complete = await deliveries.wait_for(lambda: deliveries.total >= expected, last_send + grace)
-    received = deliveries.total
-    span = (deliveries.last_arrival - first_send) if received else 0.0
-    latencies = sorted(deliveries.latencies)
-    return {
-        "members": members,
-        "mode": mode,
-        "broadcasts": sent,
-        "offered_deliveries_per_s": offered if mode == "rate" else None,
-        "send_seconds": round(last_send - first_send, 3),
-        "expected": expected,
-        "received": received,
-        "lost": expected - received,
-        "loss_pct": round(100 * (expected - received) / expected, 3) if expected else None,
-        "all_arrived": complete,
-        "deliveries_per_s": round(received / span, 1) if span > 0 else None,
-        "p50_ms": ms(percentile(latencies, 50)),
-        "p99_ms": ms(percentile(latencies, 99)),
-        "max_ms": ms(latencies[-1] if latencies else None),
-        "sender_errors": sender.errors,
-        **meter.figures(received),
     }
 
 
@@ -753,14 +309,6 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"goal": goal, "value": value, "met": bool(check(value))} for goal, value, check in found]
 
 
-def fmt(value: Any, spec: str = ",.0f") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float | int):
-        return format(value, spec)
-    return str(value)
-
-
 CPU_KEYS = ("server_cpu_pct", "client_cpu_pct", "others_cpu_pct")
 
 
@@ -841,33 +389,6 @@ def table(report: dict[str, Any]) -> str:
     lines.append("\nWARNING: " + "; ".join(problems) if problems else "\nNo wrong echo answers, no failed broadcasts.")
     lines.append(f"\ntotal {report['elapsed_seconds']:.0f} s")
     return "\n".join(lines)
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("django", "channels", "daphne", "uvicorn", "websockets", "twisted", "uvloop"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
-
-
-def raise_fd_limit(needed: int) -> None:
-    """Raise the soft open-files limit (the server process inherits it)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    if target < needed:
-        raise SystemExit(f"need {needed} open files, the hard limit is {hard}")
-
-
-def write_report(path: Path, report: dict[str, Any], text: str, name: str) -> int:
-    """Write ``report`` as JSON to ``path``, print its table ``text``; the exit status of a finished run."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(text)
-    log(f"{name}: wrote {path}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

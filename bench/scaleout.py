@@ -44,7 +44,7 @@ from typing import Any
 
 import redis
 
-from bench.run import (
+from bench.common import (
     CONNECT_CONCURRENCY,
     ECHO_PAYLOAD,
     HANDSHAKE,
@@ -53,30 +53,32 @@ from bench.run import (
     RESULTS,
     RS,
     STEP_TIMEOUT,
-    Connections,
-    Deliveries,
     Meter,
-    Sender,
-    bounded_gather,
     client_runner,
     fmt,
-    invocation,
-    invoke_and_wait,
     log,
     machine_busy_seconds,
-    measure_broadcasts,
-    member_reader,
     ms,
     now,
     percentile,
     raise_fd_limit,
     ratio,
     versions,
-    warm_up_broadcasts,
     write_report,
 )
-from bench.run import Server as BenchServer
-from bench.run import open_connection as open_websocket
+from bench.common import Server as BenchServer
+from bench.hubclient import (
+    Connections,
+    Deliveries,
+    Sender,
+    bounded_gather,
+    invocation,
+    invoke_and_wait,
+    measure_broadcasts,
+    member_reader,
+    warm_up_broadcasts,
+)
+from bench.hubclient import open_connection as open_websocket
 from tests.servers import free_port, start_redis, stop
 
 SETTINGS = "bench.scaleout_settings"
