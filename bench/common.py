@@ -220,7 +220,19 @@ def fmt(value: Any, spec: str = ",.0f") -> str:
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for name in ("django", "channels", "daphne", "uvicorn", "websockets", "twisted", "uvloop"):
+    for name in (
+        "django",
+        "channels",
+        "daphne",
+        "uvicorn",
+        "websockets",
+        "twisted",
+        "uvloop",
+        "msgspec",
+        "python-socketio",
+        "python-engineio",
+        "aiosignalr",
+    ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
     return found
