@@ -129,7 +129,7 @@ async def open_sockets(sockets: list[HubSocket], group: str | None) -> None:
 
 
 class BroadcastSender:
-    """``bench.run.Sender``'s interface over a :class:`HubSocket` (which acknowledges, when stateful)."""
+    """``bench.hubclient.Sender``'s interface over a :class:`HubSocket` (which acknowledges, when stateful)."""
 
     def __init__(self, socket: HubSocket, group: str) -> None:
         self.socket = socket

@@ -81,6 +81,25 @@ class Plan:
             connects_burst=300,
         )
 
+    @classmethod
+    def tiny(cls) -> Plan:
+        """Every code path in seconds, not a measurement (the bench's smoke test)."""
+        return cls(
+            echo_clients=(1, 4),
+            echo_seconds=0.3,
+            echo_warmup=0.1,
+            fanout_members=(20,),
+            offered_deliveries=40.0,
+            rate_seconds=1.0,
+            saturate_deliveries=100,
+            saturate_time_limit=3.0,
+            grace=2.0,
+            idle_connections=20,
+            idle_settle=0.1,
+            connects_open=20,
+            connects_burst=10,
+        )
+
 
 def latency_figures(latencies: list[float]) -> dict[str, Any]:
     latencies.sort()
@@ -297,6 +316,7 @@ def median(candidates: list[dict[str, Any]], key: str | None) -> dict[str, Any]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run (about 3 minutes)")
+    parser.add_argument("--tiny", action="store_true", help="every code path in seconds, no figures to trust")
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
     parser.add_argument("--sides", default=",".join(SIDES), help=f"comma-separated, of: {', '.join(SIDES)}")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of: {', '.join(SCENARIOS)}")
@@ -319,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sides = [SIDES[name] for name in args.sides.split(",") if name]
     scenarios = [name for name in SCENARIOS if name in args.scenarios.split(",")]
-    plan = Plan.quick() if args.quick else Plan()
+    plan = Plan.tiny() if args.tiny else Plan.quick() if args.quick else Plan()
     if any(side.name == "aiosignalr" for side in sides):
         ensure_aiosignalr()
     PoolMeter.client_gc = args.client_gc
@@ -327,8 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     runner, loop_name = client_runner(args.no_uvloop)
     started = now()
-    log(f"bench: server {args.server}, {'quick' if args.quick else 'full'} run, {args.client_procs} client "
-        f"processes on {loop_name}, sides {', '.join(s.name for s in sides)}")  # fmt: skip
+    size = "tiny" if args.tiny else "quick" if args.quick else "full"
+    log(f"bench: server {args.server}, {size} run, {args.client_procs} client processes on {loop_name}, "
+        f"sides {', '.join(s.name for s in sides)}")  # fmt: skip
     pool = Pool(max(1, args.client_procs), args.client_gc, args.no_uvloop)
     try:
         chosen = [side for side in sides if set(side.scenarios) & set(scenarios)]
@@ -339,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "server": args.server,
-        "quick": args.quick,
+        "quick": args.quick or args.tiny,
+        "tiny": args.tiny,
         "repeat": max(1, args.repeat),
         "client_procs": args.client_procs,
         "client_loop": loop_name,

@@ -100,7 +100,7 @@ class Plan:
 
 
 class Server(BenchServer):
-    """``bench.run``'s server process serving ``bench.soak_app`` (its settings: the conformance server's)."""
+    """``bench.common``'s server process serving ``bench.soak_app`` (its settings: the conformance server's)."""
 
     app = "bench.soak_app:application"
     settings = None

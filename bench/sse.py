@@ -134,7 +134,7 @@ def _urlpatterns() -> list[Any]:
 
 
 class Server(BenchServer):
-    """``bench.run``'s server process, serving this module's app (which configures Django itself)."""
+    """``bench.common``'s server process, serving this module's app (which configures Django itself)."""
 
     app = APP
     settings = None
