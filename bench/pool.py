@@ -285,6 +285,7 @@ class PoolMeter:
 
     client_gc = False
     CLIENT_BOUND_PCT = 90.0
+    MACHINE_BOUND_SHARE = 0.95  # every core busy (server, clients and others together)
 
     def __init__(self, server: Any, pids: list[int]) -> None:
         self.server, self.pids = server, pids
@@ -315,5 +316,7 @@ class PoolMeter:
             "busiest_client_cpu_pct": round(busiest, 1),
             "client_bound": busiest >= self.CLIENT_BOUND_PCT,
             "others_cpu_pct": round(100 * self.others_cpu / self.wall, 1),
+            "machine_bound": self.server_cpu + sum(self.clients_cpu) + self.others_cpu
+            >= self.MACHINE_BOUND_SHARE * (os.cpu_count() or 1) * self.wall,
             "server_cpu_us_per_op": round(1e6 * self.server_cpu / operations, 1) if operations else None,
         }

@@ -76,7 +76,7 @@ def problems(results: dict[str, Any]) -> list[str]:
 
 
 def cpu(figures: dict[str, Any]) -> str:
-    limit = "client" if figures.get("client_bound") else ""
+    limit = "client" if figures.get("client_bound") else "cores" if figures.get("machine_bound") else ""
     return (f"{figures['server_cpu_pct']:>4.0f} {figures['client_cpu_pct']:>4.0f} "
             f"({figures['busiest_client_cpu_pct']:>3.0f}) {figures['others_cpu_pct']:>4.0f} {limit:>6}")  # fmt: skip
 
@@ -94,7 +94,7 @@ def table(report: dict[str, Any]) -> str:
         f"realtime bench — {report['date']} — server {report['server']} — {report['machine']['cpus']} cores — "
         f"{report['client_procs']} client processes" + (" — quick" if report["quick"] else ""),
         "CPU columns: % of one core in the measured window: server, all client processes (the busiest one), "
-        "other processes; limit = client when the busiest client process was >= 90 %",
+        "other processes; limit: client when the busiest client process was >= 90 %, cores when all cores were busy",
     ]
     for row in results.get("echo", []):
         clients = plan["echo_clients"][results["echo"].index(row)]
@@ -103,7 +103,8 @@ def table(report: dict[str, Any]) -> str:
                 f"{fmt(ratio(f['round_trips_per_s'], value(row, CEILING, 'round_trips_per_s')), '.2f'):>7} | {cpu(f)}"
                 for s, f in row.items()]  # fmt: skip
         head = f"  {'side':<20} {'rt/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'cpu µs':>6} {'vs asgi':>7} | {CPU_HEAD}"
-        lines += block(f"Echo, {clients} clients, closed loop, {plan['echo_seconds']:g} s", head, rows)
+        title = f"Echo, {clients} client{'s' if clients > 1 else ''}, closed loop, {plan['echo_seconds']:g} s"
+        lines += block(title, head, rows)
     for row in results.get("fanout", []):
         first = next(iter(row.values()))
         rows = [f"  {sides[s]:<20} {fmt(f['deliveries_per_s']):>9} {fmt(f['p50_ms'], '.1f'):>7} "
