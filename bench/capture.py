@@ -37,7 +37,7 @@ import psycopg
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.run import ms, percentile
+from bench.common import ms, percentile
 from tests.servers import conformance_server, redis_server
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"

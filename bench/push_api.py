@@ -35,22 +35,16 @@ from typing import Any
 import aiohttp
 from websockets.asyncio.client import ClientConnection
 
-from bench.push_api_settings import PUSH_KEY
-from bench.run import (
+from bench.common import (
     FANOUT_PAD,
     RESULTS,
     RS,
     STEP_TIMEOUT,
-    Connections,
-    Deliveries,
     Meter,
     Server,
     client_runner,
     fmt,
-    invocation,
-    invoke_and_wait,
     log,
-    member_reader,
     ms,
     now,
     percentile,
@@ -59,6 +53,8 @@ from bench.run import (
     versions,
     write_report,
 )
+from bench.hubclient import Connections, Deliveries, invocation, invoke_and_wait, member_reader
+from bench.push_api_settings import PUSH_KEY
 from realtime.push_api import sign_token
 
 GROUP = "members"

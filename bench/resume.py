@@ -43,18 +43,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.resume_client import Acker, HubSocket
-from bench.run import (
+from bench.common import (
     ECHO_PAYLOAD,
     FANOUT_PAD,
     RESULTS,
     STEP_TIMEOUT,
-    Deliveries,
-    bounded_gather,
     client_runner,
     fmt,
     log,
-    measure_broadcasts,
     ms,
     now,
     percentile,
@@ -62,6 +58,8 @@ from bench.run import (
     ratio,
     write_report,
 )
+from bench.hubclient import Deliveries, bounded_gather, measure_broadcasts
+from bench.resume_client import Acker, HubSocket
 from bench.scaleout import PrivateRedis, Window, machine_versions, server_processes
 from tests.proxy import Proxy, port_of
 
@@ -131,7 +129,7 @@ async def open_sockets(sockets: list[HubSocket], group: str | None) -> None:
 
 
 class BroadcastSender:
-    """``bench.run.Sender``'s interface over a :class:`HubSocket` (which acknowledges, when stateful)."""
+    """``bench.hubclient.Sender``'s interface over a :class:`HubSocket` (which acknowledges, when stateful)."""
 
     def __init__(self, socket: HubSocket, group: str) -> None:
         self.socket = socket

@@ -23,7 +23,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bench.run import PING, RS, STEP_TIMEOUT, now
+from bench.common import PING, RS, STEP_TIMEOUT, now
 from bench.scaleout import HttpConnection
 
 SEQUENCED = frozenset("12345")  # the type digit of Invocation .. CancelInvocation, in '{"type":N'

@@ -19,8 +19,8 @@ polling (minimal raw asyncio HTTP/1.1 clients below), each receiving group broad
 saturating), and echo round trips over each transport.
 
 The server is ``bench.asgi:application`` with ``bench.scaleout_settings``; the client code (WebSocket client,
-delivery bookkeeping, the sender, statistics) is ``bench.run``'s. Results: tables on stdout and
-``bench/results/scaleout-latest.json`` (server logs next to it).
+delivery bookkeeping, the sender, statistics) is ``bench.common``'s and ``bench.hubclient``'s. Results: tables on
+stdout and ``bench/results/scaleout-latest.json`` (server logs next to it).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from typing import Any
 
 import redis
 
-from bench.run import (
+from bench.common import (
     CONNECT_CONCURRENCY,
     ECHO_PAYLOAD,
     HANDSHAKE,
@@ -53,30 +53,32 @@ from bench.run import (
     RESULTS,
     RS,
     STEP_TIMEOUT,
-    Connections,
-    Deliveries,
     Meter,
-    Sender,
-    bounded_gather,
     client_runner,
     fmt,
-    invocation,
-    invoke_and_wait,
     log,
     machine_busy_seconds,
-    measure_broadcasts,
-    member_reader,
     ms,
     now,
     percentile,
     raise_fd_limit,
     ratio,
     versions,
-    warm_up_broadcasts,
     write_report,
 )
-from bench.run import Server as BenchServer
-from bench.run import open_connection as open_websocket
+from bench.common import Server as BenchServer
+from bench.hubclient import (
+    Connections,
+    Deliveries,
+    Sender,
+    bounded_gather,
+    invocation,
+    invoke_and_wait,
+    measure_broadcasts,
+    member_reader,
+    warm_up_broadcasts,
+)
+from bench.hubclient import open_connection as open_websocket
 from tests.servers import free_port, start_redis, stop
 
 SETTINGS = "bench.scaleout_settings"
@@ -157,7 +159,7 @@ def fanout_cases(members: tuple[int, ...], plan: Plan, *, rate_seconds: float, d
 
 
 class Server(BenchServer):
-    """``bench.run``'s server process with ``bench.scaleout_settings``; the layer comes with ``env`` only."""
+    """``bench.common``'s server process with ``bench.scaleout_settings``; the layer comes with ``env`` only."""
 
     settings = SETTINGS
     cleared = ("REDIS_URL", "CHANNEL_LAYER", "STATEFUL_RECONNECT_STORE")
@@ -222,7 +224,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 class Window:
-    """``bench.run.Meter`` for several processes: wall time, CPU of each named process, this client, the rest.
+    """``bench.common.Meter`` for several processes: wall time, CPU of each named process, this client, the rest.
 
     Names other than ``redis`` are server processes. The client's GC is paused as in ``Meter``.
     """
@@ -354,7 +356,7 @@ class HubClient(ABC):
     """One hub connection, as far as the bench needs it: send text, match Completions, count deliveries.
 
     Every transport uses the same bookkeeping: Completions resolve the pending invocation with their id;
-    ``Receive`` invocations go to ``deliveries`` (``bench.run.Deliveries``) with the time the data arrived.
+    ``Receive`` invocations go to ``deliveries`` (``bench.hubclient.Deliveries``) with the time the data arrived.
     """
 
     transport = ""
@@ -438,7 +440,7 @@ class HubClient(ABC):
 
 
 class WebSocketClient(HubClient):
-    """WebSockets: ``bench.run``'s client connection (handshake included), with a reader task."""
+    """WebSockets: ``bench.hubclient``'s client connection (handshake included), with a reader task."""
 
     transport = "websockets"
 

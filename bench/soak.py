@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run import (
+from bench.common import (
     RESULTS,
     STEP_TIMEOUT,
     client_runner,
@@ -50,7 +50,7 @@ from bench.run import (
     raise_fd_limit,
     write_report,
 )
-from bench.run import Server as BenchServer
+from bench.common import Server as BenchServer
 from bench.scaleout import HttpConnection, PrivateRedis, machine_versions, process_cpu_seconds
 from bench.soak_clients import Live, SoakClient, new_client
 
@@ -100,7 +100,7 @@ class Plan:
 
 
 class Server(BenchServer):
-    """``bench.run``'s server process serving ``bench.soak_app`` (its settings: the conformance server's)."""
+    """``bench.common``'s server process serving ``bench.soak_app`` (its settings: the conformance server's)."""
 
     app = "bench.soak_app:application"
     settings = None

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from bench.run import PING, RS, STEP_TIMEOUT
+from bench.common import PING, RS, STEP_TIMEOUT
 from bench.scaleout import HttpConnection, HubClient, LongPollingClient, SseClient, WebSocketClient
 
 KEEPALIVE = 10.0  # seconds between Pings (the server closes a connection silent for CLIENT_TIMEOUT, 30 s)

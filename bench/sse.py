@@ -34,16 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run import (
-    RESULTS,
-    Meter,
-    ms,
-    percentile,
-    raise_fd_limit,
-    ratio,
-    versions,
-)
-from bench.run import Server as BenchServer
+from bench.common import RESULTS, Meter, ms, percentile, raise_fd_limit, ratio, versions
+from bench.common import Server as BenchServer
 
 APP = "bench.sse:application"
 SIDES = ("realtime", "raw")
@@ -142,7 +134,7 @@ def _urlpatterns() -> list[Any]:
 
 
 class Server(BenchServer):
-    """``bench.run``'s server process, serving this module's app (which configures Django itself)."""
+    """``bench.common``'s server process, serving this module's app (which configures Django itself)."""
 
     app = APP
     settings = None
