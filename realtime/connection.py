@@ -178,7 +178,8 @@ class HubConnection:
         self._writing = True
         try:
             await self._write(frame)
-            await self._drain()
+            if self._outbox:  # written behind this one meanwhile (no coroutine for the common empty case)
+                await self._drain()
         finally:
             self._writing = False
 
@@ -232,13 +233,14 @@ class HubConnection:
         if self.state is State.CLOSED:
             return
         resume = self.resume
-        frame = item if resume is None else await resume.admit(item, self.ending())
-        if frame is None:
-            return  # kept for the replay on the client's next socket (or nothing to write: see Resume.admit)
+        if resume is not None:
+            item = await resume.admit(item, self.ending())  # type: ignore[assignment]
+            if item is None:
+                return  # kept for the replay on the client's next socket (or nothing to write: see Resume.admit)
         self.last_sent = time.monotonic()
         transport = self.transport
         try:
-            await transport.send(frame)  # type: ignore[arg-type]
+            await transport.send(item)  # type: ignore[arg-type]
         except Exception:  # the transport is gone; its disconnect event ends (or detaches) the connection
             logger.debug("realtime: write to %s failed", self.connection_id, exc_info=True)
             if resume is not None:
