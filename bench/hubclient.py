@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -159,14 +159,17 @@ class Deliveries:
         for record in data.split(RS):
             if not record.startswith('{"type":1'):
                 continue  # Ping, Completion, empty tail
-            payload = json.loads(record)["arguments"][0]
-            sequence = payload["s"]
-            self.per_sequence[sequence] = self.per_sequence.get(sequence, 0) + 1
-            if sequence >= 0:
-                self.latencies.append(arrived - payload["t"])
-                self.last_arrival = arrived
-                self.total += 1
-            self.changed.set()
+            self.count(json.loads(record)["arguments"][0], arrived)
+
+    def count(self, payload: dict[str, Any], arrived: float) -> None:
+        """One ``Receive`` payload (``{"s": sequence, "t": sent at}``; negative sequences are warm-ups)."""
+        sequence = payload["s"]
+        self.per_sequence[sequence] = self.per_sequence.get(sequence, 0) + 1
+        if sequence >= 0:
+            self.latencies.append(arrived - payload["t"])
+            self.last_arrival = arrived
+            self.total += 1
+        self.changed.set()
 
     async def wait_for(self, done: Callable[[], bool], deadline: float) -> bool:
         while not done():
@@ -229,6 +232,54 @@ async def warm_up_broadcasts(sender: Sender, deliveries: Deliveries, members: in
         await deliveries.wait_for(lambda s=sequence: deliveries.per_sequence.get(s, 0) >= members, now() + STEP_TIMEOUT)
 
 
+class Broadcaster(Protocol):
+    """What triggers broadcasts: this module's :class:`Sender`, or ``bench.wire.Sender`` (every dialect)."""
+
+    async def broadcast(self, sequence: int) -> Awaitable[Any]: ...
+
+
+async def send_broadcasts(
+    sender: Broadcaster,
+    members: int,
+    mode: str,
+    *,
+    offered: float,
+    seconds: float,
+    saturate_deliveries: int,
+    time_limit: float,
+    grace: float,
+) -> tuple[int, float, float]:
+    """``rate``: ``offered`` deliveries/s for ``seconds`` (open loop; the Completions get ``grace``);
+    ``saturate``: ``saturate_deliveries`` back to back, each broadcast awaited, for at most ``time_limit``
+    seconds. The broadcasts sent, the first and the last send time."""
+    sent, first_send = 0, now()
+    if mode == "rate":
+        rate = offered / members  # broadcasts per second
+        futures = []
+        for sequence in range(max(1, round(seconds * rate))):
+            delay = first_send + sequence / rate - now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            futures.append(await sender.broadcast(sequence))
+            sent += 1
+        last_send = now()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await asyncio.gather(*futures)
+        return sent, first_send, last_send
+    for sequence in range(max(1, saturate_deliveries // members)):
+        if now() >= first_send + time_limit:
+            break
+        completion = await sender.broadcast(sequence)
+        sent += 1
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await completion
+        except TimeoutError:
+            break  # the server stopped answering the sender: count what arrives
+    return sent, first_send, now()
+
+
 async def measure_broadcasts(
     sender: Sender,
     deliveries: Deliveries,
@@ -247,37 +298,11 @@ async def measure_broadcasts(
     ``rate``: ``offered`` deliveries/s for ``seconds`` (open loop). ``saturate``: ``saturate_deliveries``
     back to back, each broadcast awaited, for at most ``time_limit`` seconds. Late deliveries get ``grace``.
     """
-    sent = 0
     with meter:
-        first_send = now()
-        if mode == "rate":
-            rate = offered / members  # broadcasts per second
-            count = max(1, round(seconds * rate))
-            futures = []
-            for sequence in range(count):
-                delay = first_send + sequence / rate - now()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                futures.append(await sender.broadcast(sequence))
-                sent += 1
-            last_send = now()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await asyncio.gather(*futures)
-        else:
-            count = max(1, saturate_deliveries // members)
-            stop_sending = first_send + time_limit
-            for sequence in range(count):
-                if now() >= stop_sending:
-                    break
-                completion = await sender.broadcast(sequence)
-                sent += 1
-                try:
-                    async with asyncio.timeout(STEP_TIMEOUT):
-                        await completion
-                except TimeoutError:
-                    break  # the server stopped answering the sender: count what arrives
-            last_send = now()
+        sent, first_send, last_send = await send_broadcasts(
+            sender, members, mode, offered=offered, seconds=seconds, saturate_deliveries=saturate_deliveries,
+            time_limit=time_limit, grace=grace,
+        )  # fmt: skip
         expected = sent * members
         complete = await deliveries.wait_for(lambda: deliveries.total >= expected, last_send + grace)
     received = deliveries.total

@@ -30,6 +30,7 @@ from bench.common import (
     machine_busy_seconds,
     now,
 )
+from bench.hubclient import Deliveries
 from bench.wire import DIALECTS, Dialect, call_and_wait, open_socket
 
 CALL_TIMEOUT = 300.0  # bound for one command to one worker
@@ -47,11 +48,7 @@ class Worker:
         self.reset()
 
     def reset(self) -> None:
-        self.per_sequence: dict[int, int] = {}
-        self.latencies: list[float] = []
-        self.total = 0
-        self.last_arrival = 0.0
-        self.changed = asyncio.Event()
+        self.deliveries = Deliveries()
 
     async def serve(self) -> None:
         self.tasks.append(asyncio.create_task(self._keepalive()))
@@ -81,25 +78,9 @@ class Worker:
                 text = await ws.recv(decode=True)
                 arrived = now()
                 for payload in self.dialect.deliveries(text):
-                    sequence = payload["s"]
-                    self.per_sequence[sequence] = self.per_sequence.get(sequence, 0) + 1
-                    if sequence >= 0:
-                        self.latencies.append(arrived - payload["t"])
-                        self.last_arrival = arrived
-                        self.total += 1
-                    self.changed.set()
+                    self.deliveries.count(payload, arrived)
                 if (pong := self.dialect.reply(text)) is not None:
                     await ws.send(pong)
-
-    async def _until(self, done: Any, deadline: float) -> bool:
-        while not done():
-            if now() >= deadline:
-                return False
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(deadline - now(), 0.2)):
-                    await self.changed.wait()
-        return True
 
     async def _gather(self, count: int, concurrency: int, one: Any) -> list[Any]:
         semaphore = asyncio.Semaphore(concurrency)
@@ -156,24 +137,26 @@ class Worker:
 
     async def op_wait_sequence(self, sequence: int) -> dict[str, Any]:
         """Wait until each member has ``sequence`` (a warm-up broadcast)."""
-        ok = await self._until(lambda: self.per_sequence.get(sequence, 0) >= self.members, now() + STEP_TIMEOUT)
+        per_sequence = self.deliveries.per_sequence
+        ok = await self.deliveries.wait_for(lambda: per_sequence.get(sequence, 0) >= self.members, now() + STEP_TIMEOUT)
         return {"ok": ok}
 
     async def op_mark(self) -> dict[str, Any]:
         """Start a measured fan-out window: counts from zero, the garbage collector paused."""
-        per_sequence = self.per_sequence
+        per_sequence = self.deliveries.per_sequence
         self.reset()
-        self.per_sequence = {s: n for s, n in per_sequence.items() if s < 0}
+        self.deliveries.per_sequence = {s: n for s, n in per_sequence.items() if s < 0}
         self._pause_gc()
         return {}
 
     async def op_collect(self, broadcasts: int, deadline: float) -> dict[str, Any]:
         """Wait (until ``deadline``, a ``perf_counter`` time) for ``broadcasts`` x members; what arrived."""
         expected = broadcasts * self.members
-        complete = await self._until(lambda: self.total >= expected, deadline)
+        deliveries = self.deliveries
+        complete = await deliveries.wait_for(lambda: deliveries.total >= expected, deadline)
         gc.enable()
-        return {"received": self.total, "expected": expected, "complete": complete,
-                "latencies": self.latencies, "last_arrival": self.last_arrival}  # fmt: skip
+        return {"received": deliveries.total, "expected": expected, "complete": complete,
+                "latencies": deliveries.latencies, "last_arrival": deliveries.last_arrival}  # fmt: skip
 
     async def op_burst(self, url: str, dialect: str, count: int, negotiate: str | None) -> dict[str, Any]:
         """``count`` full connects (negotiate, upgrade, handshake), each kept open; their durations."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
 import os
 import platform
@@ -39,6 +38,7 @@ from bench.common import (
     versions,
     write_report,
 )
+from bench.hubclient import send_broadcasts
 from bench.pool import Pool, PoolMeter
 from bench.report import goals, table
 from bench.sides import SIDES, Side, ensure_aiosignalr
@@ -128,37 +128,6 @@ async def run_echo(pool: Pool, server: Server, side: Side, clients: int, plan: P
     }
 
 
-async def send_broadcasts(sender: Sender, members: int, mode: str, plan: Plan) -> tuple[int, float, float]:
-    """``rate``: the offered deliveries/s for ``rate_seconds``; ``saturate``: back to back, each awaited, within
-    the time limit. The broadcasts sent, the first and the last send time."""
-    sent, first_send = 0, now()
-    if mode == "rate":
-        rate = plan.offered_deliveries / members  # broadcasts per second
-        futures = []
-        for sequence in range(max(1, round(plan.rate_seconds * rate))):
-            delay = first_send + sequence / rate - now()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            futures.append(await sender.broadcast(sequence))
-            sent += 1
-        last_send = now()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(plan.grace):
-                await asyncio.gather(*futures)
-        return sent, first_send, last_send
-    for sequence in range(max(1, plan.saturate_deliveries // members)):
-        if now() >= first_send + plan.saturate_time_limit:
-            break
-        completion = await sender.broadcast(sequence)
-        sent += 1
-        try:
-            async with asyncio.timeout(STEP_TIMEOUT):
-                await completion
-        except TimeoutError:
-            break  # the server stopped answering the sender: count what arrives
-    return sent, first_send, now()
-
-
 async def run_fanout(pool: Pool, server: Server, side: Side, members: int, mode: str, plan: Plan) -> dict[str, Any]:
     """``members`` sockets (spread over the workers) in one group; a sender here calls ``Broadcast``."""
     url, group = server.url(side.paths["fanout"]), f"bench-{members}-{mode}"
@@ -177,7 +146,10 @@ async def run_fanout(pool: Pool, server: Server, side: Side, members: int, mode:
             await pool.each("wait_sequence", sequence=sequence)
         await pool.each("mark")
         with PoolMeter(server, pool.pids) as meter:
-            sent, first_send, last_send = await send_broadcasts(sender, members, mode, plan)
+            sent, first_send, last_send = await send_broadcasts(
+                sender, members, mode, offered=plan.offered_deliveries, seconds=plan.rate_seconds,
+                saturate_deliveries=plan.saturate_deliveries, time_limit=plan.saturate_time_limit, grace=plan.grace,
+            )  # fmt: skip
             answers = await pool.each("collect", broadcasts=sent, deadline=last_send + plan.grace)
     finally:
         await sender.close()
