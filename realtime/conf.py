@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRY_BACKEND": "realtime.registry.MemoryRegistry",
     "GROUP_REFRESH_INTERVAL": 3600.0,
     "LAYER_CHECK_INTERVAL": 1.0,
+    "LAYER_MAX_CONCURRENT_CALLS": 50,
     "POLL_TIMEOUT": 90.0,
     "REDIS_URL": None,
     "REDIS_MAX_CONNECTIONS": 20,

@@ -116,6 +116,20 @@ async def own_layer() -> AsyncIterator[None]:
             logger.warning("realtime: closing a sync call's channel layer connections failed", exc_info=True)
 
 
+_call_slots: loops.PerLoop[asyncio.Semaphore] = loops.PerLoop(
+    lambda: asyncio.Semaphore(int(realtime_settings.LAYER_MAX_CONCURRENT_CALLS))
+)
+"""Layer calls in flight at once on each loop. A channels_redis layer takes a pool connection per call, and
+redis-py 8's pools raise ``MaxConnectionsError`` past 100 connections: a burst of connects (a group each)
+or of pushes waits for a slot instead of failing."""
+
+
+async def _bounded(call: Coroutine[Any, Any, Any]) -> Any:
+    """Await the layer ``call`` (not started yet) within ``LAYER_MAX_CONCURRENT_CALLS``."""
+    async with _call_slots.get():
+        return await call
+
+
 async def send_to_group(group: str, event: Event) -> None:
     """Send ``event`` to every channel in layer ``group`` (one message per member process)."""
     chosen = layer()
@@ -123,7 +137,7 @@ async def send_to_group(group: str, event: Event) -> None:
     if local is not None:
         local.deliver_here(group, event)
     else:
-        await _on_home_loop(chosen.group_send(group, event))
+        await _on_home_loop(_bounded(chosen.group_send(group, event)))
 
 
 def _in_process(chosen: BaseChannelLayer) -> ProcessChannel | None:
@@ -140,7 +154,7 @@ def _in_process(chosen: BaseChannelLayer) -> ProcessChannel | None:
 
 async def send(channel: str, event: Event) -> None:
     """Send ``event`` to one channel; raises ``ChannelFull`` when it cannot take more."""
-    await _on_home_loop(layer().send(channel, event))
+    await _on_home_loop(_bounded(layer().send(channel, event)))
 
 
 async def request(group: str, event: Event, *, timeout: float) -> Event:
@@ -168,7 +182,7 @@ async def request_acknowledged(channel: str, event: Event, *, ack_timeout: float
 async def _request_acknowledged(channel: str, event: Event, ack_timeout: float, timeout: float) -> Event:
     chosen = layer()
     reply_channel = names.own_channel(await chosen.new_channel())
-    await chosen.send(channel, {**event, "reply_channel": reply_channel})
+    await _bounded(chosen.send(channel, {**event, "reply_channel": reply_channel}))
     try:
         async with asyncio.timeout(ack_timeout):
             reply = await chosen.receive(reply_channel)
@@ -184,10 +198,7 @@ async def _request(event: Event, timeout: float, *, group: str = "", channel: st
     chosen = layer()
     reply_channel = names.own_channel(await chosen.new_channel())
     event = {**event, "reply_channel": reply_channel}
-    if group:
-        await chosen.group_send(group, event)
-    else:
-        await chosen.send(channel, event)
+    await _bounded(chosen.group_send(group, event) if group else chosen.send(channel, event))
     async with asyncio.timeout(timeout):
         return await chosen.receive(reply_channel)
 
@@ -274,7 +285,8 @@ class ProcessChannel:
 
     async def _group_add(self, group: str) -> None:
         try:
-            await self._layer.group_add(group, await self.start())
+            name = await self.start()
+            await _bounded(self._layer.group_add(group, name))
             self._joined.add(group)
         finally:
             self._joining.pop(group, None)
@@ -286,7 +298,7 @@ class ProcessChannel:
                 continue
             self._joined.discard(group)
             if self.name is not None:
-                await self._layer.group_discard(group, self.name)
+                await _bounded(self._layer.group_discard(group, self.name))
 
     async def refresh(self) -> None:
         """Re-add the channel to its groups so the layer's ``group_expiry`` never evicts it.
@@ -295,7 +307,7 @@ class ProcessChannel:
         """
         if self.name is not None:
             for group in sorted(self._joined, key=lambda name: name == self._probe_group):
-                await self._layer.group_add(group, self.name)
+                await _bounded(self._layer.group_add(group, self.name))
 
     async def _housekeep(self) -> None:
         """Leave the groups nothing wants; re-add the rest every ``GROUP_REFRESH_INTERVAL``."""
@@ -362,7 +374,7 @@ class ProcessChannel:
             float(realtime_settings.LAYER_CHECK_INTERVAL),
             join=lambda: self.join(group),
             leave=lambda: self.leave(group),
-            send=lambda seq: self._layer.group_send(group, events.probe(seq)),
+            send=lambda seq: _bounded(self._layer.group_send(group, events.probe(seq))),
         )
 
     async def _close(self) -> None:

@@ -116,6 +116,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="realtime.E011",
             )
         )
+    if int(user.get("LAYER_MAX_CONCURRENT_CALLS", DEFAULTS["LAYER_MAX_CONCURRENT_CALLS"])) < 1:
+        problems.append(
+            Error(
+                "LAYER_MAX_CONCURRENT_CALLS must be at least 1: no channel layer call could ever run.",
+                hint="Keep 50, below the layer's Redis connection pool (redis-py 8: max_connections 100).",
+                id="realtime.E013",
+            )
+        )
     return problems + _check_presence_liveness(user)
 
 

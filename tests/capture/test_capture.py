@@ -160,8 +160,9 @@ async def test_a_truncate_reaches_the_group_live_and_by_replay(stack: CaptureSta
 def test_status_names_tables_installed_before_truncates_were_captured(stack: CaptureStack) -> None:
     assert "captured tables: conformance_item\n" in stack.command("realtime_capture", "status").stdout
     stack.sql(f"DROP TRIGGER {sql.TRUNCATE_TRIGGER} ON conformance_item")  # as an earlier version installed it
-    assert "TRUNCATE not captured (run install again): conformance_item" in stack.command(
-        "realtime_capture", "status"
-    ).stdout
+    assert (
+        "TRUNCATE not captured (run install again): conformance_item"
+        in stack.command("realtime_capture", "status").stdout
+    )
     assert stack.command("realtime_capture", "install").stdout == "installed capture of conformance_item\n"
     assert "TRUNCATE not captured" not in stack.command("realtime_capture", "status").stdout

@@ -294,3 +294,9 @@ def test_a_stateful_reconnect_buffer_below_one_byte_is_an_error():
 def test_a_redis_resume_store_without_redis_url_is_an_error():
     with override_settings(REALTIME={"STATEFUL_RECONNECT_STORE": "realtime.resume_store.RedisResumeStore"}):
         assert "realtime.E012" in ids()
+
+
+def test_no_room_for_layer_calls_is_an_error():
+    with override_settings(REALTIME={"LAYER_MAX_CONCURRENT_CALLS": 0}):
+        assert "realtime.E013" in ids()
+    assert "realtime.E013" not in ids()
