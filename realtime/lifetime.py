@@ -136,6 +136,7 @@ async def send_to_group(group: str, event: Event) -> None:
     local = _in_process(chosen)
     if local is not None:
         local.deliver_here(group, event)
+        await asyncio.sleep(0)  # yield as a layer send does: a burst of sends must not starve the loop's other tasks
     else:
         await _on_home_loop(_bounded(chosen.group_send(group, event)))
 
