@@ -89,7 +89,6 @@ class Publisher:
         self.sent = 0
         """The newest event id this process sent (a reconnected leader does not send it again)."""
         self.leading = False
-        self._woken = asyncio.Event()
         self._pruned_at = 0
         self._prev: dict[str, int] = {}
         """The newest change sent to each SSE topic."""
@@ -113,7 +112,6 @@ class Publisher:
         import psycopg
 
         async with await psycopg.AsyncConnection.connect(conninfo(self.alias), autocommit=True) as conn:
-            conn.add_notify_handler(lambda notify: self._woken.set())
             await conn.execute(f"LISTEN {sql.CHANNEL}")
             standby = float(realtime_settings.CAPTURE_STANDBY_INTERVAL)
             while not await self._value(conn, sql.TRY_LEAD):
@@ -137,17 +135,15 @@ class Publisher:
         return row[0]
 
     async def _wait(self, conn: Any, timeout: float) -> None:
-        """Until a notification arrives (or came during the last query) or ``timeout`` seconds pass."""
-        if not self._woken.is_set():
-            async for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
-        self._woken.clear()
+        """Until a notification arrives (psycopg >= 3.3 keeps those that came during a query) or ``timeout``
+        seconds pass."""
+        async for _ in conn.notifies(timeout=timeout, stop_after=1):
+            pass
 
     async def _drain(self, conn: Any, published: int) -> int:
         """Send every change after ``published``, batch by batch, storing the position after each batch."""
         batch = int(realtime_settings.CAPTURE_BATCH_SIZE)
         while True:
-            self._woken.clear()
             cursor = await conn.execute(sql.CHANGES, {"after": published, "limit": batch})
             changes = await cursor.fetchall()
             if not changes:
