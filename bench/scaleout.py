@@ -83,14 +83,28 @@ from tests.servers import free_port, start_redis, stop
 
 SETTINGS = "bench.scaleout_settings"
 HUB_PATH = "/benchhub"
-LAYERS = ("memory", "core", "pubsub", "raw")
-LAYER_LABELS = {
-    "memory": "memory, 1 proc",
-    "core": "core, 2 procs",
-    "pubsub": "pubsub, 2 procs",
-    "raw": "raw Channels, core",
-}
 RAW_PATH = "/raw/fanout"  # bench.consumers.RawFanoutConsumer: a layer channel and a group_add per member
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One side of part 1: the channel layer (``None``: in-memory), how many server processes, which path."""
+
+    label: str
+    channel_layer: str | None
+    processes: int
+    path: str = HUB_PATH
+
+
+LAYERS = {
+    "memory": Layer("memory, 1 proc", None, 1),
+    "core_1proc": Layer("core, 1 proc", "core", 1),
+    "core": Layer("core, 2 procs", "core", 2),
+    "pubsub_1proc": Layer("pubsub, 1 proc", "pubsub", 1),
+    "pubsub": Layer("pubsub, 2 procs", "pubsub", 2),
+    "raw": Layer("raw Channels, core", "core", 2, RAW_PATH),
+}
+SCALING = {"core": "core_1proc", "pubsub": "pubsub_1proc"}  # Redis layer (2 processes) -> its 1-process side
 TRANSPORTS = ("websockets", "sse", "longpolling")
 TRANSPORT_LABELS = {"websockets": "WebSockets", "sse": "SSE", "longpolling": "long polling"}
 CASE_TIMEOUT = 120.0  # hard bound for one measured case, setup and teardown included
@@ -742,35 +756,59 @@ async def warm_up(servers: list[Server], transport: str = "websockets") -> None:
             await warm.clients[0].invoke("Echo", ["warm"])
 
 
+def layer_order(index: int) -> list[str]:
+    """The sides of the ``index``-th case in the order they run: each Redis layer's 1- and 2-process sides
+    next to each other, and every other case the whole order reversed (so which goes first alternates)."""
+    order = ["memory", "core_1proc", "core", "pubsub_1proc", "pubsub", "raw"]
+    return order if index % 2 == 0 else order[::-1]
+
+
+def scaling(row: dict[str, Any], layer: str) -> dict[str, Any]:
+    """CPU per delivery of ``layer`` on 1 and on 2 processes in one row, and the server ratio 2 procs / 1 proc."""
+    one, two = row[SCALING[layer]], row[layer]
+    return {
+        "server_cpu_us_1proc": one["server_cpu_us_per_op"],
+        "server_cpu_us_2procs": two["server_cpu_us_per_op"],
+        "server_cpu_ratio_2_1": ratio(two["server_cpu_us_per_op"], one["server_cpu_us_per_op"]),
+        "redis_cpu_us_1proc": one.get("redis_cpu_us_per_op"),
+        "redis_cpu_us_2procs": two.get("redis_cpu_us_per_op"),
+        "redis_commands_per_broadcast_1proc": one.get("redis_commands_per_broadcast"),
+        "redis_commands_per_broadcast_2procs": two.get("redis_commands_per_broadcast"),
+        "deliveries_per_s_1proc": one["deliveries_per_s"],
+        "deliveries_per_s_2procs": two["deliveries_per_s"],
+    }
+
+
 async def run_layers(
     server_kind: str, plan: Plan, redis_server: PrivateRedis, log: Callable[[str], None]
 ) -> list[dict[str, Any]]:
-    """Part 1: each fan-out case on the in-memory layer (1 process), core, pubsub and raw consumers on core
-    (2 processes), back to back.
+    """Part 1: each fan-out case on every side of ``LAYERS``, back to back: the in-memory layer (1 process),
+    core and pubsub on 1 and on 2 processes, raw consumers on core (2 processes).
 
-    Every (case, layer) gets fresh server processes and an empty Redis; the layers of one case run one after
-    the other (core and pubsub take turns going first), so drift in the machine's load hits them alike.
+    Every (case, side) gets fresh server processes and an empty Redis; the sides of one case run one after
+    the other (the order reversed every other case, see ``layer_order``), so drift in the machine's load hits
+    them alike.
     """
     cases = fanout_cases(plan.layer_members, plan, rate_seconds=plan.rate_seconds, deliveries=plan.saturate_deliveries)
     rows = []
     for index, case in enumerate(cases):
         row: dict[str, Any] = {"members": case.members, "mode": case.mode, "order": []}
-        for layer in ("memory", "core", "pubsub", "raw") if index % 2 == 0 else ("raw", "memory", "pubsub", "core"):
+        for layer in layer_order(index):
+            side = LAYERS[layer]
             started = now()
-            redis_layer = "core" if layer == "raw" else layer
-            env = {} if layer == "memory" else {"REDIS_URL": redis_server.url, "CHANNEL_LAYER": redis_layer}
+            env = (
+                {}
+                if side.channel_layer is None
+                else {"REDIS_URL": redis_server.url, "CHANNEL_LAYER": side.channel_layer}
+            )
             tag = f"{layer}-{case.members}-{case.mode}"
             redis_server.flush()
-            labels = [f"scaleout-{tag}-{number}" for number in range(1, 2 if layer == "memory" else 3)]
+            labels = [f"scaleout-{tag}-{number}" for number in range(1, side.processes + 1)]
             with server_processes(server_kind, labels, env) as servers:
                 await warm_up(servers)
                 async with asyncio.timeout(CASE_TIMEOUT):
                     figures = await layer_fanout(
-                        servers,
-                        None if layer == "memory" else redis_server,
-                        case,
-                        tag,
-                        RAW_PATH if layer == "raw" else HUB_PATH,
+                        servers, None if side.channel_layer is None else redis_server, case, tag, side.path
                     )
             row[layer] = figures
             row["order"].append(layer)
@@ -788,6 +826,7 @@ async def run_layers(
         row["ratio_pubsub_memory"] = ratio(pubsub["deliveries_per_s"], memory["deliveries_per_s"])
         row["ratio_core_raw"] = ratio(core["deliveries_per_s"], raw["deliveries_per_s"])
         row["p99_ratio_raw_core"] = ratio(raw["p99_ms"], core["p99_ms"])
+        row["scaling"] = {layer: scaling(row, layer) for layer in SCALING}
     return rows
 
 
@@ -883,6 +922,30 @@ def cpu_cell(figures: dict[str, Any]) -> str:
     )
 
 
+def scaling_table(layers: list[dict[str, Any]]) -> list[str]:
+    """Part 1's server CPU per delivery on 1 and on 2 processes of each Redis layer, and their ratio."""
+    lines = [
+        "",
+        "Server CPU per delivery, 1 process against 2 on the same Redis layer (µs, summed over the server "
+        "processes; 2/1 = 1.00x: the work per delivery stays flat, the processes scale linearly; above 1: "
+        "the second process costs that much extra per delivery)",
+        f"{'members/mode':>15} | {'layer':<6} | {'srv µs 1p':>9} {'2p':>6} {'2/1':>6} | {'rds µs 1p':>9} {'2p':>5} "
+        f"| {'cmd/b 1p':>8} {'2p':>5} | {'del/s 1p':>8} {'2p':>7}",
+    ]
+    for row in layers:
+        for index, layer in enumerate(SCALING):
+            f = row["scaling"][layer]
+            label = f"{row['members']:>6,} {row['mode']:>8}" if index == 0 else ""
+            lines.append(
+                f"{label:>15} | {layer:<6} | {fmt(f['server_cpu_us_1proc']):>9} {fmt(f['server_cpu_us_2procs']):>6} "
+                f"{fmt(f['server_cpu_ratio_2_1'], '.2f'):>5}x | {fmt(f['redis_cpu_us_1proc'], '.1f'):>9} "
+                f"{fmt(f['redis_cpu_us_2procs'], '.1f'):>5} | {fmt(f['redis_commands_per_broadcast_1proc'], '.1f'):>8} "
+                f"{fmt(f['redis_commands_per_broadcast_2procs'], '.1f'):>5} | {fmt(f['deliveries_per_s_1proc']):>8} "
+                f"{fmt(f['deliveries_per_s_2procs']):>7}"
+            )
+    return lines
+
+
 def table(report: dict[str, Any]) -> str:
     plan = report["plan"]
     lines = [
@@ -905,7 +968,7 @@ def table(report: dict[str, Any]) -> str:
                 f = row[layer]
                 label = f"{row['members']:>6,} {row['mode']:>8}" if index == 0 else ""
                 lines.append(
-                    f"{label:>15} | {LAYER_LABELS[layer]:<18} | {fmt(f['deliveries_per_s']):>7} "
+                    f"{label:>15} | {LAYERS[layer].label:<18} | {fmt(f['deliveries_per_s']):>7} "
                     f"{fmt(f['p50_ms'], '.1f'):>7} {fmt(f['p99_ms'], '.1f'):>7} {fmt(f['lost']):>5} "
                     f"{fmt(f['server_cpu_us_per_op']):>6} {fmt(f.get('redis_cpu_us_per_op')):>6} "
                     f"{fmt(f.get('redis_commands_per_broadcast'), '.1f'):>5} | {cpu_cell(f)}"
@@ -920,6 +983,7 @@ def table(report: dict[str, Any]) -> str:
                 f"{'':>15} | {'core/raw':<18} | {fmt(row['ratio_core_raw'], '.2f'):>6}x "
                 f"(p99 raw/core {fmt(row['p99_ratio_raw_core'], '.2f')}x)"
             )
+        lines += scaling_table(layers)
         verdict = report["recommendation"]
         lines += ["", f"Recommendation from these figures: {verdict['layer']}"]
         lines += [f"  - {reason}" for reason in verdict["reasons"]]
@@ -1050,6 +1114,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "layers" in outcome["results"]:
         report["recommendation"] = recommend(outcome["results"]["layers"])
+        report["scaling"] = [
+            {"members": row["members"], "mode": row["mode"], "layer": layer, **figures}
+            for row in outcome["results"]["layers"]
+            for layer, figures in row["scaling"].items()
+        ]
     report["elapsed_seconds"] = round(now() - started, 1)
     return write_report(args.output, report, table(report), "scaleout")
 
