@@ -10,9 +10,13 @@ Usage::
 Part 1 (layers): ``members`` WebSocket clients in one group, split evenly over two server processes that share
 a private ``redis-server``; a sender connected to process 1 calls ``Broadcast``. Once with
 ``channels_redis.core.RedisChannelLayer`` and once with ``channels_redis.pubsub.RedisPubSubChannelLayer``,
-with two baselines in the same run: the single-process ``InMemoryChannelLayer``, and raw Channels consumers
-(``bench.consumers.RawFanoutConsumer``: one layer channel per connection, ``group_send`` to all of them)
-on two processes over the core layer, the usual way a Channels app fans out.
+each also on ONE process (all members and the sender on it, same Redis), with two baselines in the same run:
+the single-process ``InMemoryChannelLayer``, and raw Channels consumers (``bench.consumers.RawFanoutConsumer``:
+one layer channel per connection, ``group_send`` to all of them) on two processes over the core layer, the
+usual way a Channels app fans out. For each Redis layer the server CPU per delivery (summed over the server
+processes) on 2 processes over 1 process says how the work scales: 1.0 = flat (linear), above 1 = the second
+process costs extra per delivery. Throughput cannot say it on 2 cores: the client and two servers do not
+each get a core.
 
 Part 2 (transports): one process, in-memory layer; ``N`` clients over WebSockets, Server-Sent Events and long
 polling (minimal raw asyncio HTTP/1.1 clients below), each receiving group broadcasts (at a fixed rate, and
@@ -230,11 +234,14 @@ class PrivateRedis:
         return {name: count for name, count in calls.items() if name not in ("info", "config|resetstat")}
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # per second: the resolution of process_cpu_seconds
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time process ``pid`` used so far."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class Window:
@@ -766,6 +773,7 @@ def layer_order(index: int) -> list[str]:
 def scaling(row: dict[str, Any], layer: str) -> dict[str, Any]:
     """CPU per delivery of ``layer`` on 1 and on 2 processes in one row, and the server ratio 2 procs / 1 proc."""
     one, two = row[SCALING[layer]], row[layer]
+    received = min(one["received"], two["received"])  # CPU comes in clock ticks: one over these, the finest step
     return {
         "server_cpu_us_1proc": one["server_cpu_us_per_op"],
         "server_cpu_us_2procs": two["server_cpu_us_per_op"],
@@ -776,6 +784,7 @@ def scaling(row: dict[str, Any], layer: str) -> dict[str, Any]:
         "redis_commands_per_broadcast_2procs": two.get("redis_commands_per_broadcast"),
         "deliveries_per_s_1proc": one["deliveries_per_s"],
         "deliveries_per_s_2procs": two["deliveries_per_s"],
+        "cpu_tick_us": round(1e6 / CLOCK_TICKS / received, 1) if received else None,
     }
 
 
@@ -928,21 +937,25 @@ def scaling_table(layers: list[dict[str, Any]]) -> list[str]:
         "",
         "Server CPU per delivery, 1 process against 2 on the same Redis layer (µs, summed over the server "
         "processes; 2/1 = 1.00x: the work per delivery stays flat, the processes scale linearly; above 1: "
-        "the second process costs that much extra per delivery)",
+        "the second process costs that much extra per delivery; tick: one CPU clock tick per delivery, the "
+        "finest step)",
         f"{'members/mode':>15} | {'layer':<6} | {'srv µs 1p':>9} {'2p':>6} {'2/1':>6} | {'rds µs 1p':>9} {'2p':>5} "
-        f"| {'cmd/b 1p':>8} {'2p':>5} | {'del/s 1p':>8} {'2p':>7}",
+        f"| {'tick':>4} | {'cmd/b 1p':>8} {'2p':>5} | {'del/s 1p':>8} {'2p':>7}",
     ]
     for row in layers:
         for index, layer in enumerate(SCALING):
             f = row["scaling"][layer]
             label = f"{row['members']:>6,} {row['mode']:>8}" if index == 0 else ""
-            lines.append(
-                f"{label:>15} | {layer:<6} | {fmt(f['server_cpu_us_1proc']):>9} {fmt(f['server_cpu_us_2procs']):>6} "
-                f"{fmt(f['server_cpu_ratio_2_1'], '.2f'):>5}x | {fmt(f['redis_cpu_us_1proc'], '.1f'):>9} "
-                f"{fmt(f['redis_cpu_us_2procs'], '.1f'):>5} | {fmt(f['redis_commands_per_broadcast_1proc'], '.1f'):>8} "
-                f"{fmt(f['redis_commands_per_broadcast_2procs'], '.1f'):>5} | {fmt(f['deliveries_per_s_1proc']):>8} "
-                f"{fmt(f['deliveries_per_s_2procs']):>7}"
-            )
+            cells = [
+                f"{fmt(f['server_cpu_us_1proc']):>9} {fmt(f['server_cpu_us_2procs']):>6} "
+                f"{fmt(f['server_cpu_ratio_2_1'], '.2f'):>5}x",
+                f"{fmt(f['redis_cpu_us_1proc'], '.1f'):>9} {fmt(f['redis_cpu_us_2procs'], '.1f'):>5}",
+                f"{fmt(f.get('cpu_tick_us'), '.1f'):>4}",
+                f"{fmt(f['redis_commands_per_broadcast_1proc'], '.1f'):>8} "
+                f"{fmt(f['redis_commands_per_broadcast_2procs'], '.1f'):>5}",
+                f"{fmt(f['deliveries_per_s_1proc']):>8} {fmt(f['deliveries_per_s_2procs']):>7}",
+            ]
+            lines.append(f"{label:>15} | {layer:<6} | " + " | ".join(cells))
     return lines
 
 
