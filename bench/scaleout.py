@@ -2,17 +2,21 @@
 
 Usage::
 
-    .venv/bin/python -m bench.scaleout                    # full run, about 4-5 minutes
-    .venv/bin/python -m bench.scaleout --quick            # under 2 minutes
+    .venv/bin/python -m bench.scaleout                    # full run, about 5 minutes
+    .venv/bin/python -m bench.scaleout --quick            # under 3 minutes
     .venv/bin/python -m bench.scaleout --server uvicorn
     .venv/bin/python -m bench.scaleout --part layers      # only part 1 (or: --part transports)
 
 Part 1 (layers): ``members`` WebSocket clients in one group, split evenly over two server processes that share
 a private ``redis-server``; a sender connected to process 1 calls ``Broadcast``. Once with
 ``channels_redis.core.RedisChannelLayer`` and once with ``channels_redis.pubsub.RedisPubSubChannelLayer``,
-with two baselines in the same run: the single-process ``InMemoryChannelLayer``, and raw Channels consumers
-(``bench.consumers.RawFanoutConsumer``: one layer channel per connection, ``group_send`` to all of them)
-on two processes over the core layer, the usual way a Channels app fans out.
+each also on ONE process (all members and the sender on it, same Redis), with two baselines in the same run:
+the single-process ``InMemoryChannelLayer``, and raw Channels consumers (``bench.consumers.RawFanoutConsumer``:
+one layer channel per connection, ``group_send`` to all of them) on two processes over the core layer, the
+usual way a Channels app fans out. For each Redis layer the server CPU per delivery (summed over the server
+processes) on 2 processes over 1 process says how the work scales: 1.0 = flat (linear), above 1 = the second
+process costs extra per delivery. Throughput cannot say it on 2 cores: the client and two servers do not
+each get a core.
 
 Part 2 (transports): one process, in-memory layer; ``N`` clients over WebSockets, Server-Sent Events and long
 polling (minimal raw asyncio HTTP/1.1 clients below), each receiving group broadcasts (at a fixed rate, and
@@ -83,14 +87,28 @@ from tests.servers import free_port, start_redis, stop
 
 SETTINGS = "bench.scaleout_settings"
 HUB_PATH = "/benchhub"
-LAYERS = ("memory", "core", "pubsub", "raw")
-LAYER_LABELS = {
-    "memory": "memory, 1 proc",
-    "core": "core, 2 procs",
-    "pubsub": "pubsub, 2 procs",
-    "raw": "raw Channels, core",
-}
 RAW_PATH = "/raw/fanout"  # bench.consumers.RawFanoutConsumer: a layer channel and a group_add per member
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One side of part 1: the channel layer (``None``: in-memory), how many server processes, which path."""
+
+    label: str
+    channel_layer: str | None
+    processes: int
+    path: str = HUB_PATH
+
+
+LAYERS = {
+    "memory": Layer("memory, 1 proc", None, 1),
+    "core_1proc": Layer("core, 1 proc", "core", 1),
+    "core": Layer("core, 2 procs", "core", 2),
+    "pubsub_1proc": Layer("pubsub, 1 proc", "pubsub", 1),
+    "pubsub": Layer("pubsub, 2 procs", "pubsub", 2),
+    "raw": Layer("raw Channels, core", "core", 2, RAW_PATH),
+}
+SCALING = {"core": "core_1proc", "pubsub": "pubsub_1proc"}  # Redis layer (2 processes) -> its 1-process side
 TRANSPORTS = ("websockets", "sse", "longpolling")
 TRANSPORT_LABELS = {"websockets": "WebSockets", "sse": "SSE", "longpolling": "long polling"}
 CASE_TIMEOUT = 120.0  # hard bound for one measured case, setup and teardown included
@@ -104,7 +122,7 @@ class Plan:
     layer_members: tuple[int, ...] = (100, 1000)
     offered_deliveries: float = 1000.0  # per second, all members together (rate rows)
     rate_seconds: float = 10.0
-    rate_min_broadcasts: int = 20  # rate rows last longer when needed: 1,000 members at 1,000/s run 20 s
+    rate_min_broadcasts: int = 12  # rate rows last longer when needed: 1,000 members at 1,000/s run 12 s
     saturate_deliveries: int = 30_000
     saturate_time_limit: float = 20.0
     grace: float = 5.0
@@ -216,11 +234,14 @@ class PrivateRedis:
         return {name: count for name, count in calls.items() if name not in ("info", "config|resetstat")}
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # per second: the resolution of process_cpu_seconds
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time process ``pid`` used so far."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class Window:
@@ -742,35 +763,61 @@ async def warm_up(servers: list[Server], transport: str = "websockets") -> None:
             await warm.clients[0].invoke("Echo", ["warm"])
 
 
+def layer_order(index: int) -> list[str]:
+    """The sides of the ``index``-th case in the order they run: each Redis layer's 1- and 2-process sides
+    next to each other, and every other case the whole order reversed (so which goes first alternates)."""
+    order = ["memory", "core_1proc", "core", "pubsub_1proc", "pubsub", "raw"]
+    return order if index % 2 == 0 else order[::-1]
+
+
+def scaling(row: dict[str, Any], layer: str) -> dict[str, Any]:
+    """CPU per delivery of ``layer`` on 1 and on 2 processes in one row, and the server ratio 2 procs / 1 proc."""
+    one, two = row[SCALING[layer]], row[layer]
+    received = min(one["received"], two["received"])  # CPU comes in clock ticks: one over these, the finest step
+    return {
+        "server_cpu_us_1proc": one["server_cpu_us_per_op"],
+        "server_cpu_us_2procs": two["server_cpu_us_per_op"],
+        "server_cpu_ratio_2_1": ratio(two["server_cpu_us_per_op"], one["server_cpu_us_per_op"]),
+        "redis_cpu_us_1proc": one.get("redis_cpu_us_per_op"),
+        "redis_cpu_us_2procs": two.get("redis_cpu_us_per_op"),
+        "redis_commands_per_broadcast_1proc": one.get("redis_commands_per_broadcast"),
+        "redis_commands_per_broadcast_2procs": two.get("redis_commands_per_broadcast"),
+        "deliveries_per_s_1proc": one["deliveries_per_s"],
+        "deliveries_per_s_2procs": two["deliveries_per_s"],
+        "cpu_tick_us": round(1e6 / CLOCK_TICKS / received, 1) if received else None,
+    }
+
+
 async def run_layers(
     server_kind: str, plan: Plan, redis_server: PrivateRedis, log: Callable[[str], None]
 ) -> list[dict[str, Any]]:
-    """Part 1: each fan-out case on the in-memory layer (1 process), core, pubsub and raw consumers on core
-    (2 processes), back to back.
+    """Part 1: each fan-out case on every side of ``LAYERS``, back to back: the in-memory layer (1 process),
+    core and pubsub on 1 and on 2 processes, raw consumers on core (2 processes).
 
-    Every (case, layer) gets fresh server processes and an empty Redis; the layers of one case run one after
-    the other (core and pubsub take turns going first), so drift in the machine's load hits them alike.
+    Every (case, side) gets fresh server processes and an empty Redis; the sides of one case run one after
+    the other (the order reversed every other case, see ``layer_order``), so drift in the machine's load hits
+    them alike.
     """
     cases = fanout_cases(plan.layer_members, plan, rate_seconds=plan.rate_seconds, deliveries=plan.saturate_deliveries)
     rows = []
     for index, case in enumerate(cases):
         row: dict[str, Any] = {"members": case.members, "mode": case.mode, "order": []}
-        for layer in ("memory", "core", "pubsub", "raw") if index % 2 == 0 else ("raw", "memory", "pubsub", "core"):
+        for layer in layer_order(index):
+            side = LAYERS[layer]
             started = now()
-            redis_layer = "core" if layer == "raw" else layer
-            env = {} if layer == "memory" else {"REDIS_URL": redis_server.url, "CHANNEL_LAYER": redis_layer}
+            env = (
+                {}
+                if side.channel_layer is None
+                else {"REDIS_URL": redis_server.url, "CHANNEL_LAYER": side.channel_layer}
+            )
             tag = f"{layer}-{case.members}-{case.mode}"
             redis_server.flush()
-            labels = [f"scaleout-{tag}-{number}" for number in range(1, 2 if layer == "memory" else 3)]
+            labels = [f"scaleout-{tag}-{number}" for number in range(1, side.processes + 1)]
             with server_processes(server_kind, labels, env) as servers:
                 await warm_up(servers)
                 async with asyncio.timeout(CASE_TIMEOUT):
                     figures = await layer_fanout(
-                        servers,
-                        None if layer == "memory" else redis_server,
-                        case,
-                        tag,
-                        RAW_PATH if layer == "raw" else HUB_PATH,
+                        servers, None if side.channel_layer is None else redis_server, case, tag, side.path
                     )
             row[layer] = figures
             row["order"].append(layer)
@@ -788,6 +835,7 @@ async def run_layers(
         row["ratio_pubsub_memory"] = ratio(pubsub["deliveries_per_s"], memory["deliveries_per_s"])
         row["ratio_core_raw"] = ratio(core["deliveries_per_s"], raw["deliveries_per_s"])
         row["p99_ratio_raw_core"] = ratio(raw["p99_ms"], core["p99_ms"])
+        row["scaling"] = {layer: scaling(row, layer) for layer in SCALING}
     return rows
 
 
@@ -883,6 +931,34 @@ def cpu_cell(figures: dict[str, Any]) -> str:
     )
 
 
+def scaling_table(layers: list[dict[str, Any]]) -> list[str]:
+    """Part 1's server CPU per delivery on 1 and on 2 processes of each Redis layer, and their ratio."""
+    lines = [
+        "",
+        "Server CPU per delivery, 1 process against 2 on the same Redis layer (µs, summed over the server "
+        "processes; 2/1 = 1.00x: the work per delivery stays flat, the processes scale linearly; above 1: "
+        "the second process costs that much extra per delivery; tick: one CPU clock tick per delivery, the "
+        "finest step)",
+        f"{'members/mode':>15} | {'layer':<6} | {'srv µs 1p':>9} {'2p':>6} {'2/1':>6} | {'rds µs 1p':>9} {'2p':>5} "
+        f"| {'tick':>4} | {'cmd/b 1p':>8} {'2p':>5} | {'del/s 1p':>8} {'2p':>7}",
+    ]
+    for row in layers:
+        for index, layer in enumerate(SCALING):
+            f = row["scaling"][layer]
+            label = f"{row['members']:>6,} {row['mode']:>8}" if index == 0 else ""
+            cells = [
+                f"{fmt(f['server_cpu_us_1proc']):>9} {fmt(f['server_cpu_us_2procs']):>6} "
+                f"{fmt(f['server_cpu_ratio_2_1'], '.2f'):>5}x",
+                f"{fmt(f['redis_cpu_us_1proc'], '.1f'):>9} {fmt(f['redis_cpu_us_2procs'], '.1f'):>5}",
+                f"{fmt(f.get('cpu_tick_us'), '.1f'):>4}",
+                f"{fmt(f['redis_commands_per_broadcast_1proc'], '.1f'):>8} "
+                f"{fmt(f['redis_commands_per_broadcast_2procs'], '.1f'):>5}",
+                f"{fmt(f['deliveries_per_s_1proc']):>8} {fmt(f['deliveries_per_s_2procs']):>7}",
+            ]
+            lines.append(f"{label:>15} | {layer:<6} | " + " | ".join(cells))
+    return lines
+
+
 def table(report: dict[str, Any]) -> str:
     plan = report["plan"]
     lines = [
@@ -905,7 +981,7 @@ def table(report: dict[str, Any]) -> str:
                 f = row[layer]
                 label = f"{row['members']:>6,} {row['mode']:>8}" if index == 0 else ""
                 lines.append(
-                    f"{label:>15} | {LAYER_LABELS[layer]:<18} | {fmt(f['deliveries_per_s']):>7} "
+                    f"{label:>15} | {LAYERS[layer].label:<18} | {fmt(f['deliveries_per_s']):>7} "
                     f"{fmt(f['p50_ms'], '.1f'):>7} {fmt(f['p99_ms'], '.1f'):>7} {fmt(f['lost']):>5} "
                     f"{fmt(f['server_cpu_us_per_op']):>6} {fmt(f.get('redis_cpu_us_per_op')):>6} "
                     f"{fmt(f.get('redis_commands_per_broadcast'), '.1f'):>5} | {cpu_cell(f)}"
@@ -920,6 +996,7 @@ def table(report: dict[str, Any]) -> str:
                 f"{'':>15} | {'core/raw':<18} | {fmt(row['ratio_core_raw'], '.2f'):>6}x "
                 f"(p99 raw/core {fmt(row['p99_ratio_raw_core'], '.2f')}x)"
             )
+        lines += scaling_table(layers)
         verdict = report["recommendation"]
         lines += ["", f"Recommendation from these figures: {verdict['layer']}"]
         lines += [f"  - {reason}" for reason in verdict["reasons"]]
@@ -1013,7 +1090,7 @@ def parse_members(text: str) -> tuple[int, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scaleout", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short run (under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="short run (under 3 minutes)")
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
     parser.add_argument("--part", choices=("all", "layers", "transports"), default="all")
     parser.add_argument("--no-uvloop", action="store_true", help="run the client on the default asyncio loop")
@@ -1050,6 +1127,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "layers" in outcome["results"]:
         report["recommendation"] = recommend(outcome["results"]["layers"])
+        report["scaling"] = [
+            {"members": row["members"], "mode": row["mode"], "layer": layer, **figures}
+            for row in outcome["results"]["layers"]
+            for layer, figures in row["scaling"].items()
+        ]
     report["elapsed_seconds"] = round(now() - started, 1)
     return write_report(args.output, report, table(report), "scaleout")
 
