@@ -38,7 +38,8 @@ def worker_stack() -> Iterator[CaptureStack]:
 
 
 def start_worker(stack: CaptureStack) -> subprocess.Popen[str]:
-    """``python -m django realtime_capture run`` on the stack's database and Redis."""
+    """``python -m django realtime_capture run`` on the stack's database and Redis, started as a
+    non-interactive shell starts a background job: SIGINT ignored (the worker must stop on it all the same)."""
     env = {**os.environ, **stack.env, "DJANGO_SETTINGS_MODULE": "tests.conformance.settings", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "django", "realtime_capture", "run"],
@@ -47,6 +48,7 @@ def start_worker(stack: CaptureStack) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -13,6 +15,19 @@ from realtime.capture.operations import install, remove
 from realtime.capture.publisher import Publisher
 from realtime.capture.registration import captures
 from realtime.conf import realtime_settings
+
+
+async def _publish_until_stopped(alias: str) -> None:
+    """Run a publisher until SIGINT or SIGTERM. Own handlers: a process started in the background of a
+    non-interactive shell inherits SIGINT ignored (Python then never raises KeyboardInterrupt), and service
+    managers stop with SIGTERM."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(stop, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await Publisher(alias).run()
 
 
 class Command(BaseCommand):
@@ -35,10 +50,7 @@ class Command(BaseCommand):
         action = options["action"]
         if action == "run":
             self.stdout.write(f"realtime capture: publishing the changes of database {alias!r} (Ctrl-C stops)")
-            try:
-                asyncio.run(Publisher(alias).run())
-            except KeyboardInterrupt:
-                pass
+            asyncio.run(_publish_until_stopped(alias))
             return
         if action == "status":
             self._status(connection)
