@@ -242,8 +242,7 @@ class _Feed:
         cursor, or its previous one is the cursor's), else sort it out."""
         prev = event.get("prev")
         for event_id, kind, data, users in event["items"]:
-            item = StoredEvent(event_id, kind, data, None if users is None else frozenset(users))
-            self._on_item(item, prev)
+            self._on_item(StoredEvent(event_id, kind, data, None if users is None else frozenset(users)), prev)
             prev = event_id
 
     def _on_item(self, item: StoredEvent, prev: int | None) -> None:
