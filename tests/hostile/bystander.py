@@ -1,8 +1,8 @@
 """A well-behaved client in a process of its own: Echo round trips until stdin closes, then its figures.
 
-``python -m tests.hostile.bystander ws://127.0.0.1:PORT/boundshub`` prints ``ready`` once connected and, when
-its stdin is closed, one JSON line: ``{"round_trips": n, "slowest": seconds}``. A process of its own, so
-what it measures is the server's fairness to it, not the load of the process that attacks.
+``python -m tests.hostile.bystander ws://127.0.0.1:PORT/boundshub`` prints ``ready`` once connected, ``rt`` after
+each round trip and, when its stdin is closed, one JSON line: ``{"round_trips": n, "slowest": seconds}``. A
+process of its own, so what it measures is the server's fairness to it, not the load of the process that attacks.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def main(url: str) -> None:
                 pass  # a Ping
             slowest = max(slowest, time.perf_counter() - started)
             round_trips += 1
+            print("rt", flush=True)
     print(json.dumps({"round_trips": round_trips, "slowest": slowest}), flush=True)
 
 

@@ -89,9 +89,15 @@ class Watch:
         self._stop.set()
         await asyncio.to_thread(self._sampler.join, 30)
         self.peak = max(self.peak, rss_mb(self.pid))
-        assert self._bystander is not None
-        output, _ = await asyncio.to_thread(self._bystander.communicate, None, 30)
-        figures = json.loads(output)
+        bystander = self._bystander
+        assert bystander is not None and bystander.stdin is not None and bystander.stdout is not None
+        # the server must still answer the bystander: wait for a round trip (one made during the attack counts;
+        # an attack that ended within the bystander's first 20 ms pause waits for the next one)
+        assert await asyncio.wait_for(asyncio.to_thread(bystander.stdout.readline), 30) == "rt\n"
+        bystander.stdin.close()
+        rest = await asyncio.wait_for(asyncio.to_thread(bystander.stdout.read), 30)
+        await asyncio.to_thread(bystander.wait, 30)
+        figures = json.loads(rest.strip().splitlines()[-1])
         self.slowest, self.round_trips = figures["slowest"], figures["round_trips"]
 
     def _sample(self) -> None:
