@@ -1,7 +1,7 @@
 """Settings of the "realistic app" row of the idle-memory goal: the bench settings plus what a real site has.
 
 Django's auth, contenttypes and sessions apps and their HTTP middleware, and the hub's routes wrapped in
-Channels' ``AuthMiddlewareStack`` (``bench.realistic``), so every connection carries a session and a lazy
+the README's ``JWTAuthMiddlewareStack`` (``bench.realistic``), so every connection carries a session and a
 user; presence stays off (``TRACK_PRESENCE`` is ``False``, the default, said here to be seen).
 """
 

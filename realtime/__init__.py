@@ -41,6 +41,7 @@ _EXPORTS = {
     "JWTAuthMiddleware": "realtime.auth",
     "JWTAuthMiddlewareStack": "realtime.auth",
     "JWTQueryAuthentication": "realtime.auth",
+    "SessionAuthMiddlewareStack": "realtime.auth",
     "request_user": "realtime.auth",
     "ConnectionRequest": "realtime.permissions",
     # event streams (Server-Sent Events views)
@@ -90,6 +91,7 @@ __all__ = [
     "PresenceUser",
     "RealtimeError",
     "ServerSentEvent",
+    "SessionAuthMiddlewareStack",
     "TopicStreamView",
     "api_routes",
     "apublish",
@@ -124,7 +126,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
-    from realtime.auth import JWTAuthMiddleware, JWTAuthMiddlewareStack, JWTQueryAuthentication, request_user
+    from realtime.auth import (
+        JWTAuthMiddleware,
+        JWTAuthMiddlewareStack,
+        JWTQueryAuthentication,
+        SessionAuthMiddlewareStack,
+        request_user,
+    )
     from realtime.capture.operations import InstallCapture
     from realtime.capture.registration import capture_model
     from realtime.capture.replay import replay_to_caller

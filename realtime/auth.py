@@ -21,10 +21,13 @@ an authentication class::
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from channels.auth import AuthMiddlewareStack
+from channels.auth import AuthMiddlewareStack, get_user
 from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http import parse_cookie
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from .conf import realtime_settings
@@ -98,6 +101,18 @@ async def authenticate_jwt(raw: str) -> tuple[Any, dict[str, Any]]:
     return await database_sync_to_async(_validate)(raw)
 
 
+async def apply_token(scope: Scope, raw: str) -> None:
+    """Set ``scope``'s user from the access token ``raw``, or make it anonymous and record why (it is a copy)."""
+    try:
+        scope["user"], scope["auth_claims"] = await authenticate_jwt(raw)
+        scope["auth_expires"] = scope["auth_claims"].get("exp")
+    except InvalidToken as exc:
+        from django.contrib.auth.models import AnonymousUser
+
+        scope["user"], scope["auth_error"] = AnonymousUser(), str(exc)
+        logger.info("realtime: rejected an access token on %s: %s", scope.get("path"), exc)
+
+
 class JWTAuthMiddleware:
     """ASGI middleware: authenticate HTTP and WebSocket requests that carry a JWT.
 
@@ -113,20 +128,58 @@ class JWTAuthMiddleware:
             raw = raw_token(scope)
             if raw is not None:
                 scope = dict(scope)
-                try:
-                    scope["user"], scope["auth_claims"] = await authenticate_jwt(raw)
-                    scope["auth_expires"] = scope["auth_claims"].get("exp")
-                except InvalidToken as exc:
-                    from django.contrib.auth.models import AnonymousUser
-
-                    scope["user"], scope["auth_error"] = AnonymousUser(), str(exc)
-                    logger.info("realtime: rejected an access token on %s: %s", scope.get("path"), exc)
+                await apply_token(scope, raw)
         await self.app(scope, receive, send)
 
 
+class WebSocketAuthMiddleware:
+    """Channels' ``AuthMiddlewareStack`` (cookies, session, user) and optionally a JWT, in one step for WebSockets.
+
+    What Channels' three middlewares do for a WebSocket, with one scope copy and one frame instead of four
+    of each for the life of the connection (about 3 KB per idle connection); a connection without a
+    session cookie gets ``AnonymousUser`` without a trip to the database thread. HTTP requests (short, and
+    the session may need saving on the response) go through Channels' own stack unchanged.
+    """
+
+    def __init__(self, app: Any, *, jwt: bool = True) -> None:
+        self.app, self.jwt = app, jwt
+        self.http_app = AuthMiddlewareStack(JWTAuthMiddleware(app) if jwt else app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return await self.http_app(scope, receive, send)
+        scope = dict(scope)
+        if "cookies" not in scope:
+            header = next((value for name, value in scope["headers"] if name == b"cookie"), b"")
+            scope["cookies"] = parse_cookie(header.decode("latin1")) if header else {}
+        if "session" not in scope:
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            scope["session"] = store(scope["cookies"].get(settings.SESSION_COOKIE_NAME))
+        raw = raw_token(scope) if self.jwt else None
+        if raw is not None:
+            await apply_token(scope, raw)
+        elif "user" not in scope:
+            scope["user"] = await session_user(scope)
+        await self.app(scope, receive, send)
+
+
+async def session_user(scope: Scope) -> Any:
+    """The session's user, as Channels' ``get_user`` finds it; ``AnonymousUser`` at once without a session key."""
+    if scope["session"].session_key is None:
+        from django.contrib.auth.models import AnonymousUser
+
+        return AnonymousUser()
+    return await get_user(scope)
+
+
 def JWTAuthMiddlewareStack(app: Any) -> Any:  # noqa: N802  (named like Channels' AuthMiddlewareStack)
-    """Session authentication (Channels' ``AuthMiddlewareStack``) with JWT on top: a token wins."""
-    return AuthMiddlewareStack(JWTAuthMiddleware(app))
+    """Session authentication (as Channels' ``AuthMiddlewareStack``) with JWT on top: a token wins."""
+    return WebSocketAuthMiddleware(app, jwt=True)
+
+
+def SessionAuthMiddlewareStack(app: Any) -> Any:  # noqa: N802
+    """Session authentication only: Channels' ``AuthMiddlewareStack``, lighter on WebSockets."""
+    return WebSocketAuthMiddleware(app, jwt=False)
 
 
 async def request_user(request: HttpRequest) -> tuple[Any, str | None]:

@@ -4,11 +4,11 @@ Paths match case-insensitively, as ASP.NET's do (``/testHub`` reaches ``/testhub
 trailing slash. Recipe for ``asgi.py``::
 
     django_asgi_app = get_asgi_application()
-    from realtime.routing import hub_routes
-    http_hubs, websocket_hubs = hub_routes({"chathub": ChatHub})
+    from realtime import JWTAuthMiddlewareStack, hub_routes
+    http_hubs, websocket_hubs = hub_routes({"chathub": ChatHub}, middleware=JWTAuthMiddlewareStack)
     application = ProtocolTypeRouter({
         "http": URLRouter([*http_hubs, re_path(r"", django_asgi_app)]),
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_hubs)),
+        "websocket": URLRouter(websocket_hubs),
     })
 """
 

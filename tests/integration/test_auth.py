@@ -495,3 +495,65 @@ async def test_session_cookie_authenticates_negotiate_and_websocket(guarded_app)
     await socket.disconnect()
     anonymous = await HttpCommunicator(http, "POST", "/guarded/negotiate").get_response()
     assert anonymous["status"] == 401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_auth_in_one_step_matches_channels_stack():
+    """The lean WebSocket path of ``JWTAuthMiddlewareStack`` / ``SessionAuthMiddlewareStack`` puts the same
+    cookies, session and user in the scope as Channels' ``AuthMiddlewareStack`` (plus ``JWTAuthMiddleware``),
+    in one copy of the scope and without wrapping ``send``."""
+    from asgiref.sync import sync_to_async
+    from channels.auth import AuthMiddlewareStack
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from realtime.auth import SessionAuthMiddlewareStack
+
+    def login(name: str, tamper: bool = False) -> str:
+        user = get_user_model().objects.create_user(name)
+        session = SessionStore()
+        session["_auth_user_id"] = str(user.pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = "forged" if tamper else user.get_session_auth_hash()
+        session["colour"] = "teal"
+        session.save()
+        return session.session_key
+
+    seen: list[tuple[dict, object]] = []
+
+    async def probe(scope, receive, send):
+        seen.append((scope, send))
+
+    async def scope_of(stack, query: str = "", cookie: str | None = None) -> tuple[dict, object]:
+        headers = [(b"cookie", cookie.encode())] if cookie else []
+        scope = {"type": "websocket", "path": "/x", "query_string": query.encode(), "headers": headers}
+        send = object()
+        await stack(probe)(scope, None, send)
+        found, passed_send = seen.pop()
+        assert found is not scope and "cookies" not in scope  # a copy; the caller's scope is untouched
+        return found, passed_send is send
+
+    def summary(scope: dict) -> tuple:
+        user = scope["user"]
+        user = getattr(user, "_wrapped", user)
+        session = scope["session"]
+        colour = session.get("colour")
+        return scope["cookies"], session.session_key, colour, user.is_authenticated, getattr(user, "pk", None)
+
+    erin = await sync_to_async(login)("erin-ws")
+    forged = await sync_to_async(login)("fred-ws", tamper=True)
+    gina = await sync_to_async(get_user_model().objects.create_user)("gina-ws")
+    token = await sync_to_async(jwt_for)(gina)
+    cases = [("", None), ("", f"sessionid={erin}; theme=dark"), ("", f"sessionid={forged}"), ("", "sessionid=bogus")]
+    for query, cookie in cases:
+        ours, unwrapped = await scope_of(SessionAuthMiddlewareStack, query, cookie)
+        channels, _ = await scope_of(AuthMiddlewareStack, query, cookie)
+        assert unwrapped
+        assert await sync_to_async(summary)(ours) == await sync_to_async(summary)(channels), cookie
+    ours, _ = await scope_of(SessionAuthMiddlewareStack, "", f"sessionid={erin}")
+    assert (ours["user"].username, "auth_claims" in ours) == ("erin-ws", False)
+    with_token, _ = await scope_of(JWTAuthMiddlewareStack, f"access_token={token}", f"sessionid={erin}")
+    assert (with_token["user"].username, with_token["auth_claims"]["token_type"]) == ("gina-ws", "access")
+    bad_token, _ = await scope_of(JWTAuthMiddlewareStack, "access_token=junk", f"sessionid={erin}")
+    assert (bad_token["user"].is_authenticated, "auth_error" in bad_token) == (False, True)
+    ignored, _ = await scope_of(SessionAuthMiddlewareStack, f"access_token={token}", f"sessionid={erin}")
+    assert ignored["user"].username == "erin-ws"  # session only: a token is not read
