@@ -139,6 +139,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads() with an option builds one per call
+
+
 def _load_object(raw: bytes) -> dict[str, Any]:
     """Decode one message's bytes into a JSON object."""
     try:
@@ -146,7 +149,7 @@ def _load_object(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise RemoteProtocolError(f"Invalid UTF-8 in message: {exc.reason}.") from None
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise RemoteProtocolError(f"Invalid JSON in message: {exc}") from None
     if not isinstance(obj, dict):
