@@ -14,10 +14,10 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()
 
-from realtime.auth import JWTAuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from realtime.auth import JWTAuthMiddlewareStack  # noqa: E402
 from realtime.routing import hub_routes  # noqa: E402
 
 from .hubs import BenchHub  # noqa: E402

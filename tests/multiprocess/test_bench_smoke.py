@@ -55,3 +55,17 @@ def test_tiny_comparison_run_covers_every_side_correctly(tmp_path, server):
     goals = {goal["goal"]: goal for goal in report["goals"]}
     assert len(goals) == 8 and all(goal["value"] is not None for goal in goals.values())
     assert goals["every row correct: no wrong answer, no loss, no failed call or connect"]["met"]
+
+
+def test_tiny_idle_run_under_uvicorn_with_wsproto(tmp_path):
+    """``--uvicorn-ws wsproto`` serves every side with uvicorn's wsproto implementation (the lean-memory option)."""
+    output = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "bench.run", "--tiny", "--server", "uvicorn", "--uvicorn-ws", "wsproto",
+               "--sides", "hub,hub-app,asgi", "--scenarios", "idle,echo", "--output", str(output)]  # fmt: skip
+    finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr[-4000:]
+    report = json.loads(output.read_text())
+    assert report["server"] == "uvicorn --ws wsproto"
+    assert set(report["results"]["idle"][0]) == {"hub", "hub-app", "asgi"}
+    for row in report["results"]["echo"]:
+        assert all(figures["round_trips"] > 0 and figures["wrong_answers"] == 0 for figures in row.values())
