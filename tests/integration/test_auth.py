@@ -557,3 +557,13 @@ async def test_websocket_auth_in_one_step_matches_channels_stack():
     assert (bad_token["user"].is_authenticated, "auth_error" in bad_token) == (False, True)
     ignored, _ = await scope_of(SessionAuthMiddlewareStack, f"access_token={token}", f"sessionid={erin}")
     assert ignored["user"].username == "erin-ws"  # session only: a token is not read
+
+    def runs(stack, cookie: str) -> str:  # which coroutine the connection runs in: no frame of ours when anonymous
+        coroutine = stack(probe)(
+            {"type": "websocket", "query_string": b"", "headers": [(b"cookie", cookie)]}, None, None
+        )
+        coroutine.close()
+        return coroutine.cr_code.co_name
+
+    assert runs(JWTAuthMiddlewareStack, b"theme=dark") == "probe"
+    assert runs(JWTAuthMiddlewareStack, f"sessionid={erin}".encode()) != "probe"
