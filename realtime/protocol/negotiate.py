@@ -65,8 +65,11 @@ def available_transports(enabled: Collection[str] | None = None) -> list[tuple[s
     return [(name, list(formats)) for name, formats in chosen]
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 def negotiate_response(

@@ -114,10 +114,14 @@ def json_default(value: Any) -> Any:
     return to_builtin(value)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=json_default)
+"""One encoder for every value: ``json.dumps`` with options builds one per call."""
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text on one line (control characters escaped, others kept); NaN and infinities refused.
 
     Raises:
         TypeError: a value with no mapping. ValueError: NaN or an infinity, an aware time, a circular value.
     """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=json_default)
+    return _ENCODER.encode(value)
