@@ -73,6 +73,15 @@ def _stream_ids(obj: dict[str, Any]) -> list[str] | None:
 
 
 def _invocation(obj: dict[str, Any]) -> InvocationMessage:
+    target, arguments, invocation_id = obj.get("target"), obj.get("arguments"), obj.get("invocationId")
+    if (
+        type(target) is str
+        and type(arguments) is list
+        and (invocation_id is None or type(invocation_id) is str)
+        and "streamIds" not in obj
+        and "headers" not in obj
+    ):  # the common call, checked in one go
+        return InvocationMessage(invocation_id=invocation_id, target=target, arguments=arguments)
     return InvocationMessage(
         invocation_id=_optional(obj, "invocationId", str),
         target=_required(obj, "target", str),
