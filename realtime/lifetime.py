@@ -261,6 +261,10 @@ class ProcessChannel:
         self._interest[group] = self._interest.get(group, 0) + 1
         if group in self._joined:
             return
+        if self.name is not None and type(self._layer) is InMemoryChannelLayer and group not in self._joining:
+            await self._layer.group_add(group, self.name)  # never suspends: no task of its own per join
+            self._joined.add(group)
+            return
         pending = self._joining.get(group)
         if pending is None:
             pending = asyncio.ensure_future(self._group_add(group))
