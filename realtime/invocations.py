@@ -234,18 +234,18 @@ class Invocations:
             async with slot or contextlib.nullcontext():
                 result = await self._call(method, arguments)
         except PermissionDenied:
-            await self._complete(message, CompletionMessage.with_error, errors.unauthorized(message.target))
-            return
+            frame = self._completion(message, CompletionMessage.with_error, errors.unauthorized(message.target))
         except Exception as exc:
             self._log_failure(message, exc)
-            await self._complete(
-                message, CompletionMessage.with_error, errors.invocation_error(message.target, *self.detail(exc))
-            )
-            return
-        if method.is_void:
-            await self._complete(message, CompletionMessage.void)
+            error = errors.invocation_error(message.target, *self.detail(exc))
+            frame = self._completion(message, CompletionMessage.with_error, error)
         else:
-            await self._complete(message, CompletionMessage.with_result, result)
+            if method.is_void:
+                frame = self._completion(message, CompletionMessage.void)
+            else:
+                frame = self._completion(message, CompletionMessage.with_result, result)
+        if frame is not None:
+            await self.connection.send_frame(frame)
 
     async def _run_stream(
         self, message: InvocationMessage | StreamInvocationMessage, method: HubMethod, arguments: list[Any]
@@ -297,20 +297,16 @@ class Invocations:
             running.cancel()
         return await running.first_item(generator)
 
-    async def _complete(self, message: InvocationMessage | StreamInvocationMessage, build: Any, *args: Any) -> None:
-        """Send the Completion of a blocking invocation (nothing for a non-blocking one)."""
+    def _completion(self, message: InvocationMessage | StreamInvocationMessage, build: Any, *args: Any) -> Any:
+        """The encoded Completion of a blocking invocation (``None`` for a non-blocking one)."""
         if message.invocation_id is None:
-            return
-        completion = build(message.invocation_id, *args)
+            return None
         try:
-            frame = self.connection.encode(completion)
+            return self.connection.encode(build(message.invocation_id, *args))
         except (TypeError, ValueError) as exc:
             logger.error("realtime: result of %r cannot be serialized: %s", message.target, exc)
-            completion = CompletionMessage.with_error(
-                message.invocation_id, errors.invocation_error(message.target, *self.detail(exc))
-            )
-            frame = self.connection.encode(completion)
-        await self.connection.send_frame(frame)
+            error = errors.invocation_error(message.target, *self.detail(exc))
+            return self.connection.encode(CompletionMessage.with_error(message.invocation_id, error))
 
     def _invocation_slots(self) -> InvocationSlots:
         """The connection's ``MAX_PARALLEL_INVOCATIONS`` slots (made with its first plain invocation)."""
@@ -337,6 +333,9 @@ class Invocations:
             )
             if not await allowed(method.permission_classes, request, self.hub):
                 raise PermissionDenied(method.name)
+
+        if not self.filters and method.is_async and not method.is_stream:
+            return await method.func(hub, *arguments)  # no filter to hand an InvocationContext to
 
         async def call(context: InvocationContext) -> Any:
             if method.is_stream:
