@@ -4,6 +4,7 @@ from . import clienttest, views
 
 urlpatterns = [
     path("generateJwtToken", views.generate_jwt_token),
+    path("sessionLogin", views.session_login),
     path("clientresult/<str:connection_id>", views.client_result),
     re_path(r"^redirect(?:/(?P<rest>.*))?$", views.redirect_negotiate),
     path("push/group/<str:group>", views.push_group),

@@ -32,6 +32,25 @@ def generate_jwt_token(request: HttpRequest) -> HttpResponse:
     return HttpResponse(str(token), content_type="text/plain")
 
 
+@csrf_exempt
+@require_POST
+def session_login(request: HttpRequest) -> HttpResponse:
+    """Sign ``?user=`` (default ``sessionuser``) in with a Django session, as a site's login view does (no
+    ``SessionMiddleware`` here: the session is made by hand), and set its cookie."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import login
+
+    user, _ = get_user_model().objects.get_or_create(username=request.GET.get("user", "sessionuser"))
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.save()
+    response = JsonResponse({"cookie": f"{settings.SESSION_COOKIE_NAME}={request.session.session_key}"})
+    response.set_cookie(settings.SESSION_COOKIE_NAME, request.session.session_key)
+    return response
+
+
 async def client_result(request: HttpRequest, connection_id: str) -> HttpResponse:
     """Ask the connection's ``Result`` handler for an int and answer with it (or the error text)."""
     try:

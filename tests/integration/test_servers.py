@@ -86,8 +86,8 @@ class HubSocket:
         self.pending: list[Any] = []
 
     @classmethod
-    async def open(cls, url: str, protocol: str = "json") -> HubSocket:
-        ws = await connect(url, open_timeout=10)
+    async def open(cls, url: str, protocol: str = "json", headers: dict[str, str] | None = None) -> HubSocket:
+        ws = await connect(url, open_timeout=10, additional_headers=headers)
         hub = cls(ws, protocol)
         await ws.send(json.dumps({"protocol": protocol, "version": 1}) + RS)
         reply = await asyncio.wait_for(ws.recv(), 10)
@@ -166,6 +166,22 @@ async def test_skip_negotiation(server):
         assert await hub.invoke("WhoAmI") is None
     finally:
         await hub.close()
+
+
+async def test_session_cookie_signs_in_a_websocket(server):
+    """A browser signed in with Django's session (no token) is that user on the hub, by the cookie alone; a
+    session key the server does not know, or none, is anonymous."""
+    status, body = await asyncio.to_thread(http, "POST", f"{server.base}/sessionLogin?user=erin-{server.name}", b"")
+    assert status == 200, body
+    cookie = json.loads(body)["cookie"]
+    signed_in = await HubSocket.open(f"{server.ws_base}/chathub", headers={"Cookie": f"theme=dark; {cookie}"})
+    unknown = await HubSocket.open(f"{server.ws_base}/chathub", headers={"Cookie": "sessionid=" + "k" * 32})
+    try:
+        assert await signed_in.invoke("WhoAmI") == f"erin-{server.name}"
+        assert await unknown.invoke("WhoAmI") is None
+    finally:
+        await signed_in.close()
+        await unknown.close()
 
 
 @pytest.mark.parametrize("protocol", ["json", "messagepack"])
