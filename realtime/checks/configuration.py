@@ -108,23 +108,28 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if float(user.get("PRESENCE_TTL", DEFAULTS["PRESENCE_TTL"])) <= 0:
         problems.append(Error("PRESENCE_TTL must be a positive number of seconds.", id="realtime.E007"))
     problems += redis_without_url(user, "STATEFUL_RECONNECT_STORE", "RedisResumeStore", "realtime.E012")
-    if int(user.get("STATEFUL_RECONNECT_BUFFER_SIZE", DEFAULTS["STATEFUL_RECONNECT_BUFFER_SIZE"])) < 1:
-        problems.append(
-            Error(
-                "STATEFUL_RECONNECT_BUFFER_SIZE must be at least 1 byte: a full buffer makes every write wait.",
-                hint="Keep SignalR's 100000, or set STATEFUL_RECONNECT = False to grant no stateful reconnect.",
-                id="realtime.E011",
-            )
-        )
-    if int(user.get("LAYER_MAX_CONCURRENT_CALLS", DEFAULTS["LAYER_MAX_CONCURRENT_CALLS"])) < 1:
-        problems.append(
-            Error(
-                "LAYER_MAX_CONCURRENT_CALLS must be at least 1: no channel layer call could ever run.",
-                hint="Keep 50, below the layer's Redis connection pool (redis-py 8: max_connections 100).",
-                id="realtime.E013",
-            )
-        )
+    problems += _at_least_one(
+        user,
+        "STATEFUL_RECONNECT_BUFFER_SIZE",
+        "must be at least 1 byte: a full buffer makes every write wait.",
+        "Keep SignalR's 100000, or set STATEFUL_RECONNECT = False to grant no stateful reconnect.",
+        "realtime.E011",
+    )
+    problems += _at_least_one(
+        user,
+        "LAYER_MAX_CONCURRENT_CALLS",
+        "must be at least 1: no channel layer call could ever run.",
+        "Keep 50, below the layer's Redis connection pool (redis-py 8: max_connections 100).",
+        "realtime.E013",
+    )
     return problems + _check_presence_liveness(user)
+
+
+def _at_least_one(user: dict[str, Any], name: str, why: str, hint: str, check_id: str) -> list[Any]:
+    """An error when the integer setting ``name`` is below 1."""
+    if int(user.get(name, DEFAULTS[name])) >= 1:
+        return []
+    return [Error(f"{name} {why}", hint=hint, id=check_id)]
 
 
 def _check_presence_liveness(user: dict[str, Any]) -> list[Any]:
