@@ -158,12 +158,13 @@ class WebSocketAuthMiddleware:
             store = import_module(settings.SESSION_ENGINE).SessionStore
             scope["session"] = store(scope["cookies"].get(settings.SESSION_COOKIE_NAME))
         raw = raw_token(scope) if self.jwt else None
-        if raw is None and "user" not in scope and scope["session"].session_key is None:
-            from django.contrib.auth.models import AnonymousUser
+        if raw is None:
+            if "user" not in scope and scope["session"].session_key is None:
+                from django.contrib.auth.models import AnonymousUser
 
-            scope["user"] = AnonymousUser()
-        if raw is None and "user" in scope:
-            return self.app(scope, receive, send)  # the app's own coroutine: no frame of ours while it runs
+                scope["user"] = AnonymousUser()
+            if "user" in scope:  # nothing to wait for: the app's own coroutine runs, no frame of ours
+                return self.app(scope, receive, send)
         return self._authenticated(scope, raw, receive, send)
 
     async def _authenticated(self, scope: Scope, raw: str | None, receive: Receive, send: Send) -> None:
