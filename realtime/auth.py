@@ -25,6 +25,7 @@ from collections.abc import Awaitable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import markcoroutinefunction
 from channels.auth import AuthMiddlewareStack, get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -147,6 +148,7 @@ class WebSocketAuthMiddleware:
         self.app, self.jwt = app, jwt
         self.http_app = AuthMiddlewareStack(JWTAuthMiddleware(app) if jwt else app)
 
+    @markcoroutinefunction  # an ASGI 3 app to servers and asgiref, though it returns the app's own coroutine
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "websocket":
             return self.http_app(scope, receive, send)
@@ -172,7 +174,9 @@ class WebSocketAuthMiddleware:
             await apply_token(scope, raw)
         else:
             scope["user"] = await get_user(scope)
-        await self.app(scope, receive, send)
+        connection = self.app(scope, receive, send)
+        del scope  # the app holds what it needs for the connection's life; this frame holds no copy
+        await connection
 
 
 def JWTAuthMiddlewareStack(app: Any) -> Any:  # noqa: N802  (named like Channels' AuthMiddlewareStack)

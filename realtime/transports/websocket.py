@@ -111,6 +111,7 @@ class WebsocketApp:
             connection_id = entry.connection_id if entry is not None else new_id()
             handler = self.endpoint.create(transport, ConnectionInfo.from_scope(scope, connection_id))
             handler.open()
+        del scope, entry  # the connection took what it needs: its scope (middleware's copy, session) is freed
         error: Exception | None = None
         try:  # every frame to the handler until the socket ends (inline: one coroutine frame less per connection)
             while True:
@@ -165,11 +166,15 @@ class WebsocketApp:
             await relayed.ended(error)
 
     async def _reject(self, scope: Scope, send: Send, refusal: claim.Refusal) -> None:
-        """Refuse the upgrade with an HTTP status when the server supports it, else a close (HTTP 403)."""
         logger.info("realtime: refused a WebSocket for %s: %s %s", self.endpoint.name, refusal.status, refusal.body)
-        if "websocket.http.response" in scope.get("extensions", {}):
-            headers = [(b"content-type", b"text/plain")]
-            await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
-            await send({"type": "websocket.http.response.body", "body": refusal.body.encode()})
-        else:
-            await send({"type": "websocket.close", "code": 1008})
+        await refuse(scope, send, refusal.status, refusal.body.encode())
+
+
+async def refuse(scope: Scope, send: Send, status: int, body: bytes) -> None:
+    """Refuse a WebSocket upgrade with an HTTP status when the server supports it, else a close (HTTP 403)."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
