@@ -19,6 +19,7 @@ _EXPORTS = {
     "HubFilter": "realtime.filters",
     "InvocationContext": "realtime.filters",
     # routes and raw endpoints
+    "HubRouter": "realtime.routing",
     "hub_routes": "realtime.routing",
     "connection_routes": "realtime.routing",
     "ConnectionHandler": "realtime.endpoints",
@@ -103,6 +104,7 @@ __all__ = [
     "connection_routes",
     "get_hub_context",
     "hub_method",
+    "HubRouter",
     "hub_routes",
     "publish",
     "replay_to_caller",
@@ -156,5 +158,5 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from realtime.permissions import ConnectionRequest
     from realtime.presence import PresenceEntry, PresenceError, PresenceUser
     from realtime.push_api import api_routes
-    from realtime.routing import connection_routes, hub_routes
+    from realtime.routing import HubRouter, connection_routes, hub_routes
     from realtime.testing import HubCommunicator

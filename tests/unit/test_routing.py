@@ -10,7 +10,7 @@ from channels.testing import HttpCommunicator, WebsocketCommunicator
 from django.core.exceptions import ImproperlyConfigured
 
 from realtime.hubs import Hub
-from realtime.routing import hub_routes
+from realtime.routing import HubRouter, hub_routes
 
 RS = "\x1e"
 
@@ -40,21 +40,27 @@ class NoResumeHub(Hub):
     stateful_reconnect = False
 
 
-@pytest.fixture(scope="module")
-def routes():
-    return hub_routes(
-        {"testhub": RoutedHub, "/wsonly/": WebSocketsOnlyHub, "api/httponly": HttpOnlyHub, "noresume": NoResumeHub}
-    )
+HUBS = {"testhub": RoutedHub, "/wsonly/": WebSocketsOnlyHub, "api/httponly": HttpOnlyHub, "noresume": NoResumeHub}
+
+
+@pytest.fixture(scope="module", params=["URLRouter", "HubRouter"])
+def router(request):
+    """Each test runs on both recipes: ``hub_routes`` in Channels' ``URLRouter``, and ``HubRouter``."""
+    if request.param == "HubRouter":
+        app = HubRouter(HUBS)
+        return request.param, app, app
+    http, websocket = hub_routes(HUBS)
+    return request.param, URLRouter(http), URLRouter(websocket)
 
 
 @pytest.fixture
-def http_app(routes):
-    return URLRouter(routes[0])
+def http_app(router):
+    return router[1]
 
 
 @pytest.fixture
-def ws_app(routes):
-    return URLRouter(routes[1])
+def ws_app(router):
+    return router[2]
 
 
 async def request(app, method: str, path: str, *, headers=None, body: bytes = b"") -> dict:
@@ -84,7 +90,12 @@ async def test_routes_match_case_insensitively(http_app, path):
 
 
 @pytest.mark.parametrize("path", ["/testhub/", "/testhub/negotiate/", "/testhubx", "/testhub/other"])
-async def test_no_trailing_slash_or_prefix_match(http_app, path):
+async def test_no_trailing_slash_or_prefix_match(router, path):
+    kind, http_app, _ = router
+    if kind == "HubRouter":  # no route: 404 (a URLRouter with Django's app would answer it)
+        assert (await request(http_app, "POST", path))["status"] == 404
+        return
+
     async def never(*args):
         raise AssertionError("the router must refuse before any I/O")
 
@@ -319,3 +330,69 @@ async def test_skip_negotiation_creates_a_connection(ws_app):
     reply = json.loads((await communicator.receive_from()).rstrip(RS))
     assert isinstance(reply["result"], str) and len(reply["result"]) >= 22
     await communicator.disconnect()
+
+
+# -- HubRouter ------------------------------------------------------------------------------------
+
+
+async def plain_http(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": f"django {scope['path']}".encode()})
+
+
+async def plain_websocket(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept", "subprotocol": None})
+
+
+def test_hub_router_hands_a_hub_websocket_its_own_coroutine():
+    """No router frame stays for the connection's life: the call returns the hub app's coroutine itself."""
+    router = HubRouter({"testhub": RoutedHub})
+    connection = router({"type": "websocket", "path": "/TestHub", "headers": []}, None, None)
+    try:
+        assert connection.cr_code.co_qualname == "WebsocketApp.__call__"
+    finally:
+        connection.close()
+
+
+async def test_hub_router_serves_hubs_below_root_path():
+    router = HubRouter({"testhub": RoutedHub}, http=plain_http)
+    communicator = HttpCommunicator(router, "POST", "/prefix/testhub/negotiate")
+    communicator.scope.update(root_path="/prefix", query_string=b"negotiateVersion=1")
+    response = await communicator.get_response(timeout=2)
+    assert response["status"] == 200 and "connectionToken" in json.loads(response["body"])
+    outside = HttpCommunicator(router, "POST", "/testhub/negotiate")  # outside root_path: not the hub's
+    outside.scope["root_path"] = "/prefix"
+    assert (await outside.get_response(timeout=2))["body"] == b"django /testhub/negotiate"
+
+
+async def test_hub_router_sends_other_requests_to_its_fallbacks():
+    router = HubRouter({"testhub": RoutedHub}, http=plain_http, websocket=plain_websocket)
+    assert (await request(router, "GET", "/orders/7"))["body"] == b"django /orders/7"
+    communicator = WebsocketCommunicator(router, "/ws/feed")
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.disconnect()
+
+
+async def test_hub_router_without_fallbacks_answers_404():
+    router = HubRouter({"testhub": RoutedHub})
+    response = await request(router, "GET", "/elsewhere")
+    assert (response["status"], response["body"]) == (404, b"Not Found")
+    communicator, first = await websocket_upgrade(router, "/elsewhere")
+    assert await refused(communicator, first) == (404, b"Not Found")
+    communicator, first = await websocket_upgrade(router, "/elsewhere", http_response=False)
+    assert first == {"type": "websocket.close", "code": 1008}
+
+
+async def test_hub_router_refuses_other_scope_types():
+    """As ``ProtocolTypeRouter``: an error for lifespan, which servers take as "not supported"."""
+    with pytest.raises(ValueError, match="no application for scope type 'lifespan'"):
+        HubRouter({"testhub": RoutedHub})({"type": "lifespan"}, None, None)
+
+
+def test_hub_router_refuses_what_hub_routes_refuses():
+    with pytest.raises(ImproperlyConfigured, match="same route"):
+        HubRouter({"chat": RoutedHub, "/Chat/": WebSocketsOnlyHub})
+    with pytest.raises(ImproperlyConfigured, match="must map to a Hub subclass"):
+        HubRouter({"x": object})
