@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import ClassVar, Literal
 
 from .messages import HubMessage
@@ -27,7 +27,7 @@ class MessageDecoder(ABC):
         self.last_size = 0
 
     @abstractmethod
-    def messages(self, data: bytes | str) -> Iterator[HubMessage]:
+    def messages(self, data: bytes | str) -> Iterable[HubMessage]:
         """Parse the complete messages in ``data`` (plus what was kept from earlier chunks), one at a time.
 
         Lazy: a message is parsed only when asked for, so a reader that pauses between messages holds the

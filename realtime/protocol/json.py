@@ -6,8 +6,10 @@ Values are written by :func:`realtime.protocol.values.dumps`, the one value enco
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+import msgspec
 
 from realtime.exceptions import MessageTooLarge, RemoteProtocolError
 
@@ -149,24 +151,36 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads() with an option builds one per call
+_FAST_DECODER = msgspec.json.Decoder()
+"""Several times faster than ``json``. Where it decodes a message at all, its result is ``json``'s (numbers of
+any size, escapes, duplicate keys); what it refuses (``NaN``, lone surrogates, numbers out of a float's
+range, too deep) goes to ``json``, whose result or error text stands."""
 
 
-def _load_object(raw: bytes) -> dict[str, Any]:
-    """Decode one message's bytes into a JSON object."""
+def _load_object(raw: bytes | str) -> dict[str, Any]:
+    """Decode one message (UTF-8 bytes, or the text of a WebSocket text frame) into a JSON object."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RemoteProtocolError(f"Invalid UTF-8 in message: {exc.reason}.") from None
-    try:
-        obj = _DECODER.decode(text)
-    except (ValueError, RecursionError) as exc:
-        raise RemoteProtocolError(f"Invalid JSON in message: {exc}") from None
+        obj = _FAST_DECODER.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeEncodeError):
+        obj = _load_exactly(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
     if not isinstance(obj, dict):
         raise RemoteProtocolError("Expected a JSON object as message.")
     return obj
 
 
-def parse_message(raw: bytes) -> HubMessage | None:
+def _load_exactly(raw: bytes) -> Any:
+    """``json``'s reading of ``raw``, and its errors."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError(f"Invalid UTF-8 in message: {exc.reason}.") from None
+    try:
+        return _DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:
+        raise RemoteProtocolError(f"Invalid JSON in message: {exc}") from None
+
+
+def parse_message(raw: bytes | str) -> HubMessage | None:
     """Parse one message (without its ``0x1E``); ``None`` for an unknown ``type``."""
     obj = _load_object(raw)
     reader = _READERS.get(_required(obj, "type", int))
@@ -189,8 +203,21 @@ class JsonMessageDecoder(MessageDecoder):
         """Bytes of the incomplete trailing message."""
         return len(self._buffer) if self._buffer is not None else 0
 
-    def messages(self, data: bytes | str) -> Iterator[HubMessage]:
+    def messages(self, data: bytes | str) -> Iterable[HubMessage]:
         """Every complete message in ``data`` plus the kept partial data; see :class:`MessageDecoder`."""
+        if (
+            type(data) is str
+            and self._buffer is None
+            and data.isascii()
+            and 0 <= data.find(RECORD_SEPARATOR) == len(data) - 1
+        ):  # the usual text frame: one whole message, as many bytes as characters
+            self._check_size(len(data) - 1)
+            message = parse_message(data[:-1])
+            self.last_size = len(data) - 1
+            return () if message is None else (message,)
+        return self._split(data)
+
+    def _split(self, data: bytes | str) -> Iterator[HubMessage]:
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")
         buffer = self._buffer if self._buffer is not None else bytearray()
