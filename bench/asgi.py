@@ -11,25 +11,21 @@ import django  # noqa: E402
 
 django.setup()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from realtime.routing import hub_routes  # noqa: E402
+from realtime.routing import HubRouter  # noqa: E402
 
 from .consumers import RawEchoConsumer, RawFanoutConsumer  # noqa: E402
 from .hubs import BenchHub  # noqa: E402
 
-http_hubs, websocket_hubs = hub_routes({"benchhub": BenchHub})
-
-application = ProtocolTypeRouter(
-    {
-        "http": URLRouter(http_hubs),
-        "websocket": URLRouter(
-            [
-                *websocket_hubs,
-                re_path(r"^raw/echo$", RawEchoConsumer.as_asgi()),
-                re_path(r"^raw/fanout$", RawFanoutConsumer.as_asgi()),
-            ]
-        ),
-    }
+# The README's recipe: the hub's routes, and the raw Channels consumers as the router's other WebSockets.
+application = HubRouter(
+    {"benchhub": BenchHub},
+    websocket=URLRouter(
+        [
+            re_path(r"^raw/echo$", RawEchoConsumer.as_asgi()),
+            re_path(r"^raw/fanout$", RawFanoutConsumer.as_asgi()),
+        ]
+    ),
 )
