@@ -243,7 +243,7 @@ class Invocations:
             if method.is_void:
                 frame = self._completion(message, CompletionMessage.void)
             else:
-                frame = self._completion(message, CompletionMessage.with_result, result)
+                frame = self._result(message, result)
         if frame is not None:
             await self.connection.send_frame(frame)
 
@@ -304,9 +304,21 @@ class Invocations:
         try:
             return self.connection.encode(build(message.invocation_id, *args))
         except (TypeError, ValueError) as exc:
-            logger.error("realtime: result of %r cannot be serialized: %s", message.target, exc)
-            error = errors.invocation_error(message.target, *self.detail(exc))
-            return self.connection.encode(CompletionMessage.with_error(message.invocation_id, error))
+            return self._unserializable(message, exc)
+
+    def _result(self, message: InvocationMessage | StreamInvocationMessage, result: Any) -> Any:
+        """The encoded Completion carrying ``result`` (``None`` for a non-blocking invocation)."""
+        if message.invocation_id is None:
+            return None
+        try:
+            return self.connection.protocol.write_result(message.invocation_id, result)  # type: ignore[union-attr]
+        except (TypeError, ValueError) as exc:
+            return self._unserializable(message, exc)
+
+    def _unserializable(self, message: InvocationMessage | StreamInvocationMessage, exc: Exception) -> Any:
+        logger.error("realtime: result of %r cannot be serialized: %s", message.target, exc)
+        error = errors.invocation_error(message.target, *self.detail(exc))
+        return self.connection.encode(CompletionMessage.with_error(message.invocation_id, error))  # type: ignore[arg-type]
 
     def _invocation_slots(self) -> InvocationSlots:
         """The connection's ``MAX_PARALLEL_INVOCATIONS`` slots (made with its first plain invocation)."""

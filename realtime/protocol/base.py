@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from .messages import HubMessage
+from .messages import CompletionMessage, HubMessage
 
 TransferFormat = Literal["Text", "Binary"]
 Frame = str | bytes
@@ -64,3 +64,8 @@ class HubProtocol(ABC):
     @abstractmethod
     def write(self, message: HubMessage) -> Frame:
         """Encode one message, framing included (``0x1E`` terminator or varint length prefix)."""
+
+    def write_result(self, invocation_id: str, result: Any) -> Frame:
+        """``write(CompletionMessage.with_result(invocation_id, result))``: most calls' reply, which a protocol
+        may write without building the message."""
+        return self.write(CompletionMessage.with_result(invocation_id, result))

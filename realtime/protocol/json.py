@@ -30,6 +30,8 @@ from .messages import (
 )
 from .values import dumps
 
+_string = json.encoder.encode_basestring  # a str as JSON, as dumps writes it (ensure_ascii off)
+
 RECORD_SEPARATOR = "\x1e"
 _SEPARATOR_BYTE = 0x1E
 
@@ -320,3 +322,9 @@ class JsonHubProtocol(HubProtocol):
             ValueError: a float is NaN or infinite, or a value is circular.
         """
         return dumps(message_fields(message)) + RECORD_SEPARATOR
+
+    def write_result(self, invocation_id: str, result: Any) -> str:
+        """``write(CompletionMessage.with_result(invocation_id, result))``, without building the message."""
+        if type(invocation_id) is str and type(result) is str:  # the usual reply: two strings in a fixed frame
+            return f'{{"type":3,"invocationId":{_string(invocation_id)},"result":{_string(result)}}}\x1e'
+        return dumps({"type": 3, "invocationId": invocation_id, "result": result}) + RECORD_SEPARATOR

@@ -1,4 +1,8 @@
-"""The JSON protocol reads messages with msgspec and falls back to ``json``: the results must be ``json``'s."""
+"""The JSON protocol's fast paths give what its general paths give.
+
+It reads messages with msgspec and falls back to ``json``: the results must be ``json``'s. It writes a plain
+result's Completion without building the message: the frame must be the one ``write`` makes of it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realtime.exceptions import RemoteProtocolError
+from realtime.protocol import CompletionMessage, JsonHubProtocol, MessagePackHubProtocol
 from realtime.protocol.json import _DECODER, _load_exactly, _load_object
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -90,3 +95,28 @@ def test_edge_cases_read_as_json_reads_them(raw):
 def test_the_reference_refuses_nan_as_the_protocol_does():
     with pytest.raises(ValueError, match="NaN is not valid JSON"):
         _DECODER.decode('{"a":NaN}')
+
+
+results = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(codec=None)),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+def written(write: Any) -> Any:
+    try:
+        return write()
+    except (TypeError, ValueError) as exc:  # NaN and infinities are refused, on both paths
+        return ("error", type(exc))
+
+
+@SETTINGS
+@given(
+    protocol=st.sampled_from([JsonHubProtocol(), MessagePackHubProtocol()]),
+    invocation_id=st.text(st.characters(codec=None), max_size=8),
+    result=results,
+)
+def test_a_result_is_written_as_its_completion_message(protocol, invocation_id, result):
+    expected = written(lambda: protocol.write(CompletionMessage.with_result(invocation_id, result)))
+    assert written(lambda: protocol.write_result(invocation_id, result)) == expected
