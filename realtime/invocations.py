@@ -15,7 +15,6 @@ texts of protocol.md §7.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -231,8 +230,8 @@ class Invocations:
         slot: Slot | None,
     ) -> None:
         try:
-            async with slot or contextlib.nullcontext():
-                result = await self._call(method, arguments)
+            call = self._call(method, arguments)
+            result = await (call if slot is None else slot.run(call))
         except PermissionDenied:
             frame = self._completion(message, CompletionMessage.with_error, errors.unauthorized(message.target))
         except Exception as exc:

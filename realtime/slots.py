@@ -18,19 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
-_held: contextvars.ContextVar[asyncio.Semaphore | None] = contextvars.ContextVar("realtime_slot", default=None)
+T = TypeVar("T")
+
+_held: contextvars.ContextVar[InvocationSlots | None] = contextvars.ContextVar("realtime_slot", default=None)
 
 
 class InvocationSlots:
     """The slots of one connection, and the count of invocations waiting for one."""
 
-    __slots__ = ("_semaphore", "waiting", "limit", "_room")
+    __slots__ = ("free", "_turns", "waiting", "limit", "_room")
 
     def __init__(self, parallel: int, queued: int) -> None:
-        self._semaphore = asyncio.Semaphore(parallel)
+        self.free = parallel
+        """Slots no invocation holds."""
+        self._turns: deque[asyncio.Future[None]] = deque()  # invocations waiting for a slot, oldest first
         self.waiting = 0
         """Invocations admitted that do not hold a slot yet."""
         self.limit = queued
@@ -50,7 +56,7 @@ class InvocationSlots:
             await self._room.wait()
 
     def admit(self) -> Slot:
-        """Count one more waiting invocation; ``async with`` the result to wait for and hold its slot."""
+        """Count one more waiting invocation; its :meth:`Slot.run` waits for a slot and holds it."""
         self.waiting += 1
         return Slot(self)
 
@@ -59,26 +65,54 @@ class InvocationSlots:
         if self._room is not None:
             self._room.set()
 
+    async def acquire(self) -> None:
+        """Take a slot: at once when one is free and nobody waits, else in arrival order."""
+        if self.free and not self._turns:
+            self.free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._turns.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if not turn.cancelled():  # (a cancelled turn stays queued until release() skips it)
+                self.release()  # handed over just as the wait was cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to the invocation that waited longest, else to the free ones."""
+        while self._turns:
+            turn = self._turns.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.free += 1
+
 
 class Slot:
-    """One invocation's turn: ``async with`` waits for a free slot, holds it, and gives it back."""
+    """One admitted invocation's turn: :meth:`run` waits for a free slot, holds it for a call, gives it back."""
 
-    __slots__ = ("_slots", "_token")
+    __slots__ = ("_slots",)
 
     def __init__(self, slots: InvocationSlots) -> None:
         self._slots = slots
 
-    async def __aenter__(self) -> None:
+    async def run(self, call: Coroutine[Any, Any, T]) -> T:
+        """Await ``call`` holding a slot (closed unawaited if the wait for one is cancelled)."""
         slots = self._slots
         try:
-            await slots._semaphore.acquire()
+            await slots.acquire()
+        except BaseException:
+            call.close()
+            raise
         finally:
             slots._admitted()  # also when cancelled while waiting: it no longer waits
-        self._token = _held.set(slots._semaphore)
-
-    async def __aexit__(self, *exc: object) -> None:
-        _held.reset(self._token)
-        self._slots._semaphore.release()
+        token = _held.set(slots)
+        try:
+            return await call
+        finally:
+            _held.reset(token)
+            slots.release()
 
 
 @asynccontextmanager
