@@ -126,13 +126,16 @@ class Invocations:
             return
         slot: Slot | None = None
         if not (method.is_stream or streams):
-            slots = self._invocation_slots()
+            slots = self._slots or self._invocation_slots()
             if slots.full:
                 await self._wait_for_room(slots)
                 if self.connection.state is not State.CONNECTED:
                     return
             slot = slots.admit()
-        task = asyncio.create_task(self._invoke(message, method, arguments, streams, slot))
+        if method.is_stream:
+            task = asyncio.create_task(self._invoke_stream(message, method, arguments, streams))
+        else:
+            task = asyncio.create_task(self._run_call(message, method, arguments, streams, slot))
         if self._tasks is None:
             self._tasks = set()
         self._tasks.add(task)
@@ -171,24 +174,26 @@ class Invocations:
             connection = self.connection
             connection.enqueue_frame(connection.encode(CompletionMessage.with_error(message.invocation_id, text)))
 
-    async def _invoke(
+    async def _invoke_stream(
         self,
         message: InvocationMessage | StreamInvocationMessage,
         method: HubMethod,
         arguments: list[Any],
         streams: list[UploadStream],
-        slot: Slot | None,
     ) -> None:
         current_invocation.set(asyncio.current_task())
         try:
-            if method.is_stream:
-                await self._run_stream(message, method, arguments)
-            else:
-                await self._run_call(message, method, arguments, slot)
+            await self._run_stream(message, method, arguments)
         finally:
-            if streams:
-                self.streams.close(streams)
-            self._save_items()
+            self._finished(streams)
+
+    def _finished(self, streams: list[UploadStream]) -> None:
+        """An invocation ended: its upload streams close, and a durable connection saves ``context.items``."""
+        if streams:
+            self.streams.close(streams)
+        connection = self.connection
+        if connection.resume is not None:
+            connection.resume.save_items(connection.items_if_used, connection.spawn)
 
     def _method(self, message: InvocationMessage | StreamInvocationMessage) -> HubMethod:
         """The hub method ``message`` may run, or ``_Refused`` with the Completion error."""
@@ -227,24 +232,30 @@ class Invocations:
         message: InvocationMessage | StreamInvocationMessage,
         method: HubMethod,
         arguments: list[Any],
+        streams: list[UploadStream],
         slot: Slot | None,
     ) -> None:
+        current_invocation.set(asyncio.current_task())
         try:
-            call = self._call(method, arguments)
-            result = await (call if slot is None else slot.run(call))
-        except PermissionDenied:
-            frame = self._completion(message, CompletionMessage.with_error, errors.unauthorized(message.target))
-        except Exception as exc:
-            self._log_failure(message, exc)
-            error = errors.invocation_error(message.target, *self.detail(exc))
-            frame = self._completion(message, CompletionMessage.with_error, error)
-        else:
-            if method.is_void:
-                frame = self._completion(message, CompletionMessage.void)
+            try:
+                call = self._call(method, arguments)
+                result = await (call if slot is None else slot.run(call))
+            except PermissionDenied:
+                frame = self._completion(message, CompletionMessage.with_error, errors.unauthorized(message.target))
+            except Exception as exc:
+                self._log_failure(message, exc)
+                error = errors.invocation_error(message.target, *self.detail(exc))
+                frame = self._completion(message, CompletionMessage.with_error, error)
             else:
-                frame = self._result(message, result)
-        if frame is not None:
-            await self.connection.send_frame(frame)
+                frame = (
+                    self._completion(message, CompletionMessage.void)
+                    if method.is_void
+                    else self._result(message, result)
+                )
+            if frame is not None:
+                await self.connection.send_frame(frame)
+        finally:
+            self._finished(streams)
 
     async def _run_stream(
         self, message: InvocationMessage | StreamInvocationMessage, method: HubMethod, arguments: list[Any]
@@ -326,12 +337,9 @@ class Invocations:
             self._slots = InvocationSlots(parallel, int(hub_option(self.hub, "MAX_QUEUED_INVOCATIONS")))
         return self._slots
 
-    def _hub_instance(self) -> Hub:
-        return self.hub(self.connection)
-
     async def _call(self, method: HubMethod, arguments: list[Any]) -> Any:
         """Check the method's permissions, then call it through the hub filters (a stream: create it)."""
-        hub = self._hub_instance()
+        hub = self.hub(self.connection)
         if method.permission_classes:
             connection = self.connection
             request = ConnectionRequest(
@@ -360,14 +368,8 @@ class Invocations:
     async def call_hook(self, name: str, *args: Any) -> None:
         """Run ``on_connected``/``on_disconnected`` through the hub filters."""
         hook = chain(self.filters, name, lambda hub, *rest: getattr(hub, name)(*rest))
-        await hook(self._hub_instance(), *args)
-        self._save_items()
-
-    def _save_items(self) -> None:
-        """A durable stateful connection keeps ``context.items`` as a call or hook left it."""
-        connection = self.connection
-        if connection.resume is not None:
-            connection.resume.save_items(connection.items_if_used, connection.spawn)
+        await hook(self.hub(self.connection), *args)
+        self._finished([])
 
     def detail(self, exc: BaseException) -> tuple[str | None, str | None]:
         """The (type, message) suffix clients may see: always for HubError, else with detailed errors."""
