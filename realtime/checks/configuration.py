@@ -70,7 +70,7 @@ def check_asgi_application(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Error(
                 "ASGI_APPLICATION is not set; hubs are served only by an ASGI application.",
                 hint='Set ASGI_APPLICATION = "yourproject.asgi.application" and route hubs there '
-                "with realtime.routing.hub_routes().",
+                "with realtime.HubRouter (or realtime.hub_routes()).",
                 id="realtime.E002",
             )
         ]

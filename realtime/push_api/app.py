@@ -3,11 +3,9 @@
 A plain ASGI app beside the hub routes (outside Django's middleware: no CSRF token, no session), mounted with
 :func:`api_routes`::
 
-    http_hubs, websocket_hubs = hub_routes({"hubs/chat": ChatHub})
-    application = ProtocolTypeRouter({
-        "http": URLRouter([*api_routes({"chat": ChatHub}), *http_hubs, re_path(r"", django_asgi_app)]),
-        "websocket": URLRouter(websocket_hubs),
-    })
+    application = HubRouter(
+        {"hubs/chat": ChatHub}, http=URLRouter([*api_routes({"chat": ChatHub}), re_path(r"", django_asgi_app)])
+    )
 """
 
 from __future__ import annotations
@@ -45,11 +43,11 @@ OPENAPI_PATH = "/api/openapi.json"
 
 
 def api_routes(hubs: Mapping[str, type[Hub]]) -> list[URLPattern]:
-    """The HTTP routes of the push API for ``{"name": HubClass}``; put them in the ``"http"`` ``URLRouter`` beside
-    ``hub_routes``'s. They claim ``/api/health``, ``/api/openapi.json`` and ``/api/hubs/...`` only, so a project's
-    own ``/api/...`` views still reach Django. Names are Azure SignalR hub names (a letter, then letters, digits,
-    ``_``), matched case-insensitively. Each hub must track presence (``track_presence = True``): the API reads
-    from it which connections, users and groups exist."""
+    """The HTTP routes of the push API for ``{"name": HubClass}``; put them in the ``URLRouter`` of ``HubRouter``'s
+    ``http`` (or beside ``hub_routes``'s). They claim ``/api/health``, ``/api/openapi.json`` and ``/api/hubs/...``
+    only, so a project's own ``/api/...`` views still reach Django. Names are Azure SignalR hub names (a letter,
+    then letters, digits, ``_``), matched case-insensitively. Each hub must track presence
+    (``track_presence = True``): the API reads from it which connections, users and groups exist."""
     app: Any = PushApiApp(hubs)  # an ASGI app, which Channels' URLRouter routes (Django's stubs expect a view)
     return [re_path(r"^api/(?:health$|openapi\.json$|hubs/)", app)]  # not the project's other /api/ views
 
