@@ -1,13 +1,15 @@
-"""Hub protocol messages: frozen, slotted dataclasses for message types 1–9 and the handshake.
+"""Hub protocol messages: frozen msgspec structs (built several times faster than frozen dataclasses) for
+message types 1–9 and the handshake.
 
 Field names are Pythonic; the codecs map them to the wire names (``invocationId``, ``streamIds``...).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
+
+import msgspec
 
 
 class MessageType(IntEnum):
@@ -27,32 +29,29 @@ class MessageType(IntEnum):
 Headers = dict[str, str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InvocationMessage:
+class InvocationMessage(msgspec.Struct, frozen=True, kw_only=True):
     """Call ``target``; without ``invocation_id`` the caller wants no reply of any kind."""
 
     target: str
-    arguments: list[Any] = field(default_factory=list)
+    arguments: list[Any] = msgspec.field(default_factory=list)
     invocation_id: str | None = None
     stream_ids: list[str] | None = None
     headers: Headers | None = None
     type = MessageType.INVOCATION
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamInvocationMessage:
+class StreamInvocationMessage(msgspec.Struct, frozen=True, kw_only=True):
     """Call a streaming ``target``: StreamItems follow, then one Completion."""
 
     invocation_id: str
     target: str
-    arguments: list[Any] = field(default_factory=list)
+    arguments: list[Any] = msgspec.field(default_factory=list)
     stream_ids: list[str] | None = None
     headers: Headers | None = None
     type = MessageType.STREAM_INVOCATION
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamItemMessage:
+class StreamItemMessage(msgspec.Struct, frozen=True, kw_only=True):
     """One item of a server-to-client or client-to-server stream."""
 
     invocation_id: str
@@ -61,8 +60,7 @@ class StreamItemMessage:
     type = MessageType.STREAM_ITEM
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CompletionMessage:
+class CompletionMessage(msgspec.Struct, frozen=True, kw_only=True):
     """End of an invocation or stream: ``error``, or ``result`` when ``has_result``, or neither (void)."""
 
     invocation_id: str
@@ -92,8 +90,7 @@ class CompletionMessage:
         return cls(invocation_id=invocation_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CancelInvocationMessage:
+class CancelInvocationMessage(msgspec.Struct, frozen=True, kw_only=True):
     """Stop the stream (or invocation) ``invocation_id``."""
 
     invocation_id: str
@@ -101,15 +98,13 @@ class CancelInvocationMessage:
     type = MessageType.CANCEL_INVOCATION
 
 
-@dataclass(frozen=True, slots=True)
-class PingMessage:
+class PingMessage(msgspec.Struct, frozen=True):
     """Keep-alive; carries nothing."""
 
     type = MessageType.PING
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CloseMessage:
+class CloseMessage(msgspec.Struct, frozen=True, kw_only=True):
     """The sender is closing; ``error`` says why, ``allow_reconnect`` invites an automatic reconnect."""
 
     error: str | None = None
@@ -117,16 +112,14 @@ class CloseMessage:
     type = MessageType.CLOSE
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AckMessage:
+class AckMessage(msgspec.Struct, frozen=True, kw_only=True):
     """Stateful reconnect: the sender of this processed every sequenced message up to ``sequence_id``."""
 
     sequence_id: int
     type = MessageType.ACK
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SequenceMessage:
+class SequenceMessage(msgspec.Struct, frozen=True, kw_only=True):
     """Stateful reconnect: the sender of this replays its unacknowledged messages from ``sequence_id`` on."""
 
     sequence_id: int
@@ -146,16 +139,14 @@ HubMessage = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HandshakeRequest:
+class HandshakeRequest(msgspec.Struct, frozen=True, kw_only=True):
     """The client's first message: which hub protocol and version it speaks."""
 
     protocol: str
     version: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HandshakeResponse:
+class HandshakeResponse(msgspec.Struct, frozen=True, kw_only=True):
     """The server's answer to the handshake: ``{}`` on success, or an error text."""
 
     error: str | None = None
