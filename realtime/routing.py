@@ -118,7 +118,7 @@ class HubRouter:
 
     ``HubRouter({"hubs/chat": ChatHub}, middleware=JWTAuthMiddlewareStack, http=django_asgi_app)`` serves
     what ``hub_routes`` gives, in Channels' ``ProtocolTypeRouter`` and ``URLRouter``, without their two frames
-    and route matching for the life of each connection (about 1 KB less per idle WebSocket): a hub's path,
+    and route matching for the life of each connection (about 2 KB less per idle WebSocket): a hub's path,
     matched case-insensitively below ``root_path``, goes straight to its app. Other HTTP requests go to
     ``http`` (Django's ASGI app, or a ``URLRouter`` with more routes), other WebSockets to ``websocket``
     (e.g. ``URLRouter`` of Channels consumers); without one, they get 404. Other scope types (lifespan) are
