@@ -100,6 +100,7 @@ class HubMethod:
         "is_async",
         "arity",
         "permission_classes",
+        "_as_sent",
     )
 
     def __init__(self, name: str, func: Callable[..., Any]) -> None:
@@ -125,6 +126,8 @@ class HubMethod:
                 required = param.default is param.empty
                 self.params.append(Parameter(param.name, required, _converter(annotation)))
         self.arity = (sum(p.required for p in self.params), len(self.params))
+        self._as_sent = not self.stream_positions and all(p.convert is None for p in self.params)
+        """Whether the arguments are passed as the client sent them (no type to check, no stream to place)."""
 
     @staticmethod
     def _hints(func: Callable[..., Any]) -> dict[str, Any]:
@@ -142,6 +145,8 @@ class HubMethod:
         if not low <= len(arguments) <= high:
             expected = str(high) if low == high else f"{low} to {high}"
             raise ArgumentError(f"Invocation provides {len(arguments)} argument(s) but target expects {expected}.")
+        if self._as_sent:
+            return arguments
         values = []
         for param, value in zip(self.params, arguments, strict=False):
             if param.convert is not None:
