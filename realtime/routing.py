@@ -34,7 +34,8 @@ from .hubs import Hub
 from .permissions import ConnectionRequest, allowed
 from .request import RequestInfo
 from .takeover import taker
-from .transports.http import TEXT, EndpointHttpApp, respond
+from .transports.claim import TEXT
+from .transports.http import EndpointHttpApp, respond
 from .transports.websocket import WebsocketApp, refuse
 from .types import Receive, Scope, Send, Transport
 from .users import scope_user
@@ -54,7 +55,7 @@ def caseless(path: str) -> str:
 def _hub_endpoints(hubs: Mapping[str, type[Hub]]) -> dict[str, Endpoint]:
     for path, hub in hubs.items():
         if not (isinstance(hub, type) and issubclass(hub, Hub)):
-            raise ImproperlyConfigured(f"hub_routes: {path!r} must map to a Hub subclass, not {hub!r}")
+            raise ImproperlyConfigured(f"hubs: {path!r} must map to a Hub subclass, not {hub!r}")
     return {path: hub_endpoint(hub) for path, hub in hubs.items()}
 
 

@@ -25,6 +25,8 @@ logger = logging.getLogger("realtime.transports")
 
 HOUSEKEEPING_INTERVAL = 10.0
 NO_CONNECTION = "No Connection with that ID"
+TEXT = [(b"content-type", b"text/plain")]
+"""The headers of a refusal with a text body, over HTTP or as a WebSocket upgrade's answer."""
 
 
 class Refusal(Exception):

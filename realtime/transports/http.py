@@ -21,14 +21,13 @@ from ..registry import Entry, new_id, registry
 from ..request import RequestInfo
 from ..types import Receive, Scope, Send
 from ..users import scope_user
-from .claim import NO_CONNECTION, Refusal, admit, claim, lookup, require
+from .claim import NO_CONNECTION, TEXT, Refusal, admit, claim, lookup, require
 from .longpolling import LongPollingTransport
 from .owner import GONE, HANDLED, TOO_MANY, owner_of
 from .sse import SseTransport, disconnected
 
 logger = logging.getLogger("realtime.transports.http")
 
-TEXT = [(b"content-type", b"text/plain")]
 NO_CACHE = [(b"cache-control", b"no-cache, no-store")]
 POLL_HEADERS = [
     (b"content-type", b"application/octet-stream"),

@@ -173,8 +173,7 @@ class WebsocketApp:
 async def refuse(scope: Scope, send: Send, status: int, body: bytes) -> None:
     """Refuse a WebSocket upgrade with an HTTP status when the server supports it, else a close (HTTP 403)."""
     if "websocket.http.response" in scope.get("extensions", {}):
-        headers = [(b"content-type", b"text/plain")]
-        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.start", "status": status, "headers": claim.TEXT})
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1008})
