@@ -19,8 +19,6 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
-
 from bench.common import (
     CONNECT_CONCURRENCY,
     ECHO_PAYLOAD,
@@ -30,6 +28,7 @@ from bench.common import (
     machine_busy_seconds,
     now,
 )
+from bench.fastsocket import Socket
 from bench.hubclient import Deliveries
 from bench.wire import DIALECTS, Dialect, call_and_wait, open_socket
 
@@ -42,7 +41,7 @@ class Worker:
     def __init__(self, pipe: Connection, client_gc: bool) -> None:
         self.pipe, self.client_gc = pipe, client_gc
         self.dialect: Dialect = DIALECTS["signalr"]
-        self.sockets: list[ClientConnection] = []
+        self.sockets: list[Socket] = []
         self.members = 0
         self.tasks: list[asyncio.Task[None]] = []
         self.reset()
@@ -71,7 +70,7 @@ class Worker:
                     with contextlib.suppress(Exception):
                         await ws.send(self.dialect.keepalive)
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: Socket) -> None:
         """Count ``Receive`` payloads by sequence number (latency for the measured ones); answer pings."""
         with contextlib.suppress(Exception):
             while True:
@@ -117,7 +116,7 @@ class Worker:
         latencies: list[float] = []
         until = now() + seconds
 
-        async def loop(ws: ClientConnection) -> None:
+        async def loop(ws: Socket) -> None:
             call_id = 0
             while (started := now()) < until:
                 call_id += 1

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import HANDSHAKE, PING, RS, STEP_TIMEOUT, now
+from bench.fastsocket import Socket, connect
 
 decode = msgspec.json.decode
 encode = msgspec.json.encode
@@ -29,7 +29,7 @@ class SignalR:
     name = "signalr"
     keepalive: str | None = PING  # sent by the client every KEEPALIVE_INTERVAL, as the JS client does
 
-    async def handshake(self, ws: ClientConnection) -> None:
+    async def handshake(self, ws: Socket) -> None:
         await ws.send(HANDSHAKE)
         reply = await ws.recv(decode=True)
         if not reply.startswith("{}" + RS):
@@ -60,7 +60,7 @@ class SocketIO:
     name = "socketio"
     keepalive: str | None = None  # the server pings ("2"), the client answers ("3")
 
-    async def handshake(self, ws: ClientConnection) -> None:
+    async def handshake(self, ws: Socket) -> None:
         opened = await ws.recv(decode=True)
         if not opened.startswith("0{"):
             raise RuntimeError(f"bad Engine.IO open: {opened!r}")
@@ -113,12 +113,12 @@ async def negotiate(url: str, path: str) -> str:
     return answer.get("connectionToken") or answer["connectionId"]
 
 
-async def open_socket(dialect: Dialect, url: str, negotiate_path: str | None = None) -> ClientConnection:
+async def open_socket(dialect: Dialect, url: str, negotiate_path: str | None = None) -> Socket:
     """Connect (after a negotiate when ``negotiate_path``) and do the dialect's handshake, within bounds."""
     async with asyncio.timeout(STEP_TIMEOUT):
         if negotiate_path is not None:
             url += ("&" if "?" in url else "?") + "id=" + await negotiate(url, negotiate_path)
-        ws = await connect(url, compression=None, proxy=None, ping_interval=None, close_timeout=2, max_size=None)
+        ws = await connect(url)
         try:
             await dialect.handshake(ws)
         except BaseException:
@@ -127,7 +127,7 @@ async def open_socket(dialect: Dialect, url: str, negotiate_path: str | None = N
     return ws
 
 
-async def call_and_wait(dialect: Dialect, ws: ClientConnection, call_id: int, target: str, args: list[Any]) -> Any:
+async def call_and_wait(dialect: Dialect, ws: Socket, call_id: int, target: str, args: list[Any]) -> Any:
     """Send a call and read until its answer (answering server pings meanwhile)."""
     await ws.send(dialect.call(call_id, target, args))
     async with asyncio.timeout(STEP_TIMEOUT):
@@ -145,7 +145,7 @@ async def call_and_wait(dialect: Dialect, ws: ClientConnection, call_id: int, ta
 class Sender:
     """The connection that calls ``Broadcast``; a reader task matches answers to pending calls."""
 
-    def __init__(self, dialect: Dialect, ws: ClientConnection, group: str, pad: str) -> None:
+    def __init__(self, dialect: Dialect, ws: Socket, group: str, pad: str) -> None:
         self.dialect, self.ws, self.group, self.pad = dialect, ws, group, pad
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.errors = 0
