@@ -54,13 +54,19 @@ class Claim:
 
 
 class MemoryRegistry:
-    """Registry for one process (the embedded default)."""
+    """Registry for one process (the embedded default).
+
+    Entries and their deadlines are two dicts: a refresh or a claim then rewrites a float, which the garbage
+    collector does not track, instead of building a new (entry, deadline) tuple that it would walk in every
+    full collection; a sweep deletes the expired tokens instead of rebuilding the table.
+    """
 
     SWEEP_INTERVAL = 1.0
-    """Seconds between two sweeps of expired entries (a sweep reads every entry: not on every negotiate)."""
+    """Seconds between two sweeps of expired entries (a sweep reads every deadline: not on every negotiate)."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[Entry, float]] = {}
+        self._entries: dict[str, Entry] = {}
+        self._deadlines: dict[str, float] = {}
         self._next_sweep = 0.0
 
     async def create(self, token: str, entry: Entry) -> None:
@@ -68,15 +74,17 @@ class MemoryRegistry:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + self.SWEEP_INTERVAL
-            self._entries = {t: (e, exp) for t, (e, exp) in self._entries.items() if exp > now}
-        self._entries[token] = (entry, now + float(realtime_settings.DISCONNECT_TIMEOUT))
+            for expired in [t for t, deadline in self._deadlines.items() if deadline <= now]:
+                del self._entries[expired], self._deadlines[expired]
+        self._entries[token] = entry
+        self._deadlines[token] = now + float(realtime_settings.DISCONNECT_TIMEOUT)
 
     async def lookup(self, token: str) -> Entry | None:
         """The live entry of ``token``, or ``None``."""
-        found = self._entries.get(token)
-        if found is None or found[1] < time.monotonic():
+        deadline = self._deadlines.get(token)
+        if deadline is None or deadline < time.monotonic():
             return None
-        return found[0]
+        return self._entries[token]
 
     async def claim(self, token: str, transport: str, owner: str) -> Claim | None:
         """Claim ``token`` for ``transport`` served by ``owner``, unless already claimed; ``None`` if unknown."""
@@ -86,18 +94,19 @@ class MemoryRegistry:
         if entry.transport:
             return Claim(entry, claimed=False)
         entry = replace(entry, transport=transport, owner=owner)
-        self._entries[token] = (entry, time.monotonic() + active_ttl())
+        self._keep(token, entry, time.monotonic() + active_ttl())
         return Claim(entry, claimed=True)
 
     async def refresh(self, entries: Mapping[str, Entry]) -> None:
         """Keep the claimed ``entries`` (by token) alive: their owner is."""
         deadline = time.monotonic() + active_ttl()
         for token, entry in entries.items():
-            self._entries[token] = (entry, deadline)
+            self._keep(token, entry, deadline)
 
     async def release(self, token: str) -> None:
         """Forget ``token`` (its connection ended)."""
         self._entries.pop(token, None)
+        self._deadlines.pop(token, None)
 
     async def take_over(self, token: str, old_owner: str, new_owner: str) -> Entry | None:
         """Make ``new_owner`` the owner of ``token`` if ``old_owner`` still is (a takeover after its death)."""
@@ -105,8 +114,12 @@ class MemoryRegistry:
         if entry is None or entry.owner != old_owner:
             return None
         entry = replace(entry, owner=new_owner)
-        self._entries[token] = (entry, time.monotonic() + active_ttl())
+        self._keep(token, entry, time.monotonic() + active_ttl())
         return entry
+
+    def _keep(self, token: str, entry: Entry, deadline: float) -> None:
+        self._entries[token] = entry
+        self._deadlines[token] = deadline
 
 
 _TAKE_OVER = """

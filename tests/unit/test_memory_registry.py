@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from realtime import registry as registry_module
@@ -39,3 +41,29 @@ async def test_negotiates_within_a_sweep_interval_scan_nothing(clock: list[float
     clock[0] += 0.5
     await registry.create("third", Entry(connection_id="c", endpoint="e"))  # a second later: swept
     assert set(registry._entries) == {"third"}
+
+
+async def test_refreshes_and_sweeps_leave_nothing_new_for_the_garbage_collector(settings) -> None:
+    """At thousands of connections, a new tracked object per entry per refresh or sweep would be promoted to the
+    oldest generation and walked by every full collection: the deadlines are plain floats, rewritten in place."""
+    settings.REALTIME = {"DISCONNECT_TIMEOUT": 30}
+    registry = MemoryRegistry()
+    for index in range(1000):
+        await registry.create(f"t{index}", Entry(connection_id=str(index), endpoint="e"))
+    owned = {}
+    for index in range(500):
+        claim = await registry.claim(f"t{index}", "WebSockets", "owner")
+        owned[f"t{index}"] = claim.entry
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        await registry.refresh(owned)
+        registry._next_sweep = 0.0
+        await registry.create("new", Entry(connection_id="new", endpoint="e"))  # sweeps the table
+        young = [obj for obj in gc.get_objects(generation=0) if isinstance(obj, tuple | Entry | dict)]
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert len(young) < 50, young[:5]
+    assert await registry.lookup("t1") is owned["t1"] and len(registry._entries) == 1001
