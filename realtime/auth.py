@@ -48,7 +48,7 @@ logger = logging.getLogger("realtime.auth")
 
 def raw_token(scope: Scope) -> str | None:
     """The access token of a request: ``Authorization: Bearer`` first, then the query parameter."""
-    request = RequestInfo.from_scope(scope)
+    request = RequestInfo.of(scope)
     header = request.header("authorization") or ""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():

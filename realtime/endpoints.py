@@ -67,7 +67,7 @@ class ConnectionInfo:
     def from_scope(cls, scope: Scope, connection_id: str) -> ConnectionInfo:
         """The info of a connection opened by the request ``scope``."""
         user, user_id = scope_user(scope)
-        request = RequestInfo.from_scope(scope)
+        request = RequestInfo.from_scope(scope)  # a view of its own: the connection keeps no parsed headers while idle
         return cls(connection_id, user, user_id, request, scope.get("auth_expires"), scope.get("auth_claims") or {})
 
 

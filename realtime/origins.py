@@ -31,7 +31,7 @@ def allowed_patterns() -> list[str]:
 
 def origin_allowed(scope: Scope) -> bool:
     """Whether the request's ``Origin`` (if any) is allowed."""
-    origin = RequestInfo.from_scope(scope).header("origin")
+    origin = RequestInfo.of(scope).header("origin")
     if origin is None:
         return True
     parts = urlsplit(origin)

@@ -211,6 +211,8 @@ def check_permissions(permissions: Iterable[Any], where: str) -> None:
 
 
 async def _leaf_allows(permission: Any, request: Any, view: Any) -> bool:
+    if permission is AllowAny:  # the default: allows every request, whatever the request is
+        return True
     if _kind(permission) == "thread":
         verdict = await database_sync_to_async(permission().has_permission)(request, view)
     else:

@@ -9,6 +9,9 @@ from django.http.cookie import parse_cookie
 
 from .types import Scope
 
+SCOPE_KEY = "realtime.request"
+"""Where :meth:`RequestInfo.of` keeps a request's view in its ASGI scope."""
+
 
 class RequestInfo:
     """Headers, cookies and query of the request that opened a connection, as hub code sees them.
@@ -44,6 +47,25 @@ class RequestInfo:
             query = query.encode("latin-1")
         return cls(scope.get("path", ""), scope.get("headers", ()), query, host)
 
+    @classmethod
+    def of(cls, scope: Scope) -> RequestInfo:
+        """The view of ``scope``, made once per request: the routing, the origin check, authentication,
+        authorization and the connection all read the same parsed headers and query.
+
+        Kept in the scope (a middleware's copy carries it along); a scope whose path, headers or query were
+        replaced since gets a new view.
+        """
+        found = scope.get(SCOPE_KEY)
+        if (
+            found is not None
+            and found._raw_headers is scope.get("headers", ())
+            and found.path == scope.get("path", "")
+            and found._query_string == scope.get("query_string", b"")
+        ):
+            return found
+        made = scope[SCOPE_KEY] = cls.from_scope(scope)
+        return made
+
     @property
     def query_string(self) -> bytes:
         """The raw query string."""
@@ -72,7 +94,12 @@ class RequestInfo:
         """The first value of each query key, keys as sent."""
         if self._query is None:
             query: dict[str, str] = {}
-            for key, value in parse_qsl(self._query_string.decode("latin-1"), keep_blank_values=True):
+            text = self._query_string.decode("latin-1")
+            if "%" in text or "+" in text:
+                pairs = parse_qsl(text, keep_blank_values=True)
+            else:  # nothing to unquote (negotiateVersion=1, id=<token>): parse_qsl's result, split directly
+                pairs = [(key, value) for key, _, value in (part.partition("=") for part in text.split("&") if part)]
+            for key, value in pairs:
                 query.setdefault(key, value)
             self._query = query
         return self._query

@@ -182,7 +182,7 @@ def hub_endpoint(hub: type[Hub]) -> Endpoint:
 
     async def authorize(scope: Scope) -> int | None:
         user, user_id = scope_user(scope)
-        request = ConnectionRequest(user, user_id, RequestInfo.from_scope(scope), auth=scope.get("auth_claims"))
+        request = ConnectionRequest(user, user_id, RequestInfo.of(scope), auth=scope.get("auth_claims"))
         if await allowed(hub.get_permission_classes(), request, hub):
             return None
         return 403 if getattr(user, "is_authenticated", False) else 401

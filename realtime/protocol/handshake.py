@@ -78,6 +78,9 @@ def _load(raw: bytes) -> Any:
 
 
 def _parse_request(raw: bytes) -> HandshakeRequest:
+    known = _USUAL.get(raw)
+    if known is not None:
+        return known
     obj = _load(raw)
     if not isinstance(obj, dict):
         raise _malformed("Expected a JSON object as handshake request.")
@@ -92,6 +95,14 @@ def _parse_request(raw: bytes) -> HandshakeRequest:
         raise _malformed("Expected 'version' to be of type Integer.")
     return HandshakeRequest(protocol=protocol, version=version)
 
+
+_USUAL: dict[bytes, HandshakeRequest] = {}
+_USUAL.update(
+    (raw, _parse_request(raw))
+    for raw in (b'{"protocol":"json","version":1}', b'{"protocol":"messagepack","version":1}',
+                b'{"protocol":"json","version":2}', b'{"protocol":"messagepack","version":2}')
+)  # fmt: skip
+"""The requests official clients send, parsed once: the same bytes always parse the same."""
 
 Protocols = Mapping[str, HubProtocol] | Iterable[HubProtocol]
 

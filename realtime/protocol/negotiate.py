@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
+
+import msgspec
 
 from realtime.exceptions import RemoteProtocolError
 
@@ -65,11 +66,9 @@ def available_transports(enabled: Collection[str] | None = None) -> list[tuple[s
     return [(name, list(formats)) for name, formats in chosen]
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _dumps(body: dict[str, Any]) -> bytes:
-    return _ENCODER.encode(body).encode("utf-8")
+_dumps = msgspec.json.encode
+"""Compact UTF-8 JSON, keys in insertion order: the bytes ``json.dumps(separators=(",", ":"),
+ensure_ascii=False)`` would give for these bodies (strings, numbers, booleans, lists), several times faster."""
 
 
 def negotiate_response(

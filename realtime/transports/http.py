@@ -119,7 +119,7 @@ class EndpointHttpApp:
         """``POST [base]/negotiate``: create a connection and list the transports."""
         if scope["method"] != "POST":
             raise Refusal(405)
-        request = RequestInfo.from_scope(scope)
+        request = RequestInfo.of(scope)
         try:
             version = negotiate.select_negotiate_version(
                 request.query_value("negotiateVersion"), minimum=self.endpoint.min_negotiate_version
@@ -173,7 +173,7 @@ class EndpointHttpApp:
         method = scope["method"]
         if method not in ("GET", "POST", "DELETE"):
             raise Refusal(405)
-        request = RequestInfo.from_scope(scope)
+        request = RequestInfo.of(scope)
         token = request.query_value("id")
         if not token:
             raise Refusal(400, "Connection ID required")

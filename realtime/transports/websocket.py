@@ -83,7 +83,7 @@ class WebsocketApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket" or (await receive())["type"] != "websocket.connect":
             return
-        token = RequestInfo.from_scope(scope).query_value("id") or ""
+        token = RequestInfo.of(scope).query_value("id") or ""
         resumed: Resumable | None = None
         relayed: RelayedSocket | None = None
         try:
