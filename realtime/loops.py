@@ -20,29 +20,46 @@ T = TypeVar("T")
 class PerLoop(Generic[T]):
     """A value of ``factory()`` for each running event loop, made on first use."""
 
-    __slots__ = ("_factory", "_values")
+    __slots__ = ("_factory", "_values", "_last")
 
     def __init__(self, factory: Callable[[], T]) -> None:
         self._factory = factory
         self._values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], T] | None = None
+        """The loop asked for last and its value: a server's one loop skips the weak-key lookup."""
 
     def get(self) -> T:
         """The running loop's value, made now if it has none."""
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
         value = self._values.get(loop)
         if value is None:
             value = self._values[loop] = self._factory()
+        self._last = (weakref.ref(loop, self._loop_gone), value)
         return value
+
+    def _loop_gone(self, ref: weakref.ref[asyncio.AbstractEventLoop]) -> None:
+        """The last loop was collected: its value goes with it (as from ``_values``)."""
+        last = self._last
+        if last is not None and last[0] is ref:
+            self._last = None
 
     def current(self) -> T | None:
         """The running loop's value, or ``None`` if it has none yet or no loop runs (nothing is made)."""
         try:
-            return self._values.get(asyncio.get_running_loop())
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             return None
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
+        return self._values.get(loop)
 
     def pop(self) -> T | None:
         """Forget the running loop's value and return it (to close it), or ``None``."""
+        self._last = None
         return self._values.pop(asyncio.get_running_loop(), None)
 
     def values(self) -> list[T]:
