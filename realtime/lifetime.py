@@ -226,10 +226,9 @@ class ProcessChannel:
 
     async def start(self) -> str:
         """Open the channel and start its loops once; returns the channel name."""
-        started = self._started
-        if started is not None and started.done():  # open: no shield, no task (a negotiate or claim asks each time)
+        if (started := self._started) is not None and started.done():  # open: no shield (asked at every connect)
             return started.result()
-        if self._started is None:
+        if started is None:
             global _home
             _home = weakref.ref(asyncio.get_running_loop())
             self._started = asyncio.get_running_loop().create_future()
