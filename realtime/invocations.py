@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 
+from . import loops
 from .conf import hub_option
 from .connection import HubConnection, State, current_invocation
 from .exceptions import HubError, LimitExceeded
@@ -135,11 +136,12 @@ class Invocations:
         if method.is_stream:
             task = asyncio.create_task(self._invoke_stream(message, method, arguments, streams))
         else:
-            task = asyncio.create_task(self._run_call(message, method, arguments, streams, slot))
-        if self._tasks is None:
-            self._tasks = set()
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            task = loops.start_task(self._run_call(message, method, arguments, streams, slot))
+        if not task.done():  # (a call that ended in its eager first step has nothing left to cancel)
+            if self._tasks is None:
+                self._tasks = set()
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         if isinstance(message, StreamInvocationMessage):
             invocation_id = message.invocation_id
             if self._running_streams is None:
