@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 
-from . import loops
 from .conf import hub_option
 from .connection import HubConnection, State, current_invocation
+from .eager import start_task
 from .exceptions import HubError, LimitExceeded
 from .filters import InvocationContext, chain, hub_filters
 from .methods import ArgumentError, HubMethod
@@ -136,7 +136,7 @@ class Invocations:
         if method.is_stream:
             task = asyncio.create_task(self._invoke_stream(message, method, arguments, streams))
         else:
-            task = loops.start_task(self._run_call(message, method, arguments, streams, slot))
+            task = start_task(self._run_call(message, method, arguments, streams, slot))
         if not task.done():  # (a call that ended in its eager first step has nothing left to cancel)
             if self._tasks is None:
                 self._tasks = set()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -66,22 +65,6 @@ class PerLoop(Generic[T]):
     def values(self) -> list[T]:
         """The values of every loop alive now (diagnostics and tests)."""
         return list(self._values.values())
-
-
-def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-    """A task for ``coro`` on the running loop, its first step run now when Python can (3.12's eager start).
-
-    A call that never suspends then completes here, never scheduled: no loop turn between reading it and
-    answering it. It still runs as a task of its own (its own context, ``current_task()``), and a loop with a
-    task factory of its own (instrumentation, an eager factory) gets the task made by its factory.
-    """
-    loop = asyncio.get_running_loop()
-    if _EAGER and loop.get_task_factory() is None:
-        return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
-    return loop.create_task(coro)
-
-
-_EAGER = sys.version_info >= (3, 12)
 
 
 def _report_failure(task: asyncio.Task[Any]) -> None:
